@@ -1,0 +1,4 @@
+/** The list of `plumbline` subcommands, in the order `--help` shows them. */
+import type { Command } from './command.js';
+
+export const commands: Command[] = [];
