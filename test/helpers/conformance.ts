@@ -111,10 +111,20 @@ export function firstBitMismatch(a: Float32Array, b: Float32Array): number {
 const hex = (x: number, w: number) => `0x${(x >>> 0).toString(16).padStart(w, '0')}`;
 
 /** A readable message for a bit mismatch: index, expected and actual bits and values. */
-export function describeF32Mismatch(what: string, i: number, expected: Float32Array, actual: Float32Array): string {
+export function describeF32Mismatch(
+  what: string,
+  i: number,
+  expected: Float32Array,
+  actual: Float32Array,
+): string {
   const bits = (a: Float32Array, k: number) => new Uint32Array(a.buffer, a.byteOffset, a.length)[k];
   return `${what}: first mismatch at element ${i}: expected ${expected[i]} (${hex(bits(expected, i), 8)}), got ${actual[i]} (${hex(bits(actual, i), 8)})`;
 }
-export function describeByteMismatch(what: string, i: number, expected: Uint8Array, actual: Uint8Array): string {
+export function describeByteMismatch(
+  what: string,
+  i: number,
+  expected: Uint8Array,
+  actual: Uint8Array,
+): string {
   return `${what}: first mismatch at byte ${i}: expected ${hex(expected[i] ?? 0, 2)}, got ${hex(actual[i] ?? 0, 2)}`;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, f32ToBits } from '../../src/types/half.js';
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToBits, f32ToF16 } from '../../src/types/half.js';
 import {
   arrayBytes,
   arrayF32,
