@@ -18,19 +18,23 @@ export function bitsToF32(bits: number): number {
 }
 
 /**
- * f16 bits → f32 value, exact for every pattern (subnormals, ±inf). A NaN
+ * f16 bits → f32 bits, exact for every pattern (subnormals, ±inf). A NaN
  * keeps its payload and gains the quiet bit, as x86 and ggml produce.
  */
-export function f16ToF32(h: number): number {
+export function f16ToF32Bits(h: number): number {
   const sign = (h & 0x8000) << 16;
   const em = h & 0x7fff;
   if (em >= 0x7c00) {
     const nanQuiet = em > 0x7c00 ? 0x400000 : 0;
-    return bitsToF32(sign | 0x7f800000 | nanQuiet | ((em & 0x3ff) << 13));
+    return (sign | 0x7f800000 | nanQuiet | ((em & 0x3ff) << 13)) >>> 0;
   }
   // Normal and subnormal halves: the exponent rebias is a multiplication by 2^112, exact in f32.
-  const magnitude = bitsToF32(em << 13) * 5.192296858534828e33;
-  return sign ? -magnitude : magnitude;
+  return (f32ToBits(bitsToF32(em << 13) * 5.192296858534828e33) | sign) >>> 0;
+}
+
+/** f16 bits → f32 value (see f16ToF32Bits). */
+export function f16ToF32(h: number): number {
+  return bitsToF32(f16ToF32Bits(h));
 }
 
 /**
