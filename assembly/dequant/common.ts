@@ -40,32 +40,26 @@ export enum Affine {
   ScaleSub = 2,
 }
 
-/** Four of the 16 signed bytes of q as f32 lanes (part 0..3, a constant after inlining). */
-@inline
-function i8x16_part_to_f32x4(q: v128, part: i32): v128 {
-  const half = part < 2 ? i16x8.extend_low_i8x16_s(q) : i16x8.extend_high_i8x16_s(q);
-  const words = (part & 1) == 0 ? i32x4.extend_low_i16x8_s(half) : i32x4.extend_high_i16x8_s(half);
-  return f32x4.convert_i32x4_s(words);
-}
-
 /**
  * Stores 16 floats from the 16 signed bytes of q: d·q, then ± m in the order
  * ggml writes it (a product, then a sum: two roundings, never fused).
  */
 @inline
 export function store_i8x16(dst: usize, q: v128, d: v128, m: v128, mode: Affine): void {
-  store_part(dst, q, d, m, mode, 0);
-  store_part(dst, q, d, m, mode, 1);
-  store_part(dst, q, d, m, mode, 2);
-  store_part(dst, q, d, m, mode, 3);
+  const lo = i16x8.extend_low_i8x16_s(q);
+  const hi = i16x8.extend_high_i8x16_s(q);
+  store_i32x4(dst, i32x4.extend_low_i16x8_s(lo), d, m, mode);
+  store_i32x4(dst + 16, i32x4.extend_high_i16x8_s(lo), d, m, mode);
+  store_i32x4(dst + 32, i32x4.extend_low_i16x8_s(hi), d, m, mode);
+  store_i32x4(dst + 48, i32x4.extend_high_i16x8_s(hi), d, m, mode);
 }
 
 @inline
-function store_part(dst: usize, q: v128, d: v128, m: v128, mode: Affine, part: i32): void {
-  let y = f32x4.mul(i8x16_part_to_f32x4(q, part), d);
+function store_i32x4(dst: usize, words: v128, d: v128, m: v128, mode: Affine): void {
+  let y = f32x4.mul(f32x4.convert_i32x4_s(words), d);
   if (mode == Affine.ScaleAdd) y = f32x4.add(y, m);
   else if (mode == Affine.ScaleSub) y = f32x4.sub(y, m);
-  v128.store(dst + (<usize>part << 4), y);
+  v128.store(dst, y);
 }
 
 /** Low nibbles of 16 bytes. */

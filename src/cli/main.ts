@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** `plumbline`: one binary, subcommands each with --help and --json (design.md, CLI). */
-import { pathToFileURL } from 'node:url';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { type CliIo, type Command, UsageError } from './command.js';
 import { commands } from './commands.js';
 
@@ -52,7 +53,18 @@ const processIo: CliIo = {
   isTty: Boolean(process.stdout.isTTY),
 };
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+/** Run as a program (also through npm's bin symlink), not when imported by tests. */
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
   main(process.argv.slice(2), processIo).then(
     (code) => {
       process.exitCode = code;
