@@ -30,7 +30,15 @@ export function heap_base(): usize {
   return __heap_base;
 }
 
-/** 1 in the relaxed-SIMD build, so the host can confirm what it instantiated. */
+/**
+ * 1 in the relaxed-SIMD build, so the host can confirm what it instantiated.
+ * That build executes a relaxed instruction here, so a runtime without relaxed
+ * SIMD rejects the whole build at validation rather than at a kernel's first call.
+ */
 export function relaxed_simd(): i32 {
-  return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    const one = f32x4.splat(1);
+    return <i32>f32x4.extract_lane(f32x4.relaxed_madd(one, one, f32x4.splat(0)), 0);
+  }
+  return 0;
 }
