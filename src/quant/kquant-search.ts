@@ -13,26 +13,12 @@
  * allocated per block.
  */
 
+import { nearestInt } from './rounding.js';
+
 const f = Math.fround;
 
 /** ggml's GROUP_MAX_EPS: a group whose largest |x| is below this is all zero. */
 export const GROUP_MAX_EPS = f(1e-15);
-
-const bitsF32 = new Float32Array(1);
-const bitsU32 = new Uint32Array(bitsF32.buffer);
-
-/**
- * ggml's `nearest_int`: round an f32 to an integer, ties to even, by adding
- * 1.5·2^23 and reading the low mantissa bits. `v` must already be an f32 value.
- * Outside |v| < 2^22 (where ggml asserts, but release builds do not check)
- * the result is the same garbage ggml gets: the mantissa bits of the sum.
- */
-export function nearestInt(v: number): number {
-  const t = f(v + 12582912);
-  if (t >= 8388608 && t < 16777216) return t - 12582912;
-  bitsF32[0] = t;
-  return (bitsU32[0] & 0x7fffff) - 0x400000;
-}
 
 /** C's MAX(lo, MIN(hi, l)) on integers. */
 export function clamp(l: number, lo: number, hi: number): number {

@@ -18,11 +18,11 @@ import {
   makeQkx2Quants,
   makeQxQuants,
   minK4,
-  nearestInt,
   packScaleMinK4,
   type Qkx2Params,
   scaleK4,
 } from './kquant-search.js';
+import { nearestInt } from './rounding.js';
 
 const f = Math.fround;
 const QK_K = 256;

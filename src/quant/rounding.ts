@@ -20,7 +20,10 @@ const MAGIC = 12582912;
  * |v| ≤ 4194303. Outside that range C asserts; this returns the same bits C would.
  */
 export function nearestInt(v: number): number {
-  scratchF32[0] = v + MAGIC; // the Float32Array store is the f32 rounding of the sum
+  const t = Math.fround(v + MAGIC);
+  // In [2^23, 2^24) the mantissa bits are t − 2^23, so skip the bit read.
+  if (t >= 8388608 && t < 16777216) return t - MAGIC;
+  scratchF32[0] = t;
   return (scratchI32[0] & 0x007fffff) - 0x00400000;
 }
 

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { SizeError } from '../../src/errors.js';
-import { nearestInt } from '../../src/quant/kquant-search.js';
 import {
   quantizeRowQ2_K,
   quantizeRowQ3_K,
@@ -8,6 +7,7 @@ import {
   quantizeRowQ5_K,
   quantizeRowQ6_K,
 } from '../../src/quant/kquants.js';
+import { nearestInt } from '../../src/quant/rounding.js';
 import {
   arrayBytes,
   arrayF32,

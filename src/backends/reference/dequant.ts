@@ -5,6 +5,7 @@
  * bit-identical to ggml. Scalar loops, no tricks: this is the ground truth the
  * wasm kernels are tested against.
  */
+import { minK4, scaleK4 } from '../../quant/kquant-search.js';
 import type { GgmlTypeName } from '../../types/ggml-types.js';
 import { f16ToF32, f16ToF32Bits } from '../../types/half.js';
 
@@ -34,12 +35,6 @@ type RowDequant = (src: Uint8Array, y: Float32Array, nblocks: number) => void;
 
 const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
 const half = (v: DataView, o: number) => f16ToF32(v.getUint16(o, true));
-
-/** ggml get_scale_min_k4: the j-th (scale, min) 6-bit pair of the 12 packed bytes at q[o..]. */
-export function scaleMinK4(j: number, q: Uint8Array, o: number): [number, number] {
-  if (j < 4) return [q[o + j] & 63, q[o + j + 4] & 63];
-  return [(q[o + j + 4] & 0xf) | ((q[o + j - 4] >> 6) << 4), (q[o + j + 4] >> 4) | ((q[o + j] >> 6) << 4)];
-}
 
 /** q3_K's 16 scales (6-bit, stored biased by 32) from 12 packed bytes, as ggml unpacks them. */
 export function q3KScales(q: Uint8Array, o: number): Int8Array {
@@ -199,9 +194,8 @@ function q45K(blockBytes: number, qsOffset: number, qhOffset: number | null): Ro
           [2 * j, 0],
           [2 * j + 1, 4],
         ]) {
-          const [sc, mn] = scaleMinK4(sub, s, o + 4);
-          const d1 = fr(d * sc);
-          const m1 = fr(min * mn);
+          const d1 = fr(d * scaleK4(sub, s, o + 4));
+          const m1 = fr(min * minK4(sub, s, o + 4));
           for (let l = 0; l < 32; l++) {
             const hi = qhOffset === null ? 0 : (s[o + qhOffset + l] >> sub) & 1 ? 16 : 0;
             y[k++] = fr(fr(d1 * (((s[q + l] >> nibble) & 0xf) + hi)) - m1);

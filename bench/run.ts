@@ -1,0 +1,27 @@
+/**
+ * `npm run bench [-- SUITE...] [--json]`: runs the benchmark suites (all by
+ * default) and prints one table per suite, or JSON.
+ */
+import { dequantBench } from './dequant.bench.js';
+import { type SuiteResult, table } from './lib.js';
+
+const suites: Record<string, () => Promise<SuiteResult>> = {
+  dequant: () => dequantBench(),
+};
+
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const names = args.filter((a) => !a.startsWith('--'));
+const unknown = names.filter((n) => !suites[n]);
+if (unknown.length) {
+  console.error(`unknown suite(s): ${unknown.join(', ')}; available: ${Object.keys(suites).join(', ')}`);
+  process.exit(2);
+}
+const results: SuiteResult[] = [];
+for (const name of names.length ? names : Object.keys(suites)) {
+  if (!json) console.error(`running ${name} ...`);
+  const r = await suites[name]();
+  results.push(r);
+  if (!json) console.log(`\n== ${r.suite} ==\n${r.notes.join('\n')}\n\n${table(r.header, r.rows)}\n`);
+}
+if (json) console.log(JSON.stringify(results, null, 2));
