@@ -1,0 +1,24 @@
+/**
+ * plumbline: ggml formats, WebAssembly SIMD kernels and the parity oracle.
+ * The public surface (design.md, "Public surface").
+ */
+export { wasmStatus, type WasmStatus } from './backends/wasm/default-runtime.js';
+export type { WasmBuild } from './backends/wasm/module.js';
+export * from './errors.js';
+export * from './formats/gguf/index.js';
+export * from './formats/safetensors/index.js';
+export { type DequantizeOptions, dequantize } from './ops/dequantize.js';
+export { quantize } from './ops/quantize.js';
+export { type ErrorStats, errorStats } from './oracle/error-stats.js';
+export {
+  byteSizeOf,
+  GGML_TYPE_NAMES,
+  GGML_TYPES,
+  type GgmlTypeInfo,
+  type GgmlTypeName,
+  ggmlType,
+  ggmlTypeById,
+  isGgmlTypeName,
+  QK_K,
+} from './types/ggml-types.js';
+export { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './types/half.js';
