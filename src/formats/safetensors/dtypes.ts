@@ -92,7 +92,7 @@ export function isSafetensorsDtype(name: unknown): name is SafetensorsDtype {
   return typeof name === 'string' && Object.hasOwn(INFO, name);
 }
 
-export function dtypeInfo(dtype: SafetensorsDtype): SafetensorsDtypeInfo {
+export function safetensorsDtypeInfo(dtype: SafetensorsDtype): SafetensorsDtypeInfo {
   return INFO[dtype];
 }
 

@@ -16,14 +16,19 @@
  */
 import { SafetensorsError } from '../../errors.js';
 import { elementCount, quoted, shapeText, tensorLabel } from './describe.js';
-import { describeBadDtype, dtypeInfo, isSafetensorsDtype, type SafetensorsDtype } from './dtypes.js';
+import {
+  describeBadDtype,
+  isSafetensorsDtype,
+  type SafetensorsDtype,
+  safetensorsDtypeInfo,
+} from './dtypes.js';
 import { JsonReader, JsonSyntaxError } from './json.js';
 import { decodeUtf8, utf8ByteLength } from './utf8.js';
 
 /** Bytes of the little-endian u64 header length that starts the file. */
 export const LENGTH_PREFIX_BYTES = 8;
 /** The reference refuses headers above this size (100 MB). */
-export const MAX_HEADER_BYTES = 100_000_000;
+export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
 
 export const METADATA_KEY = '__metadata__';
 
@@ -214,7 +219,7 @@ function checkLayout(tensors: readonly PositionedTensor[], dataSize: number, fai
       fail(`${label}: ${offsets} reach past the end of the ${dataSize}-byte data region`, pos);
     }
     const count = elementCount(tensor.shape);
-    const { size } = dtypeInfo(tensor.dtype);
+    const { size } = safetensorsDtypeInfo(tensor.dtype);
     if (count === undefined || count * size > Number.MAX_SAFE_INTEGER) {
       fail(
         `${label}: shape ${shapeText(tensor.shape)} of ${tensor.dtype} is larger than 2^53 − 1 bytes`,

@@ -1,12 +1,12 @@
 export {
-  dtypeInfo,
   isSafetensorsDtype,
   SAFETENSORS_DTYPES,
   type SafetensorsDtype,
   type SafetensorsDtypeInfo,
   type SafetensorsTypedArray,
+  safetensorsDtypeInfo,
 } from './dtypes.js';
-export { MAX_HEADER_BYTES } from './header.js';
+export { SAFETENSORS_MAX_HEADER_BYTES } from './header.js';
 export { readSafetensors } from './reader.js';
 export type {
   SafetensorsFile,

@@ -7,7 +7,7 @@ import { FormatError, SafetensorsError } from '../../errors.js';
 import { type ByteSource, openSource } from '../byte-source.js';
 import { quoted, tensorLabel } from './describe.js';
 import type { SafetensorsTypedArray } from './dtypes.js';
-import { LENGTH_PREFIX_BYTES, MAX_HEADER_BYTES, parseHeader } from './header.js';
+import { LENGTH_PREFIX_BYTES, parseHeader, SAFETENSORS_MAX_HEADER_BYTES } from './header.js';
 import { bytesToTypedArray, typedArrayToF32 } from './typed-data.js';
 import type { SafetensorsFile, SafetensorsTensorInfo } from './types.js';
 
@@ -43,9 +43,9 @@ async function parseFile(source: ByteSource, file: string | undefined): Promise<
     true,
   );
   // Both checks happen on the bigint, before anything is sized by it.
-  if (headerLength > BigInt(MAX_HEADER_BYTES)) {
+  if (headerLength > BigInt(SAFETENSORS_MAX_HEADER_BYTES)) {
     throw new SafetensorsError(
-      `header length ${headerLength} is over the ${MAX_HEADER_BYTES}-byte limit`,
+      `header length ${headerLength} is over the ${SAFETENSORS_MAX_HEADER_BYTES}-byte limit`,
       0,
       file,
     );

@@ -6,9 +6,9 @@
  */
 import { bf16ToF32, f16ToF32 } from '../../types/half.js';
 import {
-  dtypeInfo,
   type SafetensorsDtype,
   type SafetensorsTypedArray,
+  safetensorsDtypeInfo,
   type TypedArrayName,
 } from './dtypes.js';
 
@@ -46,7 +46,7 @@ function swapBytes(bytes: Uint8Array, size: number): void {
 
 /** The elements of `bytes` (whose length is a multiple of the dtype size) as the dtype's typed array. */
 export function bytesToTypedArray(bytes: Uint8Array, dtype: SafetensorsDtype): SafetensorsTypedArray {
-  const { size, arrayName } = dtypeInfo(dtype);
+  const { size, arrayName } = safetensorsDtypeInfo(dtype);
   const Constructor = CONSTRUCTORS[arrayName];
   let source = bytes;
   const aligned = bytes.byteOffset % size === 0;

@@ -7,8 +7,13 @@
  */
 import { SafetensorsError } from '../../errors.js';
 import { elementCount, quoted, shapeText, tensorLabel } from './describe.js';
-import { describeBadDtype, dtypeInfo, isSafetensorsDtype, type SafetensorsDtype } from './dtypes.js';
-import { LENGTH_PREFIX_BYTES, MAX_HEADER_BYTES, METADATA_KEY } from './header.js';
+import {
+  describeBadDtype,
+  isSafetensorsDtype,
+  type SafetensorsDtype,
+  safetensorsDtypeInfo,
+} from './dtypes.js';
+import { LENGTH_PREFIX_BYTES, METADATA_KEY, SAFETENSORS_MAX_HEADER_BYTES } from './header.js';
 import { littleEndianBytes } from './typed-data.js';
 import type { SafetensorsMetadataInput, SafetensorsTensorInput, SafetensorsTensorsInput } from './types.js';
 
@@ -99,9 +104,9 @@ function layout(
   }
   const json = new TextEncoder().encode(`{${fields.join(',')}}`);
   const headerLength = Math.ceil(json.byteLength / 8) * 8;
-  if (headerLength > MAX_HEADER_BYTES) {
+  if (headerLength > SAFETENSORS_MAX_HEADER_BYTES) {
     throw new SafetensorsError(
-      `header would be ${headerLength} bytes, over the ${MAX_HEADER_BYTES}-byte limit`,
+      `header would be ${headerLength} bytes, over the ${SAFETENSORS_MAX_HEADER_BYTES}-byte limit`,
     );
   }
   const head = new Uint8Array(LENGTH_PREFIX_BYTES + headerLength).fill(0x20, LENGTH_PREFIX_BYTES);
@@ -133,7 +138,7 @@ function checkTensors(tensors: SafetensorsTensorsInput): CheckedTensor[] {
       );
     }
     const count = checkShape(shape, label);
-    const { size, arrayName } = dtypeInfo(dtype);
+    const { size, arrayName } = safetensorsDtypeInfo(dtype);
     if (!ArrayBuffer.isView(data) || data instanceof DataView) {
       throw new SafetensorsError(`${label}: data must be a typed array, got ${typeof data}`);
     }

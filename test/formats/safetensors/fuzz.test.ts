@@ -12,11 +12,11 @@
 import { describe, expect, it } from 'vitest';
 import { SafetensorsError } from '../../../src/errors.js';
 import {
-  dtypeInfo,
   readSafetensors,
   SAFETENSORS_DTYPES,
   type SafetensorsFile,
   type SafetensorsTensorInput,
+  safetensorsDtypeInfo,
   writeSafetensors,
 } from '../../../src/formats/safetensors/index.js';
 import { randomInt, rawFile, seededRandom } from './helpers.js';
@@ -37,7 +37,7 @@ function corpus(random: Random): Uint8Array[] {
       const dtype = pick(random, SAFETENSORS_DTYPES);
       const shape = Array.from({ length: randomInt(random, 4) }, () => randomInt(random, 4));
       const elements = shape.reduce((a, b) => a * b, 1);
-      const data = Uint8Array.from({ length: elements * dtypeInfo(dtype).size }, () =>
+      const data = Uint8Array.from({ length: elements * safetensorsDtypeInfo(dtype).size }, () =>
         randomInt(random, 256),
       );
       const name =
@@ -259,7 +259,7 @@ async function checkParsedFile(file: SafetensorsFile, size: number): Promise<voi
       `byteOffset ${tensor.byteOffset}, expected ${expectedOffset}`,
     );
     invariant(
-      tensor.byteLength === elements * dtypeInfo(tensor.dtype).size,
+      tensor.byteLength === elements * safetensorsDtypeInfo(tensor.dtype).size,
       'byteLength does not match the shape',
     );
     invariant(file.get(tensor.name) === tensor, 'get() disagrees with tensors');

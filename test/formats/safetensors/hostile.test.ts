@@ -2,8 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { SafetensorsError } from '../../../src/errors.js';
 import {
-  MAX_HEADER_BYTES,
   readSafetensors,
+  SAFETENSORS_MAX_HEADER_BYTES,
   writeSafetensors,
 } from '../../../src/formats/safetensors/index.js';
 import { expectSafetensorsError, rawFile } from './helpers.js';
@@ -37,7 +37,7 @@ const CASES: Case[] = [
   { why: '7-byte file', file: new Uint8Array(7), message: /file is 7 bytes, too short/ },
   {
     why: 'header length over the 100 MB limit',
-    file: rawFile('{}', [], BigInt(MAX_HEADER_BYTES + 1)),
+    file: rawFile('{}', [], BigInt(SAFETENSORS_MAX_HEADER_BYTES + 1)),
     message: /header length 100000001 is over the 100000000-byte limit/,
   },
   {
@@ -52,7 +52,7 @@ const CASES: Case[] = [
   },
   {
     why: 'header length exactly at the limit, file much smaller',
-    file: rawFile('{}', [], BigInt(MAX_HEADER_BYTES)),
+    file: rawFile('{}', [], BigInt(SAFETENSORS_MAX_HEADER_BYTES)),
     message: /header length 100000000 runs past the end/,
   },
   {
@@ -459,9 +459,9 @@ describe('hostile safetensors files', () => {
 
   it('a 100 MB header of whitespace is refused only for what it holds, without hanging', async () => {
     // The limit is inclusive: 100_000_000 bytes are allowed, and parsed.
-    const header = new Uint8Array(MAX_HEADER_BYTES).fill(0x20);
+    const header = new Uint8Array(SAFETENSORS_MAX_HEADER_BYTES).fill(0x20);
     header[0] = 0x7b; // {
-    header[MAX_HEADER_BYTES - 1] = 0x5b; // [ : an unterminated array after the object
+    header[SAFETENSORS_MAX_HEADER_BYTES - 1] = 0x5b; // [ : an unterminated array after the object
     const started = performance.now();
     await expectSafetensorsError(
       readSafetensors(rawFile(header)),

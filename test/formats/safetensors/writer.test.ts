@@ -1,8 +1,8 @@
 /** The writer refuses input it cannot write faithfully, with a SafetensorsError that names the tensor. */
 import { describe, expect, it } from 'vitest';
 import {
-  MAX_HEADER_BYTES,
   readSafetensors,
+  SAFETENSORS_MAX_HEADER_BYTES,
   type SafetensorsTensorInput,
   writeSafetensors,
 } from '../../../src/formats/safetensors/index.js';
@@ -111,7 +111,7 @@ describe('writeSafetensors validation', () => {
     ],
     [
       'header over 100 MB',
-      () => writeSafetensors([], { big: 'x'.repeat(MAX_HEADER_BYTES) }),
+      () => writeSafetensors([], { big: 'x'.repeat(SAFETENSORS_MAX_HEADER_BYTES) }),
       /header would be 100000032 bytes, over the 100000000-byte limit/,
     ],
   ];
@@ -123,9 +123,9 @@ describe('writeSafetensors validation', () => {
 
   it('a header of exactly 100 MB is written and read back', async () => {
     // {"__metadata__":{"big":"…"}} is 28 bytes around the value.
-    const value = 'x'.repeat(MAX_HEADER_BYTES - 28);
+    const value = 'x'.repeat(SAFETENSORS_MAX_HEADER_BYTES - 28);
     const bytes = writeSafetensors([], { big: value });
-    expect(Number(new DataView(bytes.buffer).getBigUint64(0, true))).toBe(MAX_HEADER_BYTES);
+    expect(Number(new DataView(bytes.buffer).getBigUint64(0, true))).toBe(SAFETENSORS_MAX_HEADER_BYTES);
     const file = await readSafetensors(bytes);
     expect(file.metadata.get('big')!.length).toBe(value.length);
   });
