@@ -76,7 +76,15 @@ export async function dequantBench(types: readonly GgmlTypeName[] = GGML_TYPE_NA
       'dequantize() includes copying bytes into wasm memory and the result out; "plain JS" is the scalar TypeScript reference.',
       'Targets (issue #2): >= 8x plain JS; >= 0.5x native ggml per core (q4_K 24 GB/s, q8_0 30 GB/s, test-quantize-perf).',
     ],
-    header: ['type', 'wasm GB/s', 'dequantize() GB/s', 'plain JS GB/s', 'x plain JS', 'native GB/s', 'x native'],
+    header: [
+      'type',
+      'wasm GB/s',
+      'dequantize() GB/s',
+      'plain JS GB/s',
+      'x plain JS',
+      'native GB/s',
+      'x native',
+    ],
     rows,
   };
 }

@@ -21,7 +21,11 @@ export async function measure(
   for (const c of cases) bench.add(c.name, c.fn);
   await bench.run();
   return bench.tasks.map((t, i) => {
-    const r = t.result as unknown as { latency?: { p50: number; rme: number }; state?: string; error?: Error };
+    const r = t.result as unknown as {
+      latency?: { p50: number; rme: number };
+      state?: string;
+      error?: Error;
+    };
     if (!r.latency) throw new Error(`benchmark ${t.name} failed: ${r.error?.message ?? r.state}`);
     return { name: t.name, seconds: r.latency.p50 / 1000 / (cases[i].repeat ?? 1), rme: r.latency.rme };
   });

@@ -2,7 +2,7 @@
  * plumbline: ggml formats, WebAssembly SIMD kernels and the parity oracle.
  * The public surface (design.md, "Public surface").
  */
-export { wasmStatus, type WasmStatus } from './backends/wasm/default-runtime.js';
+export { type WasmStatus, wasmStatus } from './backends/wasm/default-runtime.js';
 export type { WasmBuild } from './backends/wasm/module.js';
 export * from './errors.js';
 export * from './formats/gguf/index.js';
