@@ -4,9 +4,11 @@
  */
 import { dequantBench } from './dequant.bench.js';
 import { type SuiteResult, table } from './lib.js';
+import { matmulPeersBench } from './matmul-peers.bench.js';
 
 const suites: Record<string, () => Promise<SuiteResult>> = {
   dequant: () => dequantBench(),
+  'matmul-peers': () => matmulPeersBench(),
 };
 
 const args = process.argv.slice(2);
