@@ -25,6 +25,25 @@ export {
   dequant_q8_1,
 } from './dequant/legacy';
 
+export {
+  matmul_ggml_bf16,
+  matmul_ggml_f16,
+  matmul_ggml_iq4_nl,
+  matmul_ggml_iq4_xs,
+  matmul_ggml_q2_K,
+  matmul_ggml_q3_K,
+  matmul_ggml_q4_0,
+  matmul_ggml_q4_1,
+  matmul_ggml_q4_K,
+  matmul_ggml_q5_0,
+  matmul_ggml_q5_1,
+  matmul_ggml_q5_K,
+  matmul_ggml_q6_K,
+  matmul_ggml_q8_0,
+} from './matmul/quant-ggml';
+export { quantize_bf16, quantize_f16 } from './quantize/half';
+export { quantize_q8_0, quantize_q8_1, quantize_q8_K } from './quantize/q8';
+
 /** First byte the host may allocate (after the module's static data). */
 export function heap_base(): usize {
   return __heap_base;
