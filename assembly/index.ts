@@ -44,6 +44,8 @@ export {
 export { quantize_bf16, quantize_f16 } from './quantize/half';
 export { quantize_q8_0, quantize_q8_1, quantize_q8_K } from './quantize/q8';
 
+export { noop, trap_if } from './scheduler/probe';
+
 /** First byte the host may allocate (after the module's static data). */
 export function heap_base(): usize {
   return __heap_base;

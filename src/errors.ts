@@ -54,3 +54,26 @@ export class SafetensorsError extends FormatError {
 
 /** The WebAssembly runtime cannot provide what is needed (no SIMD, memory limit reached). */
 export class WasmRuntimeError extends PlumblineError {}
+
+/** One thread's failure in a pool op (thread 0 is the calling thread). */
+export interface WorkerFailure {
+  thread: number;
+  /** 'threw': the kernel trapped or threw; 'died': the worker exited or was terminated. */
+  kind: 'threw' | 'died';
+  message: string;
+}
+
+/**
+ * A worker-pool op failed on at least one thread. The op's outputs are
+ * undefined; the pool has already replaced what failed and stays usable.
+ */
+export class WorkerError extends PlumblineError {
+  constructor(
+    readonly kernel: string,
+    readonly failures: readonly WorkerFailure[],
+  ) {
+    super(
+      `${kernel}: ${failures.map((f) => `thread ${f.thread} ${f.kind === 'died' ? 'died' : 'failed'} (${f.message})`).join('; ')}`,
+    );
+  }
+}

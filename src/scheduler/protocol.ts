@@ -1,0 +1,181 @@
+/**
+ * The shared-memory data plane between the pool and its workers: one
+ * SharedArrayBuffer (separate from the wasm memory, so it never moves when the
+ * wasm memory grows) holding a small header and one slot per thread.
+ *
+ * Header (Int32 words):
+ *   OPS      generation counter: +1 per op the pool publishes
+ *   PENDING  workers that still have to finish the current op (a wake-up
+ *            hint; each slot's DONE word is the truth)
+ *   WAITING  1 while the pool is (about to be) blocked waiting on PENDING
+ * Slot t (for thread t; thread 0 is the calling thread and has no slot in use):
+ *   GEN      generation of the job posted to this worker; the worker waits on it
+ *   DONE     generation of the last job this worker finished (death accounting)
+ *   KERNEL   kernel index (position in the module's export list), or PARK
+ *   ARGC     argument count
+ *   STATUS   OK or FAILED (then ERRLEN bytes of UTF-8 in the slot's text area)
+ *   SLEEPING 1 while the worker is (about to be) blocked in Atomics.wait
+ *   args     MAX_ARGS f64 (every wasm i32/f32 argument is exact in an f64)
+ *   text     ERROR_BYTES of UTF-8 error message
+ * Slots are 64-byte aligned so that one worker's slot never shares a cache
+ * line with another's.
+ *
+ * Ordering: the pool writes a slot's arguments with plain stores, then
+ * Atomics.store(GEN); the worker's Atomics.load(GEN) synchronizes with it, so
+ * the arguments are visible. The reverse holds for STATUS/text before the
+ * worker's Atomics.sub(PENDING).
+ */
+
+export const OPS = 0;
+export const PENDING = 1;
+export const WAITING = 2;
+const HEADER_BYTES = 64;
+
+export const GEN = 0;
+export const DONE = 1;
+export const KERNEL = 2;
+export const ARGC = 3;
+export const STATUS = 4;
+export const ERRLEN = 5;
+export const SLEEPING = 6;
+const SLOT_INT_BYTES = 64;
+
+/** Most arguments a kernel call can take through the data plane. */
+export const MAX_ARGS = 16;
+export const ERROR_BYTES = 512;
+const SLOT_BYTES = SLOT_INT_BYTES + MAX_ARGS * 8 + ERROR_BYTES; // 704, a multiple of 64
+
+/** KERNEL value telling a worker to leave its job loop and return to its event loop. */
+export const PARK = -1;
+export const OK = 0;
+export const FAILED = 1;
+
+export function controlBytes(threads: number): number {
+  return HEADER_BYTES + threads * SLOT_BYTES;
+}
+
+/** Views of the control block for one thread's slot (and the header). */
+export class ControlBlock {
+  readonly i32: Int32Array;
+  private readonly f64: Float64Array;
+  private readonly bytes: Uint8Array;
+
+  constructor(readonly buffer: SharedArrayBuffer) {
+    this.i32 = new Int32Array(buffer);
+    this.f64 = new Float64Array(buffer);
+    this.bytes = new Uint8Array(buffer);
+  }
+
+  /** Index into `i32` of a slot word (GEN, DONE, ...). */
+  word(thread: number, field: number): number {
+    return (HEADER_BYTES + thread * SLOT_BYTES) / 4 + field;
+  }
+
+  argBase(thread: number): number {
+    return (HEADER_BYTES + thread * SLOT_BYTES + SLOT_INT_BYTES) / 8;
+  }
+
+  setArgs(thread: number, args: ArrayLike<number>): void {
+    this.f64.set(args, this.argBase(thread));
+    this.i32[this.word(thread, ARGC)] = args.length;
+  }
+
+  /** All slots' arguments (read thread t's at argBase(t), ARGC of them). */
+  get argWords(): Float64Array {
+    return this.f64;
+  }
+
+  writeError(thread: number, message: string): void {
+    const start = HEADER_BYTES + thread * SLOT_BYTES + SLOT_INT_BYTES + MAX_ARGS * 8;
+    // TextEncoder cannot encode into shared memory: encode, then copy.
+    const encoded = new TextEncoder().encode(message).subarray(0, ERROR_BYTES);
+    this.bytes.set(encoded, start);
+    this.i32[this.word(thread, ERRLEN)] = encoded.length;
+  }
+
+  readError(thread: number): string {
+    const start = HEADER_BYTES + thread * SLOT_BYTES + SLOT_INT_BYTES + MAX_ARGS * 8;
+    const n = this.i32[this.word(thread, ERRLEN)];
+    // TextDecoder rejects views of shared memory: copy out first.
+    return new TextDecoder().decode(this.bytes.slice(start, start + n));
+  }
+}
+
+/** Calls `fn` with `n` arguments read from `a` at `base`, without allocating for small counts. */
+export function callKernel(
+  fn: (...a: number[]) => unknown,
+  a: ArrayLike<number>,
+  base: number,
+  n: number,
+): void {
+  switch (n) {
+    case 0:
+      fn();
+      return;
+    case 1:
+      fn(a[base]);
+      return;
+    case 2:
+      fn(a[base], a[base + 1]);
+      return;
+    case 3:
+      fn(a[base], a[base + 1], a[base + 2]);
+      return;
+    case 4:
+      fn(a[base], a[base + 1], a[base + 2], a[base + 3]);
+      return;
+    default:
+      fn(...Array.prototype.slice.call(a, base, base + n));
+  }
+}
+
+/**
+ * An adaptive spin budget. Spinning pays only while the awaited thread is
+ * actually running: with more busy threads than free cores a spinner burns
+ * the time slice the other thread needs (measured here: 20x slower ops). So
+ * the budget halves after each spin that ended without the awaited change and
+ * doubles after each that saw it, between 1 us and the configured maximum.
+ */
+export class SpinBudget {
+  private ms: number;
+
+  constructor(private readonly maxMs: number) {
+    this.ms = maxMs;
+  }
+
+  /** performance.now() value at which the current spin gives up. */
+  deadline(): number {
+    return performance.now() + this.ms;
+  }
+
+  record(sawChange: boolean): void {
+    this.ms = sawChange
+      ? Math.min(this.maxMs, this.ms * 2)
+      : Math.max(Math.min(0.001, this.maxMs), this.ms / 2);
+  }
+}
+
+/** What the pool sends a worker at start (through comlink: structured clone). */
+export interface WorkerInit {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  control: SharedArrayBuffer;
+  /** This worker's slot (1..threads-1). */
+  thread: number;
+  /** Kernel names in index order (the job's KERNEL word indexes this list). */
+  kernels: string[];
+  /** How long the worker spins on its GEN word before it blocks in Atomics.wait. */
+  spinMicros: number;
+}
+
+/** The worker's control-plane API (exposed through comlink). */
+export interface WorkerApi {
+  /** Instantiates the module on the shared memory; resolves when ready. */
+  init(init: WorkerInit): Promise<void>;
+  /** Enters the job loop (on the next task, after this call's reply is sent). */
+  serve(): void;
+  /** Runs one kernel here, through the message channel (the worker must be parked). */
+  call(kernel: number, args: number[]): void;
+  /** Releases the instance; the pool terminates the worker after this resolves. */
+  stop(): void;
+}
