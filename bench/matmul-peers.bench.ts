@@ -16,8 +16,9 @@
  * Beside the rows: this machine's read bandwidth and SIMD peak (./peers/machine.ts).
  */
 import { dotBound, UNIT_ROUNDOFF } from '../src/oracle/tiers.js';
-import { measure, type SuiteResult } from './lib.js';
+import type { SuiteResult } from './lib.js';
 import { type MatmulPeer, randomF32 } from './peers/common.js';
+import { type CpuTimed, measureWithCpu } from './peers/contention.js';
 import { formatMachine, measureMachine } from './peers/machine.js';
 import {
   createOrtPeer,
@@ -67,11 +68,10 @@ function checkSamples(
   }
 }
 
-interface Timed {
+interface Timed extends Partial<CpuTimed> {
   label: string;
   name: string;
   threads: number | string;
-  seconds?: number;
   /** Why the peer did not run. */
   why?: string;
 }
@@ -89,8 +89,8 @@ async function timePeer(
     await peer.run();
     check(await peer.read(), peer.name);
     const p = peer;
-    const [m] = await measure([{ name: p.name, fn: () => p.run() }], timeMs);
-    return { label, name: p.name, threads: p.threads, seconds: m.seconds };
+    const m = await measureWithCpu(p.name, () => p.run(), p.threads, timeMs);
+    return { label, name: p.name, threads: p.threads, ...m };
   } catch (e) {
     return { label, name: peer?.name ?? label, threads: peer?.threads ?? '-', why: (e as Error).message };
   } finally {
@@ -133,6 +133,31 @@ async function createPlumblineF32(
 export async function matmulPeersBench(): Promise<SuiteResult> {
   const rows: Row[] = [];
   const failures: string[] = [];
+  /** One table row: flops and weight bytes per call; ref = the seconds "vs ref" divides. */
+  const addRow = (
+    what: string,
+    r: Timed,
+    flop: number,
+    bytes: number | undefined,
+    ref: number | undefined,
+  ) => {
+    if (r.seconds === undefined || r.cpuSeconds === undefined || r.cpuShare === undefined) {
+      failures.push(`${r.name}: ${r.why}`);
+      rows.push([what, r.name, `${r.threads}`, 'failed', '-', '-', '-', '-', '-']);
+      return;
+    }
+    rows.push([
+      what,
+      r.name,
+      `${r.threads}`,
+      r.seconds * 1e3,
+      r.cpuSeconds * 1e3,
+      `${Math.round(r.cpuShare * 100)}%`,
+      flop / r.seconds / 1e9,
+      bytes === undefined ? '-' : bytes / r.seconds / 1e9,
+      ref === undefined ? '-' : ref / r.seconds,
+    ]);
+  };
 
   // f32 1024³.
   const S = 1024;
@@ -141,7 +166,6 @@ export async function matmulPeersBench(): Promise<SuiteResult> {
   const checkF32 =
     (M: number, N: number, K: number, xx: Float32Array, ww: Float32Array) => (y: Float32Array, n: string) =>
       checkSamples(n, y, xx, (j, k) => ww[j * K + k], M, N, K);
-  const flops = 2 * S * S * S;
   const f32Cases: [string, () => Promise<MatmulPeer>][] = [
     ['XNNPACK', () => createXnnpackMatmul(S, S, S, x, w)],
     ['ORT 1T', () => createOrtPeer({ op: 'matmul', M: S, N: S, K: S, x, w }, 1)],
@@ -154,24 +178,9 @@ export async function matmulPeersBench(): Promise<SuiteResult> {
     f32Rows.push(await timePeer(label, create, checkF32(S, S, S, x, w), 1500));
   }
   const xnn = f32Rows.find((r) => r.label === 'XNNPACK')?.seconds;
-  for (const r of f32Rows) {
-    if (r.seconds === undefined) {
-      failures.push(`${r.name}: ${r.why}`);
-      rows.push([`f32 ${S}³`, r.name, r.threads, 'failed', '-', '-', '-']);
-      continue;
-    }
-    rows.push([
-      `f32 ${S}³`,
-      r.name,
-      r.threads,
-      r.seconds * 1e3,
-      flops / r.seconds / 1e9,
-      '-',
-      xnn ? xnn / r.seconds : '-',
-    ]);
-  }
+  for (const r of f32Rows) addRow(`f32 ${S}³`, r, 2 * S ** 3, undefined, xnn);
 
-  // Plain JS at 256³, reported at its own size.
+  // Plain JS at 256³; "vs ref" compares its GFLOPS with XNNPACK's at 1024³.
   const P = 256;
   const px = randomF32(P * P, 3);
   const pw = randomF32(P * P, 4);
@@ -181,19 +190,7 @@ export async function matmulPeersBench(): Promise<SuiteResult> {
     checkF32(P, P, P, px, pw),
     1000,
   );
-  if (plain.seconds === undefined) failures.push(`${plain.name}: ${plain.why}`);
-  else {
-    const gflops = (2 * P * P * P) / plain.seconds / 1e9;
-    rows.push([
-      `f32 ${P}³`,
-      plain.name,
-      1,
-      plain.seconds * 1e3,
-      gflops,
-      '-',
-      xnn ? gflops / (flops / xnn / 1e9) : '-',
-    ]);
-  }
+  addRow(`f32 ${P}³`, plain, 2 * P ** 3, undefined, xnn === undefined ? undefined : (xnn * P ** 3) / S ** 3);
 
   // 4-bit matvec, decode shapes.
   const K = 4096;
@@ -201,27 +198,13 @@ export async function matmulPeersBench(): Promise<SuiteResult> {
   for (const N of [4096, 11008]) {
     const q: NBits4Weights = quantizeNBits4(randomF32(N * K, 6), N, K, 32, false);
     const dq = dequantizeNBits4(q);
-    const bytes = nbits4WeightBytes(q);
     const check = (y: Float32Array, n: string) => checkSamples(n, y, xv, (j, k) => dq[j * K + k], 1, N, K);
     let base: number | undefined;
     for (const threads of [1, 2]) {
       const create = () => createOrtPeer({ op: 'nbits4', M: 1, x: xv, q }, threads);
       const r = await timePeer(`ORT ${threads}T`, create, check, 1500);
-      if (r.seconds === undefined) {
-        failures.push(`${r.name}: ${r.why}`);
-        rows.push([`q4 1×${K}×${N}`, r.name, threads, 'failed', '-', '-', '-']);
-        continue;
-      }
       base ??= r.seconds;
-      rows.push([
-        `q4 1×${K}×${N}`,
-        r.name,
-        r.threads,
-        r.seconds * 1e3,
-        (2 * N * K) / r.seconds / 1e9,
-        bytes / r.seconds / 1e9,
-        base / r.seconds,
-      ]);
+      addRow(`q4 1×${K}×${N}`, r, 2 * N * K, nbits4WeightBytes(q), base);
     }
     // PLUMBLINE QUANTIZED MATVEC: the Q4_K / Q8_0 / Q6_K matvec rows belong beside these (same N, K; GB/s of
     // their own weight bytes); their suites import createOrtPeer + quantizeNBits4 from ./peers/onnxruntime.js.
@@ -231,16 +214,29 @@ export async function matmulPeersBench(): Promise<SuiteResult> {
   return {
     suite: 'matmul-peers',
     notes: [
-      'f32: y = x·wᵀ, inputs prepared once (weights packed/prepacked by each library at setup); median time per call.',
+      'f32: y = x·wᵀ, inputs prepared once (weights packed/prepacked by each library at setup).',
+      'ms = median wall time per call; cpu ms = process CPU time per call; cpu % = cpu ms / (wall · threads): below',
+      "100% other processes took CPU from the peer (then a 1-thread row's cpu ms estimates its uncontended time).",
       'XNNPACK = @tensorflow/tfjs-backend-wasm 4.22 (1 thread: its threaded build is browser-only); ORT = onnxruntime-web 1.30',
       '(2T runs in a worker thread with its own ORT instance: ORT fixes its thread pool once per realm; +1 postMessage per call).',
       'ORT times include copying A into wasm memory and Y out (4 MiB each at 1024³).',
       'q4: MatMulNBits bits=4 block=32, weights GB/s = (nibbles + f32 scales) / time: 5 bits per weight (Q4_K has 4.5).',
+      'plumbline runs the best build this node validates (Node 20: relaxed SIMD needs NODE_OPTIONS=--experimental-wasm-relaxed-simd).',
       '"vs ref": speed relative to XNNPACK (f32 rows) or ORT MatMulNBits 1 thread (q4 rows). Each row checked against float64 first.',
       ...formatMachine(machine),
       ...failures.map((f) => `NOT RUN: ${f}`),
     ],
-    header: ['case', 'implementation', 'threads', 'ms', 'GFLOPS', 'weights GB/s', 'vs ref'],
+    header: [
+      'case',
+      'implementation',
+      'threads',
+      'ms',
+      'cpu ms',
+      'cpu %',
+      'GFLOPS',
+      'weights GB/s',
+      'vs ref',
+    ],
     rows,
   };
 }

@@ -17,8 +17,9 @@
  * Run alone: `node --import tsx bench/peers/machine.ts [--json]`.
  */
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
 // ---------------------------------------------------------------------------
@@ -225,7 +226,10 @@ function fmaModule(relaxed: boolean): Uint8Array<ArrayBuffer> {
 }
 
 /** The measuring modules, for tests: `read` over an imported shared memory of `pages`, and the fma chains. */
-export function machineModules(pages: number, relaxed = false): { read: Uint8Array; fma: Uint8Array } {
+export function machineModules(
+  pages: number,
+  relaxed = false,
+): { read: Uint8Array<ArrayBuffer>; fma: Uint8Array<ArrayBuffer> } {
   return { read: encodeModule({ read: readFunc() }, pages), fma: fmaModule(relaxed) };
 }
 
@@ -394,9 +398,10 @@ export function measureCopyBandwidth(bytes = 256 * MIB): number {
 export function measureRelaxedPeak(): { gflops?: number; note?: string } {
   if (hasRelaxedSimd()) return { gflops: measureSimdPeak(true) };
   const self = fileURLToPath(import.meta.url);
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
   const r = spawnSync(
     process.execPath,
-    ['--experimental-wasm-relaxed-simd', '--import', 'tsx', self, '--relaxed-peak'],
+    ['--experimental-wasm-relaxed-simd', '--import', tsx, self, '--relaxed-peak'],
     { encoding: 'utf8', timeout: 60_000 },
   );
   const gflops = Number.parseFloat(r.stdout);
