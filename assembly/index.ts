@@ -25,6 +25,8 @@ export {
   dequant_q8_1,
 } from './dequant/legacy';
 
+export { gemm_f32, pack_w_bf16, pack_w_f16, pack_w_f32, packed_w_bytes } from './matmul/f32';
+
 export {
   matmul_ggml_bf16,
   matmul_ggml_f16,
