@@ -5,10 +5,12 @@
 import { dequantBench } from './dequant.bench.js';
 import { type SuiteResult, table } from './lib.js';
 import { matmulPeersBench } from './matmul-peers.bench.js';
+import { schedulerBench } from './scheduler.bench.js';
 
 const suites: Record<string, () => Promise<SuiteResult>> = {
   dequant: () => dequantBench(),
   'matmul-peers': () => matmulPeersBench(),
+  scheduler: () => schedulerBench(),
 };
 
 const args = process.argv.slice(2);

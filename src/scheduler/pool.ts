@@ -6,9 +6,9 @@
  * Data plane (every op): the shared control block of protocol.ts. An op
  * writes each worker's kernel and arguments into its slot, bumps the slot's
  * GEN word (notifying only workers that sleep), runs the calling thread's own
- * share, then waits for the workers: spinning first, then Atomics.waitAsync
- * (which never blocks the calling thread, so a browser's main thread can use
- * it and Node keeps delivering worker exit events). A dispatch costs
+ * share, then waits for the workers: spinning first (an adaptive budget),
+ * then Atomics.wait in short slices where the thread may block (Node, workers)
+ * or Atomics.waitAsync where it may not (a browser's main thread). A dispatch costs
  * microseconds, not a message round trip (bench/scheduler.bench.ts).
  *
  * Failure: a kernel that traps or throws on any thread, or a worker that dies,
@@ -45,8 +45,10 @@ import { isNode, spawnWorker, type WorkerHandle } from './spawn.js';
 
 export const MAX_THREADS = 64;
 const DEFAULT_SPIN_MICROS = 100;
-/** Longest single wait before the pool re-checks the slots (a guard, not a poll: workers notify). */
-const WAIT_SLICE_MS = 50;
+/** Longest blocking wait before the caller lets its event loop run (worker exit events). */
+const BLOCK_SLICE_MS = 5;
+/** Longest single waitAsync before the pool re-checks the slots (a guard, not a poll: workers notify). */
+const ASYNC_SLICE_MS = 50;
 const STOP_TIMEOUT_MS = 1000;
 
 type Kernel = (...args: number[]) => unknown;
@@ -138,20 +140,36 @@ const waitAsync = (
   }
 ).waitAsync;
 
-/** Waits until i32[index] !== value, or `ms` passes; never blocks the event loop where waitAsync exists. */
-async function waitFor(i32: Int32Array, index: number, value: number, ms: number): Promise<void> {
+/** Whether this thread may block in Atomics.wait: everywhere but a browser's main thread. */
+const canBlock = (() => {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+const yieldTask: () => Promise<void> = isNode ? () => new Promise((r) => setImmediate(r)) : () => sleep(0);
+
+/**
+ * Waits until i32[index] !== value, or a while. Where the thread may block
+ * (Node's main thread, any worker) Atomics.wait wakes quickest (here ~30%
+ * below waitAsync under load); it blocks the event loop, so it waits in
+ * slices and yields between them, letting a worker's exit event through.
+ * A browser's main thread may not block: Atomics.waitAsync there.
+ */
+async function waitFor(i32: Int32Array, index: number, value: number): Promise<void> {
+  if (canBlock) {
+    if (Atomics.wait(i32, index, value, BLOCK_SLICE_MS) === 'timed-out') await yieldTask();
+    return;
+  }
   if (waitAsync) {
-    const r = waitAsync(i32, index, value, ms);
+    const r = waitAsync(i32, index, value, ASYNC_SLICE_MS);
     if (r.async) await r.value;
     return;
   }
-  // Older runtimes: a short blocking wait where allowed, then a turn of the event loop.
-  try {
-    Atomics.wait(i32, index, value, 1);
-  } catch {
-    // A browser main thread may not block.
-  }
-  await sleep(0);
+  await sleep(1);
 }
 
 interface Slot {
@@ -266,7 +284,6 @@ export class WorkerPool {
    */
   callOnWorker(thread: number, kernel: string, args: readonly number[]): Promise<void> {
     return this.enqueue(async () => {
-      this.checkOpen();
       if (!Number.isInteger(thread) || thread < 1 || thread >= this.threads) {
         throw new SizeError(`callOnWorker: thread must be in [1, ${this.threads - 1}], got ${thread}`);
       }
@@ -308,14 +325,12 @@ export class WorkerPool {
     this.own = [];
   }
 
+  /** Ops run one at a time in call order; ones queued before dispose() still run. */
   private enqueue(task: () => Promise<void>): Promise<void> {
+    if (this.disposed) return Promise.reject(new WasmRuntimeError('the worker pool is disposed'));
     const p = this.queue.then(task);
     this.queue = p.catch(() => {});
     return p;
-  }
-
-  private checkOpen(): void {
-    if (this.disposed) throw new WasmRuntimeError('the worker pool is disposed');
   }
 
   private index(kernel: string): number {
@@ -325,7 +340,6 @@ export class WorkerPool {
   }
 
   private async exec(kernel: string, argsOf: (thread: number) => KernelArgs): Promise<void> {
-    this.checkOpen();
     const k = this.index(kernel);
     const ctrl = this.ctrl;
     if (!ctrl) {
@@ -411,7 +425,7 @@ export class WorkerPool {
     return true;
   }
 
-  /** Waits until every active worker finished or died: spin, then wait without blocking. */
+  /** Waits until every active worker finished or died: spin, then wait (waitFor). */
   private async finish(op: Op): Promise<void> {
     const i32 = this.ctrl!.i32;
     const until = this.spin.deadline();
@@ -421,21 +435,16 @@ export class WorkerPool {
       if ((++n & 127) === 0 && performance.now() > until) break;
     }
     this.spin.record(pending <= 0);
-    if (!this.complete(op)) {
-      // Workers are unref'd while idle; this timer holds Node's event loop open meanwhile.
-      const hold = isNode ? setInterval(() => {}, 1 << 30) : undefined;
-      try {
-        while (!this.complete(op)) {
-          Atomics.store(i32, WAITING, 1);
-          const pending = Atomics.load(i32, PENDING);
-          // PENDING <= 0 with work outstanding only follows a death's bookkeeping: re-check shortly.
-          if (pending > 0 && !this.complete(op)) await waitFor(i32, PENDING, pending, WAIT_SLICE_MS);
-          else if (!this.complete(op)) await sleep(1);
-        }
-      } finally {
-        Atomics.store(i32, WAITING, 0);
-        if (hold) clearInterval(hold);
+    try {
+      while (!this.complete(op)) {
+        Atomics.store(i32, WAITING, 1);
+        const pending = Atomics.load(i32, PENDING);
+        // PENDING <= 0 with work outstanding only follows a death's bookkeeping: re-check shortly.
+        if (pending > 0 && !this.complete(op)) await waitFor(i32, PENDING, pending);
+        else if (!this.complete(op)) await sleep(1);
       }
+    } finally {
+      Atomics.store(i32, WAITING, 0);
     }
     this.op = undefined;
   }

@@ -220,7 +220,7 @@ describe('worker death', () => {
     const pool = await WorkerPool.create({ threads: 2, compiled: rt, memory: rt.memory });
     try {
       // A long share for the worker, none for the calling thread.
-      const big = makeCase(rt, 'q8_0', 1 << 16);
+      const big = makeCase(rt, 'q8_0', 1 << 14);
       const victim = handles(pool)[0];
       const op = pool.run('dequant_q8_0', (t) => (t === 1 ? [big.src, big.dst, big.blocks] : null));
       const [err] = await Promise.all([op.catch((e) => e), victim.terminate()]);
@@ -245,7 +245,7 @@ describe('memory growth', () => {
     const pool = await WorkerPool.create({ threads: 3, compiled: small, memory: small.memory });
     try {
       const pad = small.arena.alloc(24 << 20); // pushes the next buffers past 24 MiB
-      const c = makeCase(small, 'q4_K', 509);
+      const c = makeCase(small, 'q8_0', 2039);
       expect(small.memory.buffer.byteLength).toBeGreaterThan(24 << 20);
       expect(c.dst).toBeGreaterThan(24 << 20);
       expect(before).toBeLessThan(2 << 20);
@@ -261,8 +261,10 @@ describe('lifecycle and fallback', () => {
   it('dispose ends every worker thread and is idempotent; the pool refuses ops afterwards', async () => {
     const pool = await WorkerPool.create({ threads: 3, compiled: rt, memory: rt.memory });
     const exits = handles(pool).map((h) => h.exited);
-    await pool.run('noop', () => [0]);
-    await pool.dispose();
+    const queued = pool.run('noop', () => [0]);
+    const disposing = pool.dispose();
+    await queued; // ops queued before dispose() still run
+    await disposing;
     await pool.dispose();
     expect(await Promise.all(exits)).toHaveLength(2);
     await expect(pool.run('noop', () => [0])).rejects.toThrow(WasmRuntimeError);
