@@ -4,11 +4,13 @@
  */
 import { dequantBench } from './dequant.bench.js';
 import { type SuiteResult, table } from './lib.js';
+import { matmulF32Bench } from './matmul-f32.bench.js';
 import { matmulPeersBench } from './matmul-peers.bench.js';
 import { schedulerBench } from './scheduler.bench.js';
 
 const suites: Record<string, () => Promise<SuiteResult>> = {
   dequant: () => dequantBench(),
+  'matmul-f32': () => matmulF32Bench(),
   'matmul-peers': () => matmulPeersBench(),
   scheduler: () => schedulerBench(),
 };
