@@ -90,8 +90,9 @@ export function threadSupport(
 
 async function defaultThreads(): Promise<number> {
   if (isNode) {
-    const os = await import(/* @vite-ignore */ 'node:os' as string);
-    return (os as typeof import('node:os')).availableParallelism();
+    const name = 'node:os'; // hidden from bundlers: Node only
+    const os = (await import(/* @vite-ignore */ name)) as typeof import('node:os');
+    return os.availableParallelism();
   }
   return globalThis.navigator?.hardwareConcurrency ?? 1;
 }
@@ -224,11 +225,9 @@ export class WorkerPool {
   }
 
   static async create(opts: WorkerPoolOptions): Promise<WorkerPool> {
-    const wanted = opts.threads ?? (await defaultThreads());
+    const wanted = opts.threads ?? Math.min(MAX_THREADS, await defaultThreads());
     if (!Number.isSafeInteger(wanted) || wanted < 1 || wanted > MAX_THREADS) {
-      throw new SizeError(
-        `WorkerPool: threads must be an integer in [1, ${MAX_THREADS}], got ${opts.threads}`,
-      );
+      throw new SizeError(`WorkerPool: threads must be an integer in [1, ${MAX_THREADS}], got ${wanted}`);
     }
     const spin = opts.spinMicros ?? DEFAULT_SPIN_MICROS;
     if (!(spin >= 0)) throw new SizeError(`WorkerPool: spinMicros must be >= 0, got ${opts.spinMicros}`);
@@ -295,9 +294,11 @@ export class WorkerPool {
       try {
         await orDeath(h, h.remote.call(k, [...args]));
       } catch (e) {
-        const dead = this.slots[thread].handle !== h;
-        await this.recover(kernel, [{ thread, kind: dead ? 'died' : 'threw', message: describe(e) }]);
-        throw new WorkerError(kernel, [{ thread, kind: dead ? 'died' : 'threw', message: describe(e) }]);
+        // onDeath (registered first on `exited`) has already cleared the slot of a dead worker.
+        const kind = this.slots[thread].handle === h ? 'threw' : 'died';
+        const failures: WorkerFailure[] = [{ thread, kind, message: describe(e) }];
+        await this.recover(kernel, failures);
+        throw new WorkerError(kernel, failures);
       } finally {
         h.unref();
       }
@@ -317,7 +318,12 @@ export class WorkerPool {
           const h = s.handle;
           if (!h) return;
           h.ref();
-          await Promise.race([orDeath(h, h.remote.stop()), sleep(STOP_TIMEOUT_MS)]).catch(() => {});
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const timeout = new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, STOP_TIMEOUT_MS);
+          });
+          await Promise.race([orDeath(h, h.remote.stop()), timeout]).catch(() => {});
+          clearTimeout(timer);
         }),
       );
     }

@@ -1,8 +1,9 @@
+import { availableParallelism } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WasmRuntime } from '../../src/backends/wasm/module.js';
 import { SizeError, WasmRuntimeError, WorkerError } from '../../src/errors.js';
 import { quantize } from '../../src/ops/quantize.js';
-import { threadSupport, WorkerPool } from '../../src/scheduler/pool.js';
+import { MAX_THREADS, threadSupport, WorkerPool } from '../../src/scheduler/pool.js';
 import { GGML_TYPES, type GgmlTypeName } from '../../src/types/ggml-types.js';
 
 const TYPES: GgmlTypeName[] = ['q4_K', 'q8_0', 'q6_K'];
@@ -299,6 +300,16 @@ describe('lifecycle and fallback', () => {
       ok: false,
       reason: 'the wasm memory is not shared',
     });
+  });
+
+  it('defaults to the available parallelism', async () => {
+    const pool = await WorkerPool.create({ compiled: rt, memory: rt.memory });
+    try {
+      expect(pool.threads).toBe(Math.min(availableParallelism(), MAX_THREADS));
+      expectSameBits(await splitDequant(pool, rt, cases[2], 1), cases[2].want, 'default threads');
+    } finally {
+      await pool.dispose();
+    }
   });
 
   it('rejects a thread count out of range', async () => {
