@@ -28,6 +28,24 @@ export {
 export { gemm_f32, pack_w_bf16, pack_w_f16, pack_w_f32, packed_w_bytes } from './matmul/f32';
 
 export {
+  matmul_exact_iq4_nl,
+  matmul_exact_iq4_xs,
+  matmul_exact_q2_K,
+  matmul_exact_q3_K,
+  matmul_exact_q4_0,
+  matmul_exact_q4_1,
+  matmul_exact_q4_K,
+  matmul_exact_q5_0,
+  matmul_exact_q5_1,
+  matmul_exact_q5_K,
+  matmul_exact_q6_K,
+  matmul_exact_q8_0,
+  matmul_exact_q8_1,
+  matmul_exact_q8_K,
+  matmul_exact_scratch_bytes,
+} from './matmul/quant-exact';
+
+export {
   matmul_ggml_bf16,
   matmul_ggml_f16,
   matmul_ggml_iq4_nl,

@@ -1,7 +1,5 @@
-// Shared pieces of the dequant kernels: f16 → f32 (scalar and 4 lanes) and
-// "widen 16 signed bytes, scale, store 16 floats". Every kernel computes the
-// exact f32 operations ggml's dequantize_row_* performs, so results are
-// bit-identical (no FMA: relaxed madd is never used here).
+// Shared pieces of the dequant kernels: f16 → f32, scalar and 4 lanes, exact
+// (the block formats' f32 decoding lives in table.ts).
 
 const F16_EXP_REBIAS: f32 = 5.192296858534828e33; // 2^112
 
@@ -31,47 +29,6 @@ export function f16x4_to_f32x4(h: v128): v128 {
   );
   const isSpecial = i32x4.gt_s(em, i32x4.splat(0x7bff));
   return v128.or(v128.bitselect(special, finite, isSpecial), sign);
-}
-
-/** How a block's integers become floats: d·q, d·q + m (q4_1, q5_1) or d·q − m (k-quants). */
-export enum Affine {
-  Scale = 0,
-  ScaleAdd = 1,
-  ScaleSub = 2,
-}
-
-/**
- * Stores 16 floats from the 16 signed bytes of q: d·q, then ± m in the order
- * ggml writes it (a product, then a sum: two roundings, never fused).
- */
-@inline
-export function store_i8x16(dst: usize, q: v128, d: v128, m: v128, mode: Affine): void {
-  const lo = i16x8.extend_low_i8x16_s(q);
-  const hi = i16x8.extend_high_i8x16_s(q);
-  store_i32x4(dst, i32x4.extend_low_i16x8_s(lo), d, m, mode);
-  store_i32x4(dst + 16, i32x4.extend_high_i16x8_s(lo), d, m, mode);
-  store_i32x4(dst + 32, i32x4.extend_low_i16x8_s(hi), d, m, mode);
-  store_i32x4(dst + 48, i32x4.extend_high_i16x8_s(hi), d, m, mode);
-}
-
-@inline
-function store_i32x4(dst: usize, words: v128, d: v128, m: v128, mode: Affine): void {
-  let y = f32x4.mul(f32x4.convert_i32x4_s(words), d);
-  if (mode == Affine.ScaleAdd) y = f32x4.add(y, m);
-  else if (mode == Affine.ScaleSub) y = f32x4.sub(y, m);
-  v128.store(dst, y);
-}
-
-/** Low nibbles of 16 bytes. */
-@inline
-export function lo_nibbles(b: v128): v128 {
-  return v128.and(b, i8x16.splat(0x0f));
-}
-
-/** High nibbles of 16 bytes. */
-@inline
-export function hi_nibbles(b: v128): v128 {
-  return i8x16.shr_u(b, 4);
 }
 
 /** Reads an unaligned little-endian f16 at p as f32. */

@@ -1,202 +1,223 @@
 // The 256-element super-block formats: q2_K, q3_K, q4_K, q5_K, q6_K, q8_K,
-// iq4_xs (ggml dequantize_row_*). Sub-block scales are decoded in scalar code
-// exactly as ggml does (d·sc and dmin·m are f32 products), then each group of
-// 16 elements is one store_i8x16.
-import { Affine, hi_nibbles, lo_nibbles, load_f16, store_i8x16 } from './common';
-import { IQ4NL_VALUES } from './legacy';
+// iq4_xs (ggml dequantize_row_*). Sub-block scales are the f32 products ggml
+// computes (d·sc, dmin·m), four groups' worth per SIMD multiply. Each format is
+// a trait (table.ts) over its codes (codes.ts); the dequant kernels and the
+// exact matmul both decode through it.
+import { load_f16 } from './common';
+import {
+  IQ4_XS_SCALE_ZERO,
+  iq4_xs_scale,
+  iq4_xs_values,
+  k4_scales_mins,
+  Q2_K_D,
+  Q2_K_DMIN,
+  Q3_K_D,
+  Q3_K_SCALE_ZERO,
+  Q3_K_ZERO,
+  Q4_K_SCALES,
+  Q5_K_SCALES,
+  Q6_K_D,
+  Q6_K_SCALES,
+  Q6_K_ZERO,
+  q2_K_codes,
+  q2_K_scales,
+  q3_K_codes,
+  q3_K_scales,
+  q4_K_codes,
+  q5_K_codes,
+  q6_K_codes,
+  q8_K_codes,
+} from './codes';
+import { dequant_chunks, pair_lanes, put_unit, TWO_POW_M24, UNIT_BYTES } from './table';
 
 const ZERO: v128 = i32x4.splat(0);
 
-/** ggml's get_scale_min_k4: the j-th 6-bit (scale, min) pair packed in 12 bytes; returns scale | min << 8. */
+/** Bytes 4u..4u+3 of v, zero-extended into the four i32 lanes. */
 @inline
-function scale_min_k4(j: i32, q: usize): u32 {
-  if (j < 4) {
-    return (<u32>load<u8>(q + j) & 63) | ((<u32>load<u8>(q + j + 4) & 63) << 8);
+function byte_lanes(v: v128, u: i32): v128 {
+  const b = 4 * u;
+  return i8x16.swizzle(v, i32x4(0x80808000 | b, 0x80808000 | (b + 1), 0x80808000 | (b + 2), 0x80808000 | (b + 3)));
+}
+
+/** The same, sign-extended. */
+@inline
+function sbyte_lanes(v: v128, u: i32): v128 {
+  const b = 4 * u;
+  return i32x4.shr_s(i8x16.swizzle(v, i32x4(0x00808080 | (b << 24), 0x00808080 | ((b + 1) << 24), 0x00808080 | ((b + 2) << 24), 0x00808080 | ((b + 3) << 24))), 24);
+}
+
+/** Bytes u and u for lanes 0, 1 and byte u+1 for lanes 2, 3 (a per-32 scale of groups 4u'..4u'+3, u = 2u'), zero-extended. */
+@inline
+function pair_byte_lanes(v: v128, s: i32): v128 {
+  return i8x16.swizzle(v, i32x4(0x80808000 | s, 0x80808000 | s, 0x80808000 | (s + 1), 0x80808000 | (s + 1)));
+}
+
+@inline
+function scaled(ints: v128, s: f32): v128 {
+  return f32x4.mul(f32x4.convert_i32x4_s(ints), f32x4.splat(s));
+}
+
+/**
+ * A super-block's table: the trait gives the block's scale d (times 2^-24 when
+ * prescaled), its min scale dmin, its packed sub-scales, and per unit u the dq,
+ * m and value vectors. Unrolled so that every group index is a constant.
+ */
+function prep_k<T>(src: usize, t: usize): void {
+  const fmt = changetype<T>(0);
+  const d = fmt.d(src);
+  const dmin = fmt.dmin(src);
+  const sc = fmt.scales(src);
+  fmt.unit(src, t, 0, d, dmin, sc);
+  fmt.unit(src, t + UNIT_BYTES, 1, d, dmin, sc);
+  fmt.unit(src, t + 2 * UNIT_BYTES, 2, d, dmin, sc);
+  fmt.unit(src, t + 3 * UNIT_BYTES, 3, d, dmin, sc);
+}
+
+/** Values of groups 4u..4u+3 from a codes function, minus a zero point. */
+@inline
+function unit_values(t: usize, dq: v128, m: v128, q0: v128, q1: v128, q2: v128, q3: v128, zero: i32): void {
+  const z = i8x16.splat(<i8>zero);
+  put_unit(t, dq, m, i8x16.sub(q0, z), i8x16.sub(q1, z), i8x16.sub(q2, z), i8x16.sub(q3, z));
+}
+
+/** q2_K: w = (d·(sc & 15))·code − dmin·(sc >> 4), one scale byte per group. */
+@final export class Q2_K {
+  @inline get elems(): i32 { return 256; }
+  @inline get bytes(): i32 { return 84; }
+  @inline get affine(): bool { return true; }
+  @inline get prescaled(): bool { return true; }
+  @inline d(b: usize): f32 { return load_f16(b + Q2_K_D) * TWO_POW_M24; }
+  @inline dmin(b: usize): f32 { return -load_f16(b + Q2_K_DMIN); }
+  @inline scales(b: usize): v128 { return q2_K_scales(b); }
+  @inline unit(b: usize, t: usize, u: i32, d: f32, dmin: f32, sc: v128): void {
+    const dq = scaled(byte_lanes(v128.and(sc, i8x16.splat(15)), u), d);
+    const m = scaled(byte_lanes(i8x16.shr_u(sc, 4), u), dmin);
+    put_unit(t, dq, m, q2_K_codes(b, 4 * u), q2_K_codes(b, 4 * u + 1), q2_K_codes(b, 4 * u + 2), q2_K_codes(b, 4 * u + 3));
   }
-  const a = <u32>load<u8>(q + j + 4);
-  const sc = (a & 0xf) | ((<u32>load<u8>(q + j - 4) >> 6) << 4);
-  const m = (a >> 4) | ((<u32>load<u8>(q + j) >> 6) << 4);
-  return sc | (m << 8);
+  @inline prep(src: usize, nb: i32, t: usize): void { prep_k<Q2_K>(src, t); }
+}
+
+/** q3_K: w = (d·(sc − 32))·(code − 4), one scale per group. */
+@final export class Q3_K {
+  @inline get elems(): i32 { return 256; }
+  @inline get bytes(): i32 { return 110; }
+  @inline get affine(): bool { return false; }
+  @inline get prescaled(): bool { return true; }
+  @inline d(b: usize): f32 { return load_f16(b + Q3_K_D) * TWO_POW_M24; }
+  @inline dmin(b: usize): f32 { return 0; }
+  @inline scales(b: usize): v128 { return q3_K_scales(b); }
+  @inline unit(b: usize, t: usize, u: i32, d: f32, dmin: f32, sc: v128): void {
+    const dq = scaled(i32x4.sub(byte_lanes(sc, u), i32x4.splat(Q3_K_SCALE_ZERO)), d);
+    unit_values(t, dq, ZERO, q3_K_codes(b, 4 * u), q3_K_codes(b, 4 * u + 1), q3_K_codes(b, 4 * u + 2), q3_K_codes(b, 4 * u + 3), Q3_K_ZERO);
+  }
+  @inline prep(src: usize, nb: i32, t: usize): void { prep_k<Q3_K>(src, t); }
+}
+
+/** q4_K: w = (d·sc)·code − dmin·min, (sc, min) per 32 elements (get_scale_min_k4). */
+@final export class Q4_K {
+  @inline get elems(): i32 { return 256; }
+  @inline get bytes(): i32 { return 144; }
+  @inline get affine(): bool { return true; }
+  @inline get prescaled(): bool { return true; }
+  @inline d(b: usize): f32 { return load_f16(b) * TWO_POW_M24; }
+  @inline dmin(b: usize): f32 { return -load_f16(b + 2); }
+  @inline scales(b: usize): v128 { return k4_scales_mins(b + Q4_K_SCALES); }
+  @inline unit(b: usize, t: usize, u: i32, d: f32, dmin: f32, sc: v128): void {
+    const dq = scaled(pair_byte_lanes(sc, 2 * u), d);
+    const m = scaled(pair_byte_lanes(sc, 8 + 2 * u), dmin);
+    put_unit(t, dq, m, q4_K_codes(b, 4 * u), q4_K_codes(b, 4 * u + 1), q4_K_codes(b, 4 * u + 2), q4_K_codes(b, 4 * u + 3));
+  }
+  @inline prep(src: usize, nb: i32, t: usize): void { prep_k<Q4_K>(src, t); }
+}
+
+/** q5_K: q4_K with a fifth code bit. */
+@final export class Q5_K {
+  @inline get elems(): i32 { return 256; }
+  @inline get bytes(): i32 { return 176; }
+  @inline get affine(): bool { return true; }
+  @inline get prescaled(): bool { return true; }
+  @inline d(b: usize): f32 { return load_f16(b) * TWO_POW_M24; }
+  @inline dmin(b: usize): f32 { return -load_f16(b + 2); }
+  @inline scales(b: usize): v128 { return k4_scales_mins(b + Q5_K_SCALES); }
+  @inline unit(b: usize, t: usize, u: i32, d: f32, dmin: f32, sc: v128): void {
+    const dq = scaled(pair_byte_lanes(sc, 2 * u), d);
+    const m = scaled(pair_byte_lanes(sc, 8 + 2 * u), dmin);
+    put_unit(t, dq, m, q5_K_codes(b, 4 * u), q5_K_codes(b, 4 * u + 1), q5_K_codes(b, 4 * u + 2), q5_K_codes(b, 4 * u + 3));
+  }
+  @inline prep(src: usize, nb: i32, t: usize): void { prep_k<Q5_K>(src, t); }
+}
+
+/** q6_K: w = (d·sc)·(code − 32), sc a signed byte per group. */
+@final export class Q6_K {
+  @inline get elems(): i32 { return 256; }
+  @inline get bytes(): i32 { return 210; }
+  @inline get affine(): bool { return false; }
+  @inline get prescaled(): bool { return true; }
+  @inline d(b: usize): f32 { return load_f16(b + Q6_K_D) * TWO_POW_M24; }
+  @inline dmin(b: usize): f32 { return 0; }
+  @inline scales(b: usize): v128 { return v128.load(b + Q6_K_SCALES); }
+  @inline unit(b: usize, t: usize, u: i32, d: f32, dmin: f32, sc: v128): void {
+    const dq = scaled(sbyte_lanes(sc, u), d);
+    unit_values(t, dq, ZERO, q6_K_codes(b, 4 * u), q6_K_codes(b, 4 * u + 1), q6_K_codes(b, 4 * u + 2), q6_K_codes(b, 4 * u + 3), Q6_K_ZERO);
+  }
+  @inline prep(src: usize, nb: i32, t: usize): void { prep_k<Q6_K>(src, t); }
+}
+
+/** q8_K: w = d·q with d an f32 of any size, so the scale is not prescaled (the widening shifts instead). */
+@final export class Q8_K {
+  @inline get elems(): i32 { return 256; }
+  @inline get bytes(): i32 { return 292; }
+  @inline get affine(): bool { return false; }
+  @inline get prescaled(): bool { return false; }
+  @inline d(b: usize): f32 { return load<f32>(b); }
+  @inline dmin(b: usize): f32 { return 0; }
+  @inline scales(b: usize): v128 { return ZERO; }
+  @inline unit(b: usize, t: usize, u: i32, d: f32, dmin: f32, sc: v128): void {
+    put_unit(t, f32x4.splat(d), ZERO, q8_K_codes(b, 4 * u), q8_K_codes(b, 4 * u + 1), q8_K_codes(b, 4 * u + 2), q8_K_codes(b, 4 * u + 3));
+  }
+  @inline prep(src: usize, nb: i32, t: usize): void { prep_k<Q8_K>(src, t); }
+}
+
+/** iq4_xs: w = (d·(ls − 32))·kvalues[code], ls per 32 elements. */
+@final export class IQ4_XS {
+  @inline get elems(): i32 { return 256; }
+  @inline get bytes(): i32 { return 136; }
+  @inline get affine(): bool { return false; }
+  @inline get prescaled(): bool { return true; }
+  @inline d(b: usize): f32 { return load_f16(b) * TWO_POW_M24; }
+  @inline dmin(b: usize): f32 { return 0; }
+  @inline scales(b: usize): v128 { return ZERO; }
+  @inline unit(b: usize, t: usize, u: i32, d: f32, dmin: f32, sc: v128): void {
+    const ls = pair_lanes(iq4_xs_scale(b, 2 * u) - IQ4_XS_SCALE_ZERO, iq4_xs_scale(b, 2 * u + 1) - IQ4_XS_SCALE_ZERO);
+    put_unit(t, scaled(ls, d), ZERO, iq4_xs_values(b, 4 * u), iq4_xs_values(b, 4 * u + 1), iq4_xs_values(b, 4 * u + 2), iq4_xs_values(b, 4 * u + 3));
+  }
+  @inline prep(src: usize, nb: i32, t: usize): void { prep_k<IQ4_XS>(src, t); }
 }
 
 export function dequant_q2_K(src: usize, dst: usize, nblocks: i32): void {
-  const three = i8x16.splat(3);
-  for (let b = 0; b < nblocks; b++, src += 84, dst += 1024) {
-    const d = load_f16(src + 80);
-    const dmin = load_f16(src + 82);
-    let y = dst;
-    let is = 0;
-    for (let half = 0; half < 2; half++) {
-      const q = src + 16 + (<usize>half << 5);
-      const q0 = v128.load(q);
-      const q1 = v128.load(q, 16);
-      for (let j: u32 = 0; j < 4; j++) {
-        const shift = j << 1;
-        const sc0 = <u32>load<u8>(src + is++);
-        store_i8x16(y, v128.and(i8x16.shr_u(q0, shift), three), f32x4.splat(d * <f32>(sc0 & 0xf)), f32x4.splat(dmin * <f32>(sc0 >> 4)), Affine.ScaleSub);
-        const sc1 = <u32>load<u8>(src + is++);
-        store_i8x16(y + 64, v128.and(i8x16.shr_u(q1, shift), three), f32x4.splat(d * <f32>(sc1 & 0xf)), f32x4.splat(dmin * <f32>(sc1 >> 4)), Affine.ScaleSub);
-        y += 128;
-      }
-    }
-  }
+  dequant_chunks<Q2_K>(src, dst, nblocks);
 }
 
 export function dequant_q3_K(src: usize, dst: usize, nblocks: i32): void {
-  const three = i8x16.splat(3);
-  const four = i8x16.splat(4);
-  for (let b = 0; b < nblocks; b++, src += 110, dst += 1024) {
-    const dAll = load_f16(src + 108);
-    const scales = unpack_q3_scales(src + 96);
-    const hm0 = v128.load(src);
-    const hm1 = v128.load(src, 16);
-    let y = dst;
-    let is = 0;
-    let m: u32 = 1;
-    for (let half = 0; half < 2; half++) {
-      const q = src + 32 + (<usize>half << 5);
-      const q0 = v128.load(q);
-      const q1 = v128.load(q, 16);
-      for (let j: u32 = 0; j < 4; j++, m <<= 1) {
-        const shift = j << 1;
-        const mv = i8x16.splat(<i8>m);
-        // (q >> shift) & 3, minus 4 where the hmask bit is clear.
-        const lo0 = i8x16.sub(v128.and(i8x16.shr_u(q0, shift), three), v128.andnot(four, i8x16.eq(v128.and(hm0, mv), mv)));
-        const lo1 = i8x16.sub(v128.and(i8x16.shr_u(q1, shift), three), v128.andnot(four, i8x16.eq(v128.and(hm1, mv), mv)));
-        store_i8x16(y, lo0, f32x4.splat(dAll * <f32>(<i32>scale_byte(scales, is++) - 32)), ZERO, Affine.Scale);
-        store_i8x16(y + 64, lo1, f32x4.splat(dAll * <f32>(<i32>scale_byte(scales, is++) - 32)), ZERO, Affine.Scale);
-        y += 128;
-      }
-    }
-  }
-}
-
-/** q3_K's 16 six-bit scales (biased by 32), unpacked from 12 bytes as ggml does (kmask1/kmask2), one per byte. */
-@inline
-function unpack_q3_scales(s: usize): v128 {
-  const a0 = load<u32>(s);
-  const a1 = load<u32>(s, 4);
-  const tmp = load<u32>(s, 8);
-  const k1: u32 = 0x03030303;
-  const k2: u32 = 0x0f0f0f0f;
-  return i32x4(
-    (a0 & k2) | (((tmp >> 0) & k1) << 4),
-    (a1 & k2) | (((tmp >> 2) & k1) << 4),
-    ((a0 >> 4) & k2) | (((tmp >> 4) & k1) << 4),
-    ((a1 >> 4) & k2) | (((tmp >> 6) & k1) << 4),
-  );
-}
-
-@inline
-function scale_byte(scales: v128, i: i32): u32 {
-  return <u32>i8x16.extract_lane_u(i8x16.swizzle(scales, i8x16.splat(<i8>i)), 0);
+  dequant_chunks<Q3_K>(src, dst, nblocks);
 }
 
 export function dequant_q4_K(src: usize, dst: usize, nblocks: i32): void {
-  for (let b = 0; b < nblocks; b++, src += 144, dst += 1024) {
-    const d = load_f16(src);
-    const dmin = load_f16(src + 2);
-    const scales = src + 4;
-    for (let j = 0; j < 4; j++) {
-      const sm1 = scale_min_k4(2 * j, scales);
-      const sm2 = scale_min_k4(2 * j + 1, scales);
-      const d1 = f32x4.splat(d * <f32>(sm1 & 0xff));
-      const m1 = f32x4.splat(dmin * <f32>(sm1 >> 8));
-      const d2 = f32x4.splat(d * <f32>(sm2 & 0xff));
-      const m2 = f32x4.splat(dmin * <f32>(sm2 >> 8));
-      const q = src + 16 + (<usize>j << 5);
-      const q0 = v128.load(q);
-      const q1 = v128.load(q, 16);
-      const y = dst + (<usize>j << 8);
-      store_i8x16(y, lo_nibbles(q0), d1, m1, Affine.ScaleSub);
-      store_i8x16(y + 64, lo_nibbles(q1), d1, m1, Affine.ScaleSub);
-      store_i8x16(y + 128, hi_nibbles(q0), d2, m2, Affine.ScaleSub);
-      store_i8x16(y + 192, hi_nibbles(q1), d2, m2, Affine.ScaleSub);
-    }
-  }
+  dequant_chunks<Q4_K>(src, dst, nblocks);
 }
 
 export function dequant_q5_K(src: usize, dst: usize, nblocks: i32): void {
-  const one = i8x16.splat(1);
-  for (let b = 0; b < nblocks; b++, src += 176, dst += 1024) {
-    const d = load_f16(src);
-    const dmin = load_f16(src + 2);
-    const scales = src + 4;
-    const qh0 = v128.load(src, 16);
-    const qh1 = v128.load(src, 32);
-    for (let j = 0; j < 4; j++) {
-      const sm1 = scale_min_k4(2 * j, scales);
-      const sm2 = scale_min_k4(2 * j + 1, scales);
-      const d1 = f32x4.splat(d * <f32>(sm1 & 0xff));
-      const m1 = f32x4.splat(dmin * <f32>(sm1 >> 8));
-      const d2 = f32x4.splat(d * <f32>(sm2 & 0xff));
-      const m2 = f32x4.splat(dmin * <f32>(sm2 >> 8));
-      const q = src + 48 + (<usize>j << 5);
-      const q0 = v128.load(q);
-      const q1 = v128.load(q, 16);
-      // Bit 2j of qh[l] is the 5th bit of the low-nibble element, bit 2j+1 of the high-nibble one.
-      const s1 = <u32>(2 * j);
-      const s2 = s1 + 1;
-      const y = dst + (<usize>j << 8);
-      store_i8x16(y, v128.or(lo_nibbles(q0), i8x16.shl(v128.and(i8x16.shr_u(qh0, s1), one), 4)), d1, m1, Affine.ScaleSub);
-      store_i8x16(y + 64, v128.or(lo_nibbles(q1), i8x16.shl(v128.and(i8x16.shr_u(qh1, s1), one), 4)), d1, m1, Affine.ScaleSub);
-      store_i8x16(y + 128, v128.or(hi_nibbles(q0), i8x16.shl(v128.and(i8x16.shr_u(qh0, s2), one), 4)), d2, m2, Affine.ScaleSub);
-      store_i8x16(y + 192, v128.or(hi_nibbles(q1), i8x16.shl(v128.and(i8x16.shr_u(qh1, s2), one), 4)), d2, m2, Affine.ScaleSub);
-    }
-  }
+  dequant_chunks<Q5_K>(src, dst, nblocks);
 }
 
 export function dequant_q6_K(src: usize, dst: usize, nblocks: i32): void {
-  const three = i8x16.splat(3);
-  const bias = i8x16.splat(32);
-  for (let b = 0; b < nblocks; b++, src += 210, dst += 1024) {
-    const d = load_f16(src + 208);
-    for (let half = 0; half < 2; half++) {
-      const ql = src + (<usize>half << 6);
-      const qh = src + 128 + (<usize>half << 5);
-      const sc = src + 192 + (<usize>half << 3);
-      const y = dst + (<usize>half << 9);
-      for (let g = 0; g < 2; g++) {
-        const off = <usize>g << 4;
-        const la = v128.load(ql + off);
-        const lb = v128.load(ql + 32 + off);
-        const h = v128.load(qh + off);
-        const q1 = i8x16.sub(v128.or(lo_nibbles(la), i8x16.shl(v128.and(h, three), 4)), bias);
-        const q2 = i8x16.sub(v128.or(lo_nibbles(lb), i8x16.shl(v128.and(i8x16.shr_u(h, 2), three), 4)), bias);
-        const q3 = i8x16.sub(v128.or(hi_nibbles(la), i8x16.shl(v128.and(i8x16.shr_u(h, 4), three), 4)), bias);
-        const q4 = i8x16.sub(v128.or(hi_nibbles(lb), i8x16.shl(i8x16.shr_u(h, 6), 4)), bias);
-        // ggml: y = d * sc[is] * q, i.e. (d·sc)·q.
-        const yo = y + (off << 2);
-        store_i8x16(yo, q1, f32x4.splat(d * <f32>load<i8>(sc + g)), ZERO, Affine.Scale);
-        store_i8x16(yo + 128, q2, f32x4.splat(d * <f32>load<i8>(sc + g + 2)), ZERO, Affine.Scale);
-        store_i8x16(yo + 256, q3, f32x4.splat(d * <f32>load<i8>(sc + g + 4)), ZERO, Affine.Scale);
-        store_i8x16(yo + 384, q4, f32x4.splat(d * <f32>load<i8>(sc + g + 6)), ZERO, Affine.Scale);
-      }
-    }
-  }
+  dequant_chunks<Q6_K>(src, dst, nblocks);
 }
 
 export function dequant_q8_K(src: usize, dst: usize, nblocks: i32): void {
-  for (let b = 0; b < nblocks; b++, src += 292, dst += 1024) {
-    const d = f32x4.splat(load<f32>(src));
-    for (let k: usize = 0; k < 16; k++) {
-      store_i8x16(dst + (k << 6), v128.load(src + 4 + (k << 4)), d, ZERO, Affine.Scale);
-    }
-  }
+  dequant_chunks<Q8_K>(src, dst, nblocks);
 }
 
 export function dequant_iq4_xs(src: usize, dst: usize, nblocks: i32): void {
-  for (let b = 0; b < nblocks; b++, src += 136, dst += 1024) {
-    const d = load_f16(src);
-    const scalesH = <u32>load<u16>(src, 2);
-    for (let ib = 0; ib < 8; ib++) {
-      const lsLow = (<u32>load<u8>(src + 4 + (ib >> 1)) >> ((<u32>ib & 1) << 2)) & 0xf;
-      const ls = lsLow | (((scalesH >> (<u32>ib << 1)) & 3) << 4);
-      const dl = f32x4.splat(d * <f32>(<i32>ls - 32));
-      const qs = v128.load(src + 8 + (<usize>ib << 4));
-      const y = dst + (<usize>ib << 7);
-      store_i8x16(y, i8x16.swizzle(IQ4NL_VALUES, lo_nibbles(qs)), dl, ZERO, Affine.Scale);
-      store_i8x16(y + 64, i8x16.swizzle(IQ4NL_VALUES, hi_nibbles(qs)), dl, ZERO, Affine.Scale);
-    }
-  }
+  dequant_chunks<IQ4_XS>(src, dst, nblocks);
 }
