@@ -4,10 +4,19 @@
  */
 export { type WasmStatus, wasmStatus } from './backends/wasm/default-runtime.js';
 export type { WasmBuild } from './backends/wasm/module.js';
+export {
+  type BackendChoice,
+  BackendUnavailableError,
+  createEngine,
+  type Engine,
+  type EngineOptions,
+} from './engine/engine.js';
+export type { Tensor } from './engine/tensor.js';
 export * from './errors.js';
 export * from './formats/gguf/index.js';
 export * from './formats/safetensors/index.js';
 export { type DequantizeOptions, dequantize } from './ops/dequantize.js';
+export type { MatmulNumerics, MatmulOptions } from './ops/matmul.js';
 export { quantize } from './ops/quantize.js';
 export { type ErrorStats, errorStats } from './oracle/error-stats.js';
 export {

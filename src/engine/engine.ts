@@ -1,0 +1,82 @@
+/**
+ * createEngine: one API, backends behind it (style.md, "ONNX Runtime Web").
+ * `engine.backend` says what runs.
+ */
+import { type CompiledKernels, compileKernels } from '../backends/wasm/module.js';
+import { PlumblineError, ShapeError, SizeError } from '../errors.js';
+import type { MatmulOptions } from '../ops/matmul.js';
+import { byteSizeOf, type GgmlTypeName, ggmlType } from '../types/ggml-types.js';
+import type { Tensor } from './tensor.js';
+
+export type BackendChoice = 'auto' | 'wasm' | 'webgpu' | 'reference';
+
+export interface EngineOptions {
+  /** Default 'auto': wasm when a build runs here, else the reference. */
+  backend?: BackendChoice;
+  /** Threads for the wasm backend, the calling thread included (default: available parallelism). */
+  threads?: number;
+}
+
+export interface Engine {
+  /** What runs: 'wasm-relaxed-simd', 'wasm-simd' or 'reference'. */
+  readonly backend: string;
+  /** Threads an op is split over (1 where shared memory is unavailable; see threadsReason). */
+  readonly threads: number;
+  readonly threadsReason?: string;
+  /**
+   * A tensor in engine memory: f32 values, or a ggml type's bytes (`type`
+   * given). It stays there between calls until disposed.
+   */
+  tensor(data: Float32Array | Uint8Array, shape: readonly number[], type?: GgmlTypeName | string): Tensor;
+  /** y = x · wᵀ: x [M, K] f32, w [N, K] any ggml type → y [M, N] f32. */
+  matmul(x: Tensor, w: Tensor, opts?: MatmulOptions): Promise<Tensor>;
+  dispose(): Promise<void>;
+}
+
+/** A backend the engine cannot provide here (e.g. WebGPU before its issue lands, or no wasm build). */
+export class BackendUnavailableError extends PlumblineError {}
+
+/** Validates engine.tensor's arguments; returns the byte view to store. */
+export function tensorBytes(
+  data: Float32Array | Uint8Array,
+  shape: readonly number[],
+  type: GgmlTypeName | string,
+): { bytes: Uint8Array; count: number } {
+  const info = ggmlType(type);
+  if (!Array.isArray(shape) || shape.length === 0 || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new ShapeError(`tensor: shape must be non-negative integers, got [${shape}]`);
+  }
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (!Number.isSafeInteger(count)) throw new ShapeError(`tensor: shape [${shape}] has too many elements`);
+  if (info.quantized && shape[shape.length - 1] % info.blockSize !== 0) {
+    throw new ShapeError(
+      `tensor: the last dimension of a ${info.name} tensor must be a multiple of ${info.blockSize}, got [${shape}]`,
+    );
+  }
+  if (data instanceof Float32Array && info.name !== 'f32') {
+    throw new SizeError(`tensor: ${info.name} data must be given as its ggml bytes (a Uint8Array)`);
+  }
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const need = byteSizeOf(info, count);
+  if (bytes.byteLength !== need) {
+    throw new SizeError(`tensor: ${info.name} [${shape}] needs ${need} bytes, got ${bytes.byteLength}`);
+  }
+  return { bytes, count };
+}
+
+export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
+  const backend = opts.backend ?? 'auto';
+  if (backend === 'webgpu') {
+    throw new BackendUnavailableError('the WebGPU backend is not available in this version (issue #8)');
+  }
+  if (backend === 'reference')
+    return (await import('../backends/reference/engine.js')).ReferenceEngine.create();
+  let compiled: CompiledKernels;
+  try {
+    compiled = await compileKernels();
+  } catch (e) {
+    if (backend === 'wasm') throw new BackendUnavailableError((e as Error).message);
+    return (await import('../backends/reference/engine.js')).ReferenceEngine.create();
+  }
+  return (await import('../backends/wasm/engine.js')).WasmEngine.create(compiled, opts.threads);
+}
