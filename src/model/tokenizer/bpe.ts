@@ -29,59 +29,82 @@ interface Bigram {
 
 const lowerRankFirst = (a: Bigram, b: Bigram) => a.rank < b.rank || (a.rank === b.rank && a.left < b.left);
 
-/** Tokenizes raw text (no special tokens in it) and appends the ids to `out`. */
-export function bpeTokenize(text: string, pre: PreTokenizer, vocab: BpeVocab, out: number[]): void {
-  const cps = codePoints(text);
-  let start = 0;
-  const bytes: number[] = [];
-  for (const len of splitByRegexes(cps, pre.regexes)) {
-    bytes.length = 0;
-    for (let i = start; i < start + len; i++) pushUtf8(bytes, cps[i]);
-    start += len;
-    let word = '';
-    for (const b of bytes) word += BYTE_TO_CHAR[b];
-    bpeWord(word, pre.ignoreMerges, vocab, out);
-  }
-}
+// A piece always gives the same ids, so they are kept; bounded so a stream of unique pieces cannot grow it forever.
+const CACHE_LIMIT = 1 << 16;
 
-/** One pre-token, spelled in byte-level characters. */
-export function bpeWord(word: string, ignoreMerges: boolean, vocab: BpeVocab, out: number[]): void {
-  if (ignoreMerges) {
-    const whole = vocab.ids.get(word);
-    if (whole !== undefined) {
-      out.push(whole);
-      return;
+/** Tokenizes raw text (no special tokens in it) with reusable scratch state and a cache of pieces. */
+export class BpeTokenizer {
+  private readonly sym = new Symbols();
+  private readonly queue = new Heap<Bigram>(lowerRankFirst);
+  private readonly bytes: number[] = [];
+  private readonly cache = new Map<string, readonly number[]>();
+
+  constructor(
+    private readonly pre: PreTokenizer,
+    private readonly vocab: BpeVocab,
+  ) {}
+
+  /** Appends the ids of `text` to `out`. */
+  tokenize(text: string, out: number[]): void {
+    const cps = codePoints(text);
+    let start = 0;
+    for (const len of splitByRegexes(cps, this.pre.regexes)) {
+      this.bytes.length = 0;
+      for (let i = start; i < start + len; i++) pushUtf8(this.bytes, cps[i]);
+      start += len;
+      let word = '';
+      for (const b of this.bytes) word += BYTE_TO_CHAR[b];
+      let ids = this.cache.get(word);
+      if (ids === undefined) {
+        const fresh: number[] = [];
+        this.word(word, fresh);
+        if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+        this.cache.set(word, (ids = fresh));
+      }
+      for (const id of ids) out.push(id);
     }
   }
-  const sym = new Symbols(word);
-  const queue = new Heap<Bigram>(lowerRankFirst);
-  const tryPair = (left: number, right: number) => {
+
+  /** One pre-token, spelled in byte-level characters. */
+  private word(word: string, out: number[]): void {
+    const { vocab, sym, queue } = this;
+    if (this.pre.ignoreMerges) {
+      const whole = vocab.ids.get(word);
+      if (whole !== undefined) {
+        out.push(whole);
+        return;
+      }
+    }
+    sym.load(word);
+    queue.clear();
+    for (let i = 1; i < sym.count; i++) this.tryPair(i - 1, i);
+    for (let b = queue.pop(); b !== undefined; b = queue.pop()) {
+      const { left, right } = b;
+      if (sym.len[left] === 0 || sym.len[right] === 0 || sym.pairText(left, right) !== b.text) continue;
+      sym.merge(left, right);
+      this.tryPair(sym.prev[left], left);
+      this.tryPair(left, sym.next[left]);
+    }
+
+    for (let i = sym.first; i !== -1; i = sym.next[i]) {
+      const piece = sym.textOf(i);
+      const id = vocab.ids.get(piece);
+      if (id !== undefined) {
+        out.push(id);
+        continue;
+      }
+      for (const ch of piece) {
+        const byteId = ch.charCodeAt(0) < 0x80 ? vocab.ids.get(ch) : undefined;
+        if (byteId !== undefined) out.push(byteId);
+      }
+    }
+  }
+
+  private tryPair(left: number, right: number): void {
     if (left < 0 || right < 0) return;
-    const a = sym.textOf(left);
-    const b = sym.textOf(right);
-    const rank = vocab.ranks.get(`${a} ${b}`);
-    if (rank !== undefined) queue.push({ left, right, rank, text: a + b });
-  };
-
-  for (let i = 1; i < sym.count; i++) tryPair(i - 1, i);
-  for (let b = queue.pop(); b !== undefined; b = queue.pop()) {
-    const { left, right } = b;
-    if (sym.len[left] === 0 || sym.len[right] === 0 || sym.pairText(left, right) !== b.text) continue;
-    sym.merge(left, right);
-    tryPair(sym.prev[left], left);
-    tryPair(left, sym.next[left]);
-  }
-
-  for (const i of sym.live()) {
-    const piece = sym.textOf(i);
-    const id = vocab.ids.get(piece);
-    if (id !== undefined) {
-      out.push(id);
-      continue;
-    }
-    for (const ch of piece) {
-      const byteId = ch.charCodeAt(0) < 0x80 ? vocab.ids.get(ch) : undefined;
-      if (byteId !== undefined) out.push(byteId);
-    }
+    const a = this.sym.textOf(left);
+    const b = this.sym.textOf(right);
+    const rank = this.vocab.ranks.get(`${a} ${b}`);
+    if (rank !== undefined) this.queue.push({ left, right, rank, text: a + b });
   }
 }

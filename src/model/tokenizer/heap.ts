@@ -19,6 +19,10 @@ export class Heap<T> {
     }
   }
 
+  clear(): void {
+    this.items.length = 0;
+  }
+
   pop(): T | undefined {
     const a = this.items;
     if (a.length <= 1) return a.pop();

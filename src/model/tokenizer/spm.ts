@@ -34,7 +34,7 @@ const higherScoreFirst = (a: Bigram, b: Bigram) =>
 
 /** Tokenizes `text` (spaces already escaped to ▁) and appends the ids to `out`. */
 export function spmTokenize(text: string, vocab: SpmVocab, out: number[]): void {
-  const sym = new Symbols(text);
+  const sym = new Symbols().load(text);
   const queue = new Heap<Bigram>(higherScoreFirst);
   const tryPair = (left: number, right: number) => {
     if (left < 0 || right < 0) return;
@@ -52,7 +52,7 @@ export function spmTokenize(text: string, vocab: SpmVocab, out: number[]): void 
     tryPair(left, sym.next[left]);
   }
 
-  for (const i of sym.live()) {
+  for (let i = sym.first; i !== -1; i = sym.next[i]) {
     const piece = sym.textOf(i);
     const id = vocab.ids.get(piece);
     if (id !== undefined) {

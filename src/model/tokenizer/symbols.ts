@@ -2,35 +2,41 @@
  * The linked list of symbols both merge tokenizers work on: each symbol is a
  * slice [start, start + len) of the text; a merge grows the left symbol over
  * the right one (len 0 marks a merged-away symbol), so live symbols stay
- * contiguous and in order.
+ * contiguous and in order. `load` reuses the arrays, so one list can serve
+ * many words.
  */
 export class Symbols {
-  readonly start: Int32Array;
-  readonly len: Int32Array;
-  readonly prev: Int32Array;
-  readonly next: Int32Array;
-  readonly count: number;
+  text = '';
+  count = 0;
+  start = new Int32Array(16);
+  len = new Int32Array(16);
+  prev = new Int32Array(16);
+  next = new Int32Array(16);
 
   /** One symbol per code point of `text` (a surrogate pair is one symbol). */
-  constructor(readonly text: string) {
+  load(text: string): this {
     const n = text.length;
-    this.start = new Int32Array(n);
-    this.len = new Int32Array(n);
+    if (n > this.start.length) {
+      const cap = Math.max(n, this.start.length * 2);
+      this.start = new Int32Array(cap);
+      this.len = new Int32Array(cap);
+      this.prev = new Int32Array(cap);
+      this.next = new Int32Array(cap);
+    }
+    this.text = text;
     let count = 0;
     for (let i = 0; i < n; count++) {
       const c = text.charCodeAt(i);
       const pair = c >= 0xd800 && c < 0xdc00 && i + 1 < n && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00;
       this.start[count] = i;
       this.len[count] = pair ? 2 : 1;
+      this.prev[count] = count - 1;
+      this.next[count] = count + 1;
       i += this.len[count];
     }
+    if (count > 0) this.next[count - 1] = -1;
     this.count = count;
-    this.prev = new Int32Array(count);
-    this.next = new Int32Array(count);
-    for (let i = 0; i < count; i++) {
-      this.prev[i] = i - 1;
-      this.next[i] = i + 1 < count ? i + 1 : -1;
-    }
+    return this;
   }
 
   textOf(i: number): string {
@@ -51,8 +57,8 @@ export class Symbols {
     if (after >= 0) this.prev[after] = l;
   }
 
-  /** Indices of the live symbols, in order. */
-  *live(): Generator<number> {
-    for (let i = this.count > 0 ? 0 : -1; i !== -1; i = this.next[i]) yield i;
+  /** Index of the first live symbol (-1 if none); follow `next` from there. */
+  get first(): number {
+    return this.count > 0 ? 0 : -1;
   }
 }

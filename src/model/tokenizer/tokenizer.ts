@@ -4,7 +4,7 @@
  * (byte-level BPE with a pre-tokenizer per `tokenizer.ggml.pre`).
  */
 import type { GgufFile } from '../../formats/gguf/index.js';
-import { bpeTokenize } from './bpe.js';
+import { BpeTokenizer } from './bpe.js';
 import { type DetokenizeOptions, detokenize, pieceTable } from './detokenize.js';
 import { TokenizerError } from './errors.js';
 import type { MetadataMap } from './metadata.js';
@@ -25,9 +25,11 @@ export type DecodeOptions = DetokenizeOptions;
 
 export class Tokenizer {
   private readonly piece: (id: number) => Uint8Array;
+  private readonly bpe?: BpeTokenizer;
 
   private constructor(private readonly vocab: Vocab) {
     this.piece = pieceTable(vocab);
+    if (vocab.pre) this.bpe = new BpeTokenizer(vocab.pre, vocab);
   }
 
   /** From a GGUF file's metadata (nothing else of the file is read). */
@@ -87,7 +89,7 @@ export class Tokenizer {
       else if (v.model === 'llama') {
         const prefixed = v.addSpacePrefix && afterSpecial ? ` ${f}` : f;
         spmTokenize(prefixed.replaceAll(' ', '▁'), v, out);
-      } else bpeTokenize(f, v.pre!, v, out);
+      } else this.bpe!.tokenize(f, out);
       afterSpecial = typeof f === 'number';
     }
     if (addSpecial && v.addEos) out.push(v.special.eos!);
