@@ -15,14 +15,10 @@ const BYTE = (b: number) => 3 + b;
 
 describe.skipIf(!runModelTests)('SentencePiece tokenizer on tiny-q4_k.gguf', () => {
   let tok: Tokenizer;
-  let tokens: string[];
-  let scores: number[];
   beforeAll(async () => {
     const file = await readGguf(modelPath('tiny-q4_k.gguf'));
     try {
       tok = Tokenizer.fromGguf(file);
-      tokens = file.get('tokenizer.ggml.tokens') as string[];
-      scores = file.get('tokenizer.ggml.scores') as number[];
     } finally {
       await file.close();
     }
@@ -36,12 +32,6 @@ describe.skipIf(!runModelTests)('SentencePiece tokenizer on tiny-q4_k.gguf', () 
     expect(tok.isEog(2)).toBe(true);
     expect(tok.isEog(1)).toBe(false);
     expect(tok.warnings).toEqual([]);
-  });
-
-  it("tokenizes the README's example", () => {
-    expect(tok.encode('the of and to in is it that was for')).toEqual([
-      1, 386, 387, 389, 390, 391, 392, 393, 395, 397, 399,
-    ]);
   });
 
   // Worked by hand from tiny.vocab.tsv (score = -id, so lower ids merge first).
@@ -131,26 +121,52 @@ describe.skipIf(!runModelTests)('SentencePiece tokenizer on tiny-q4_k.gguf', () 
     expect(() => tok.tokenToPiece(-1)).toThrow(/outside the vocabulary/);
   });
 
-  it('matches the naive merge loop and round-trips random unicode', () => {
-    const rand = prng(45);
-    const byteId = (b: number) => tokens.indexOf(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
-    const words = tokens.filter((t) => t.startsWith('▁') && t.length > 2).map((t) => t.slice(1));
-    for (let i = 0; i < 400; i++) {
-      // Mix vocabulary words (long merges) with random unicode.
-      const parts: string[] = [];
-      const n = Math.floor(rand() * 8);
-      for (let j = 0; j < n; j++) {
-        parts.push(rand() < 0.6 ? words[Math.floor(rand() * words.length)] : randomText(rand, 6));
-        parts.push([' ', '  ', '', '\n', ' \t'][Math.floor(rand() * 5)]);
-      }
-      const text = parts.join('');
-      const ids = tok.encode(text, { addSpecial: false });
-      if (text !== '') expect(ids).toEqual(naiveSpm(` ${text}`.replaceAll(' ', '▁'), tokens, scores, byteId));
-      expect(tok.decode(ids)).toBe(wellFormed(text));
-    }
-  });
-
   it('lone surrogates encode as U+FFFD, as UTF-8 encoding makes them', () => {
     expect(tok.encode('\ud800', { addSpecial: false })).toEqual(tok.encode('\ufffd', { addSpecial: false }));
   });
 });
+
+describe.skipIf(!runModelTests).each(['tiny-q4_k.gguf', 'big-q4_k.gguf'])(
+  'SentencePiece tokenizer on %s',
+  (file) => {
+    let tok: Tokenizer;
+    let tokens: string[];
+    let scores: number[];
+    beforeAll(async () => {
+      const g = await readGguf(modelPath(file));
+      try {
+        tok = Tokenizer.fromGguf(g);
+        tokens = g.get('tokenizer.ggml.tokens') as string[];
+        scores = g.get('tokenizer.ggml.scores') as number[];
+      } finally {
+        await g.close();
+      }
+    });
+
+    it("tokenizes the README's example", () => {
+      expect(tok.encode('the of and to in is it that was for')).toEqual([
+        1, 386, 387, 389, 390, 391, 392, 393, 395, 397, 399,
+      ]);
+    });
+
+    it('matches the naive merge loop and round-trips random unicode', () => {
+      const rand = prng(file.length);
+      const byteId = (b: number) => tokens.indexOf(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
+      const words = tokens.filter((t) => t.startsWith('▁') && t.length > 2).map((t) => t.slice(1));
+      for (let i = 0; i < 400; i++) {
+        // Mix vocabulary words (long merges) with random unicode.
+        const parts: string[] = [];
+        const n = Math.floor(rand() * 8);
+        for (let j = 0; j < n; j++) {
+          parts.push(rand() < 0.6 ? words[Math.floor(rand() * words.length)] : randomText(rand, 6));
+          parts.push([' ', '  ', '', '\n', ' \t'][Math.floor(rand() * 5)]);
+        }
+        const text = parts.join('');
+        const ids = tok.encode(text, { addSpecial: false });
+        if (text !== '')
+          expect(ids).toEqual(naiveSpm(` ${text}`.replaceAll(' ', '▁'), tokens, scores, byteId));
+        expect(tok.decode(ids)).toBe(wellFormed(text));
+      }
+    });
+  },
+);
