@@ -25,7 +25,14 @@ export {
   dequant_q8_1,
 } from './dequant/legacy';
 
-export { gemm_f32, pack_w_bf16, pack_w_f16, pack_w_f32, packed_w_bytes } from './matmul/f32';
+export {
+  gemm_f32,
+  gemm_f32_scratch_bytes,
+  pack_w_bf16,
+  pack_w_f16,
+  pack_w_f32,
+  packed_w_bytes,
+} from './matmul/f32';
 
 export {
   matmul_exact_iq4_nl,

@@ -7,10 +7,13 @@
 //   pack_w_f32 (w, packed, N, K)   W row-major [N, K] f32  → packed
 //   pack_w_f16 (w, packed, N, K)   W row-major [N, K] f16  → packed (ggml's exact f16→f32)
 //   pack_w_bf16(w, packed, N, K)   W row-major [N, K] bf16 → packed (exact)
-//   gemm_f32(x, packed, y, M, N, K, n0, n1)
+//   gemm_f32_scratch_bytes(M, K) → bytes of scratch gemm_f32 needs (0 when M ≤ 4).
+//   gemm_f32(x, packed, y, M, N, K, n0, n1, scratch)
 //       x row-major [M, K] f32, y row-major [M, N] f32. Writes y[m, n] for every
 //       m in [0, M) and n in [n0, n1); n0 and n1 are multiples of NR (8), except
 //       n1 = N. Reads nothing of y outside that range, writes nothing else.
+//       scratch: gemm_f32_scratch_bytes(M, K) bytes the call owns (one per
+//       worker; unused and may be 0 when M ≤ 4).
 //
 // Packed layout: ceil(N / 8) column panels of NR = 8 output features, each
 // K-major: panel p holds, for k = 0..K-1, the 8 weights W[8p + j, k], j = 0..7,
@@ -31,9 +34,9 @@ import { f16_to_f32, f16x4_to_f32x4 } from '../dequant/common';
 const NR: i32 = 8;
 /** Rows per GEMM register tile: 4 rows × 2 vectors = 8 accumulators (see tile). */
 const MR: i32 = 4;
-/** K block: an 8 KiB panel slice stays in L1 while every row tile of the M block reuses it. */
+/** K block: a 16 KiB panel slice stays in L1 while every row tile of the M block reuses it. */
 const KC: i32 = 512;
-/** M block: MC·KC·4 bytes of x (≈ 96 KiB) stay in L2 while every panel passes over them. */
+/** M block (a multiple of MR): the packed x block, MC·KC·4 = 128 KiB, stays in L2 while every panel passes over it. */
 const MC: i32 = 64;
 
 /** acc + a·b: fused where relaxed SIMD fuses, else a rounded product then a rounded sum. */
@@ -89,8 +92,8 @@ function pack(w: usize, packed: usize, N: i32, K: i32, type: i32): void {
       for (; k < K4; k += 4) {
         const s = src + (<usize>k) * es;
         const d = dst + (<usize>k) * 32;
-        transpose4(s, row, type, d);
-        transpose4(s + 4 * row, row, type, d + 16);
+        transpose4(s, row, type, d, 32);
+        transpose4(s + 4 * row, row, type, d + 16, 32);
       }
     }
     for (; k < K; k++) {
@@ -102,9 +105,9 @@ function pack(w: usize, packed: usize, N: i32, K: i32, type: i32): void {
   }
 }
 
-/** Rows r0..r3 (4 weights each from s) → 4 vectors of 4 rows at d, d + 32, d + 64, d + 96. */
+/** Rows r0..r3 (4 values each from s) → 4 vectors of 4 rows at d, d + ds, d + 2ds, d + 3ds. */
 @inline
-function transpose4(s: usize, row: usize, type: i32, d: usize): void {
+function transpose4(s: usize, row: usize, type: i32, d: usize, ds: usize): void {
   const r0 = load4(s, type);
   const r1 = load4(s + row, type);
   const r2 = load4(s + 2 * row, type);
@@ -114,9 +117,9 @@ function transpose4(s: usize, row: usize, type: i32, d: usize): void {
   const t2 = i32x4.shuffle(r0, r1, 2, 6, 3, 7);
   const t3 = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
   v128.store(d, i64x2.shuffle(t0, t1, 0, 2));
-  v128.store(d + 32, i64x2.shuffle(t0, t1, 1, 3));
-  v128.store(d + 64, i64x2.shuffle(t2, t3, 0, 2));
-  v128.store(d + 96, i64x2.shuffle(t2, t3, 1, 3));
+  v128.store(d + ds, i64x2.shuffle(t0, t1, 1, 3));
+  v128.store(d + 2 * ds, i64x2.shuffle(t2, t3, 0, 2));
+  v128.store(d + 3 * ds, i64x2.shuffle(t2, t3, 1, 3));
 }
 
 export function pack_w_f32(w: usize, packed: usize, N: i32, K: i32): void {
@@ -165,8 +168,10 @@ function pick(i: i32, v0: v128, v1: v128, v2: v128, v3: v128): v128 {
 /**
  * A register tile of R rows × P panels (compile-time constants, R·P ≤ 4: up
  * to 8 accumulators) over kc values of k. Slot s = r·P + p holds y[m + r,
- * panel p] in two accumulators. x: x[m, k0]; w: first panel + k0·NR; pw:
- * bytes between panels; y: y[m, n]; cols: valid columns of the last panel
+ * panel p] in two accumulators. x: x[m, k0], rows ldx bytes apart, or with
+ * XP (packed x, R = MR) the tile's rows interleaved [kc][MR] so that one
+ * pointer with immediate offsets reaches them all; w: first panel + k0·NR;
+ * pw: bytes between panels; y: y[m, n]; cols: valid columns of the last panel
  * (8 except at N); first: k0 = 0 (start from +0, else continue the chain
  * stored in y).
  *
@@ -176,7 +181,8 @@ function pick(i: i32, v0: v128, v1: v128, v2: v128, v3: v128): v128 {
  */
 @inline
 function tile(
-  R: i32, P: i32, x: usize, ldx: usize, w: usize, pw: usize, kc: i32, y: usize, ldy: usize, cols: i32, first: bool,
+  R: i32, P: i32, XP: bool, x: usize, ldx: usize, w: usize, pw: usize, kc: i32,
+  y: usize, ldy: usize, cols: i32, first: bool,
 ): void {
   const zero = f32x4.splat(0);
   let a00 = zero, a01 = zero, a10 = zero, a11 = zero, a20 = zero, a21 = zero, a30 = zero, a31 = zero;
@@ -189,14 +195,21 @@ function tile(
   }
   let x0 = x;
   const x1 = x + ldx, x2 = x + 2 * ldx, x3 = x + 3 * ldx;
-  const end = x + (<usize>kc) * 4;
+  const xstep: usize = XP ? <usize>(MR * 4) : 4;
+  const end = x + (<usize>kc) * xstep;
   let o: usize = 0; // x1..x3 + o: one offset bump instead of three
   while (x0 < end) {
     const b0 = v128.load32_splat(x0);
     let b1 = b0, b2 = b0, b3 = b0;
-    if (R > 1) b1 = v128.load32_splat(x1 + o);
-    if (R > 2) b2 = v128.load32_splat(x2 + o);
-    if (R > 3) b3 = v128.load32_splat(x3 + o);
+    if (XP) {
+      b1 = v128.load32_splat(x0, 4);
+      b2 = v128.load32_splat(x0, 8);
+      b3 = v128.load32_splat(x0, 12);
+    } else {
+      if (R > 1) b1 = v128.load32_splat(x1 + o);
+      if (R > 2) b2 = v128.load32_splat(x2 + o);
+      if (R > 3) b3 = v128.load32_splat(x3 + o);
+    }
     const v00 = v128.load(w), v01 = v128.load(w, 16);
     let v10 = v00, v11 = v01, v20 = v00, v21 = v01;
     if (P > 1) { v10 = v128.load(w + pw); v11 = v128.load(w + pw, 16); }
@@ -218,8 +231,8 @@ function tile(
       a30 = madd(b, pick(3 % P, v00, v10, v20, v20), a30);
       a31 = madd(b, pick(3 % P, v01, v11, v21, v21), a31);
     }
-    x0 += 4;
-    o += 4;
+    x0 += xstep;
+    if (!XP) o += 4;
     w += 32;
   }
   store_slot(y, ldy, P, 0, 0, cols, a00); store_slot(y, ldy, P, 0, 1, cols, a01);
@@ -263,16 +276,24 @@ function panels(
   if (P > 1) {
     const full = min(p1, N / NR);
     for (; p + P <= full; p += P) {
-      tile(R, P, x, ldx, packed + (<usize>p) * pb + wk, pb, kc, y + (<usize>p) * 32, ldy, NR, first);
+      tile(R, P, false, x, ldx, packed + (<usize>p) * pb + wk, pb, kc, y + (<usize>p) * 32, ldy, NR, first);
     }
   }
   for (; p < p1; p++) {
     const cols = min(NR, N - p * NR);
-    tile(R, 1, x, ldx, packed + (<usize>p) * pb + wk, pb, kc, y + (<usize>p) * 32, ldy, cols, first);
+    tile(R, 1, false, x, ldx, packed + (<usize>p) * pb + wk, pb, kc, y + (<usize>p) * 32, ldy, cols, first);
   }
 }
 
-export function gemm_f32(x: usize, packed: usize, y: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32): void {
+/** Bytes of scratch gemm_f32 needs for M rows of K (0 for GEMV, M ≤ 4): one packed x block. */
+export function gemm_f32_scratch_bytes(M: i32, K: i32): usize {
+  if (M <= 4) return 0;
+  return (<usize>(min(M, MC) / MR * MR)) * (<usize>min(K, KC)) * 4;
+}
+
+export function gemm_f32(
+  x: usize, packed: usize, y: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32, scratch: usize,
+): void {
   const ldx = (<usize>K) * 4;
   const ldy = (<usize>N) * 4;
   if (K == 0) {
@@ -289,7 +310,7 @@ export function gemm_f32(x: usize, packed: usize, y: usize, M: i32, N: i32, K: i
     case 2: gemv_2(x, packed, y, N, K, p0, p1); return;
     case 3: gemv_3(x, packed, y, N, K, p0, p1); return;
     case 4: gemv_4(x, packed, y, N, K, p0, p1); return;
-    default: gemm_blocked(x, packed, y, M, N, K, p0, p1);
+    default: gemm_blocked(x, packed, y, M, N, K, p0, p1, scratch);
   }
 }
 
@@ -313,7 +334,27 @@ function gemv_4(x: usize, packed: usize, y: usize, N: i32, K: i32, p0: i32, p1: 
   panels(4, 1, x, (<usize>K) * 4, packed, (<usize>K) * (<usize>NR) * 4, 0, K, y, (<usize>N) * 4, N, p0, p1, true);
 }
 
-function gemm_blocked(x: usize, packed: usize, y: usize, M: i32, N: i32, K: i32, p0: i32, p1: i32): void {
+/**
+ * x rows [m0, m1) (m1 − m0 a multiple of MR), k in [0, kc) → dst as tiles of MR
+ * rows, each [kc][MR]: the layout tile(XP = true) reads.
+ */
+function pack_x(x: usize, ldx: usize, dst: usize, m0: i32, m1: i32, kc: i32): void {
+  const kc4 = kc & ~3;
+  const tileBytes = (<usize>kc) * MR * 4;
+  for (let m = m0; m < m1; m += MR) {
+    const src = x + (<usize>m) * ldx;
+    let k = 0;
+    for (; k < kc4; k += 4) transpose4(src + (<usize>k) * 4, ldx, W_F32, dst + (<usize>k) * 16, 16);
+    for (; k < kc; k++) {
+      for (let r = 0; r < MR; r++) store<f32>(dst + (<usize>k) * 16 + (<usize>r) * 4, load<f32>(src + (<usize>r) * ldx + (<usize>k) * 4));
+    }
+    dst += tileBytes;
+  }
+}
+
+function gemm_blocked(
+  x: usize, packed: usize, y: usize, M: i32, N: i32, K: i32, p0: i32, p1: i32, scratch: usize,
+): void {
   const ldx = (<usize>K) * 4;
   const ldy = (<usize>N) * 4;
   const pb = (<usize>K) * (<usize>NR) * 4;
@@ -323,20 +364,24 @@ function gemm_blocked(x: usize, packed: usize, y: usize, M: i32, N: i32, K: i32,
     const xk = x + (<usize>k0) * 4;
     for (let m0 = 0; m0 < M; m0 += MC) {
       const m1 = min(m0 + MC, M);
+      const mt = m0 + (m1 - m0) / MR * MR; // end of the full tiles
+      // Packing x costs one pass over the block; every panel then reads it with one pointer.
+      pack_x(xk, ldx, scratch, m0, mt, kc);
       for (let p = p0; p < p1; p++) {
         const w = packed + (<usize>p) * pb + (<usize>k0) * (<usize>NR) * 4;
         const cols = min(NR, N - p * NR);
         const yp = y + (<usize>p) * 32;
-        let m = m0;
-        for (; m + MR <= m1; m += MR) {
-          tile(MR, 1, xk + (<usize>m) * ldx, ldx, w, pb, kc, yp + (<usize>m) * ldy, ldy, cols, first);
+        let xt = scratch;
+        for (let m = m0; m < mt; m += MR) {
+          tile(MR, 1, true, xt, 0, w, pb, kc, yp + (<usize>m) * ldy, ldy, cols, first);
+          xt += (<usize>kc) * MR * 4;
         }
-        const xm = xk + (<usize>m) * ldx;
-        const ym = yp + (<usize>m) * ldy;
-        switch (m1 - m) {
-          case 1: tile(1, 1, xm, ldx, w, pb, kc, ym, ldy, cols, first); break;
-          case 2: tile(2, 1, xm, ldx, w, pb, kc, ym, ldy, cols, first); break;
-          case 3: tile(3, 1, xm, ldx, w, pb, kc, ym, ldy, cols, first); break;
+        const xm = xk + (<usize>mt) * ldx;
+        const ym = yp + (<usize>mt) * ldy;
+        switch (m1 - mt) {
+          case 1: tile(1, 1, false, xm, ldx, w, pb, kc, ym, ldy, cols, first); break;
+          case 2: tile(2, 1, false, xm, ldx, w, pb, kc, ym, ldy, cols, first); break;
+          case 3: tile(3, 1, false, xm, ldx, w, pb, kc, ym, ldy, cols, first); break;
           default: break;
         }
       }

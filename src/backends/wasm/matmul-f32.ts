@@ -5,8 +5,12 @@
  *
  *   const w = packWeights(rt, 'f16', bytes, N, K);   // [N, K] weight, once
  *   matmulF32(rt, xPtr, w, yPtr, M);                 // y[M, N] = x[M, K] · Wᵀ
- *   matmulF32(rt, xPtr, w, yPtr, M, n0, n1);         // only columns [n0, n1) (one worker's share)
+ *   matmulF32(rt, xPtr, w, yPtr, M, n0, n1, s);      // only columns [n0, n1) (one worker's share)
  *   w.dispose();
+ *
+ * A GEMM with M > 4 packs blocks of x into scratch: f32ScratchBytes(rt, M, K)
+ * bytes that the call owns (each worker its own). matmulF32 takes it from the
+ * arena for the call when none is given.
  *
  * A worker owns a column range [n0, n1) whose ends are multiples of
  * PANEL_WIDTH (n1 may be N). Every output element is computed by one call in
@@ -110,6 +114,12 @@ export function packWeights(
   }
 }
 
+/** Bytes of scratch a matmul of M rows of K needs (0 for GEMV, M ≤ 4; at most 128 KiB). */
+export function f32ScratchBytes(rt: WasmRuntime, M: number, K: number): number {
+  checkDims({ M, K });
+  return rt.kernel('gemm_f32_scratch_bytes')(M, K) as number;
+}
+
 function checkRange(rt: WasmRuntime, what: string, ptr: number, bytes: number): void {
   if (!Number.isSafeInteger(ptr) || ptr < 0 || ptr + bytes > rt.memory.buffer.byteLength)
     throw new SizeError(`${what}: [${ptr}, ${ptr + bytes}) is outside the wasm memory`);
@@ -118,7 +128,8 @@ function checkRange(rt: WasmRuntime, what: string, ptr: number, bytes: number): 
 /**
  * y[m, n] = Σ_k x[m, k]·W[n, k] for m in [0, M) and n in [n0, n1). x is
  * [M, K] f32 at `x`, y is [M, N] f32 at `y` (pointers into the runtime's
- * memory); columns outside [n0, n1) are neither read nor written.
+ * memory); columns outside [n0, n1) are neither read nor written. `scratch`:
+ * f32ScratchBytes(rt, M, K) bytes this call owns (allocated for the call if omitted).
  */
 export function matmulF32(
   rt: WasmRuntime,
@@ -128,6 +139,7 @@ export function matmulF32(
   M: number,
   n0 = 0,
   n1 = w.N,
+  scratch?: number,
 ): void {
   if (w.disposed) throw new ShapeError('the packed weights were disposed');
   const { N, K } = w;
@@ -140,8 +152,23 @@ export function matmulF32(
   checkRange(rt, 'x', x, M * K * 4);
   checkRange(rt, 'y', y, M * N * 4);
   if (x % 4 !== 0 || y % 4 !== 0) throw new SizeError(`x (${x}) and y (${y}) must be 4-byte aligned`);
+  const scratchBytes = f32ScratchBytes(rt, M, K);
+  if (scratch !== undefined) {
+    checkRange(rt, 'scratch', scratch, scratchBytes);
+    if (scratch % 16 !== 0) throw new SizeError(`scratch (${scratch}) must be 16-byte aligned`);
+  }
   if (M === 0 || n0 === n1) return;
-  rt.kernel('gemm_f32')(x, w.ptr, y, M, N, K, n0, n1);
+  const gemm = rt.kernel('gemm_f32');
+  if (scratch !== undefined || scratchBytes === 0) {
+    gemm(x, w.ptr, y, M, N, K, n0, n1, scratch ?? 0);
+    return;
+  }
+  const s = rt.arena.alloc(scratchBytes);
+  try {
+    gemm(x, w.ptr, y, M, N, K, n0, n1, s);
+  } finally {
+    rt.arena.release(s);
+  }
 }
 
 /** Convenience for tests and one-off calls: copies x in, runs every column, copies y out. */

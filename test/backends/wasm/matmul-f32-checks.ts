@@ -12,6 +12,7 @@
  */
 import { referenceMatmul } from '../../../src/backends/reference/matmul.js';
 import {
+  f32ScratchBytes,
   matmulF32,
   matmulF32Array,
   PANEL_WIDTH,
@@ -272,6 +273,9 @@ export function checkDeterminism(rt: WasmRuntime): { failures: Failures; splits:
     const packed = packWeights(rt, 'f32', w, N, K);
     const xp = rt.arena.alloc(M * K * 4);
     const yp = rt.arena.alloc(M * N * 4);
+    // A worker's own scratch, left full of NaNs from "earlier work": nothing stale may leak in.
+    const scratchBytes = f32ScratchBytes(rt, M, K);
+    const scratch = rt.arena.alloc(scratchBytes);
     rt.f32(xp, M * K).set(x);
     matmulF32(rt, xp, packed, yp, M);
     const whole = new Uint32Array(rt.f32(yp, M * N).slice().buffer);
@@ -282,9 +286,10 @@ export function checkDeterminism(rt: WasmRuntime): { failures: Failures; splits:
         const bits = new Uint32Array(rt.memory.buffer, yp, M * N);
         for (let r = 0; r < pieces; r++) {
           bits.fill(SENTINEL);
+          new Uint32Array(rt.memory.buffer, scratch, scratchBytes / 4).fill(SENTINEL);
           const n0 = cut[r] * PANEL_WIDTH;
           const n1 = Math.min(N, cut[r + 1] * PANEL_WIDTH);
-          matmulF32(rt, xp, packed, yp, M, n0, n1);
+          matmulF32(rt, xp, packed, yp, M, n0, n1, scratch);
           const now = new Uint32Array(rt.memory.buffer, yp, M * N);
           for (let i = 0; i < M * N; i++) {
             const n = i % N;
@@ -317,6 +322,7 @@ export function checkDeterminism(rt: WasmRuntime): { failures: Failures; splits:
         m += rows;
       }
     }
+    rt.arena.release(scratch);
     rt.arena.release(yp);
     rt.arena.release(xp);
     packed.dispose();

@@ -8,7 +8,12 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { matmulF32, packWeights, packWeightsAt } from '../../../src/backends/wasm/matmul-f32.js';
+import {
+  f32ScratchBytes,
+  matmulF32,
+  packWeights,
+  packWeightsAt,
+} from '../../../src/backends/wasm/matmul-f32.js';
 import { compileKernels, WasmRuntime } from '../../../src/backends/wasm/module.js';
 import { ShapeError, SizeError, UnsupportedTypeError } from '../../../src/errors.js';
 import {
@@ -82,6 +87,14 @@ describe('f32 matmul wrapper: typed errors before any work', () => {
     expect(() => matmulF32(rt, rt.memory.buffer.byteLength - 16, w, y, 4)).toThrow(SizeError);
     expect(() => matmulF32(rt, x + 2, w, y, 4)).toThrow(SizeError);
     matmulF32(rt, x, w, y, 4, 8, 20); // a valid range ending at N
+    // Scratch: none for GEMV; a GEMM's must lie in memory and be 16-byte aligned.
+    expect(f32ScratchBytes(rt, 4, 8)).toBe(0);
+    expect(f32ScratchBytes(rt, 5, 8)).toBe(4 * 8 * 4);
+    expect(f32ScratchBytes(rt, 4096, 4096)).toBe(128 * 1024);
+    const x5 = rt.arena.alloc(5 * 8 * 4);
+    const y5 = rt.arena.alloc(5 * 20 * 4);
+    expect(() => matmulF32(rt, x5, w, y5, 5, 0, 20, y5 + 4)).toThrow(SizeError);
+    expect(() => matmulF32(rt, x5, w, y5, 5, 0, 20, rt.memory.buffer.byteLength - 16)).toThrow(SizeError);
     expect(() => packWeights(rt, 'f16', new Uint8Array(10), 20, 8)).toThrow(SizeError);
     expect(() => packWeights(rt, 'q4_0' as 'f32', new Uint8Array(10), 20, 8)).toThrow(UnsupportedTypeError);
     expect(() => packWeightsAt(rt, 'f32', rt.memory.buffer.byteLength, 20, 8)).toThrow(SizeError);
@@ -89,6 +102,8 @@ describe('f32 matmul wrapper: typed errors before any work', () => {
     expect(w.disposed).toBe(true);
     expect(() => matmulF32(rt, x, w, y, 4)).toThrow(ShapeError);
     w.dispose(); // idempotent
+    rt.arena.release(y5);
+    rt.arena.release(x5);
     rt.arena.release(y);
     rt.arena.release(x);
   });
