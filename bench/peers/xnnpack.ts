@@ -2,10 +2,12 @@
  * XNNPACK through @tensorflow/tfjs-backend-wasm 4.22 (with @tensorflow/tfjs-core),
  * the f32 matmul a web developer reaches for first.
  *
- * In Node it runs on 1 thread: the backend's threaded build needs
- * SharedArrayBuffer plus its own Web Worker glue, which it only enables in
- * browsers (`WASM_HAS_MULTITHREAD_SUPPORT` is false under Node), so it picks
- * the single-threaded SIMD build. The .wasm files load from node_modules; no
+ * In Node it runs on 1 thread: the backend hard-codes the flag
+ * WASM_HAS_MULTITHREAD_SUPPORT to false under Node (a TODO in its
+ * flags_wasm.ts, tfjs issue #3830) and loads the single-threaded SIMD build.
+ * Forcing the flag does not help: the threaded build starts its pthreads with
+ * `new Worker(blob: URL)`, which Node rejects (ERR_WORKER_PATH), and the
+ * backend fails to initialize. The .wasm files load from node_modules; no
  * network access.
  */
 import { createRequire } from 'node:module';
