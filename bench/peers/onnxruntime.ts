@@ -275,7 +275,7 @@ class OrtHost {
     const fail = (e: Error) => {
       for (const p of this.pending.values()) p.reject(e);
       this.pending.clear();
-      hosts.delete(threads);
+      if (hosts.get(threads) === this) hosts.delete(threads);
     };
     this.worker.on('error', fail);
     this.worker.on('exit', (code) => fail(new Error(`ORT worker exited (code ${code})`)));
@@ -294,7 +294,7 @@ class OrtHost {
   }
   async release(): Promise<void> {
     if (--this.users > 0) return;
-    hosts.delete(this.threads);
+    if (hosts.get(this.threads) === this) hosts.delete(this.threads);
     await this.worker.terminate();
   }
 }
