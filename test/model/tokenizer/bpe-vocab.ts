@@ -4,6 +4,7 @@
  * (rank = position), special tokens, and a few tokens placed to test edge
  * cases. Tests read it back with readGguf, as a model file would be.
  */
+import { createHash } from 'node:crypto';
 import { readGguf, writeGguf } from '../../../src/formats/gguf/index.js';
 import { TokenType } from '../../../src/model/tokenizer/index.js';
 import { BYTE_TO_CHAR } from '../../../src/model/tokenizer/unicode.js';
@@ -88,12 +89,19 @@ export function bpeVocab(): { tokens: string[]; types: number[] } {
   return { tokens, types };
 }
 
-/** The GGUF bytes; `extra` entries replace or add metadata (undefined removes a key). */
-export async function readBpeGguf(extra: Record<string, unknown> = {}) {
+/** The vocabulary's metadata (loadable by llama.cpp, vocabulary only); `changes` replace or add keys, undefined removes one. */
+export function bpeMetadata(changes: Record<string, unknown> = {}): Map<string, unknown> {
   const { tokens, types } = bpeVocab();
   const eot = tokens.indexOf('<|endoftext|>');
   const md = new Map<string, unknown>([
-    ['general.architecture', 'qwen2'],
+    ['general.architecture', 'llama'],
+    // What llama.cpp's loader requires of a llama model even when it loads only the vocabulary.
+    ['llama.context_length', 64],
+    ['llama.embedding_length', 64],
+    ['llama.block_count', 1],
+    ['llama.feed_forward_length', 128],
+    ['llama.attention.head_count', 4],
+    ['llama.attention.layer_norm_rms_epsilon', 1e-5],
     ['tokenizer.ggml.model', 'gpt2'],
     ['tokenizer.ggml.pre', 'qwen2'],
     ['tokenizer.ggml.tokens', tokens],
@@ -103,10 +111,24 @@ export async function readBpeGguf(extra: Record<string, unknown> = {}) {
     ['tokenizer.ggml.eos_token_id', eot],
     ['tokenizer.ggml.add_bos_token', false],
   ]);
-  for (const [k, v] of Object.entries(extra)) {
+  for (const [k, v] of Object.entries(changes)) {
     if (v === undefined) md.delete(k);
     else md.set(k, v);
   }
-  const bytes = writeGguf({ metadata: md as never });
+  return md;
+}
+
+/** Identifies the vocabulary, so fixtures made from another version of it are caught. */
+export function bpeVocabDigest(): string {
+  const { tokens, types } = bpeVocab();
+  return createHash('sha256')
+    .update(JSON.stringify([tokens, types, MERGES]))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+/** The vocabulary as a GGUF file read back with readGguf, as a model file would be. */
+export async function readBpeGguf(changes: Record<string, unknown> = {}) {
+  const bytes = writeGguf({ metadata: bpeMetadata(changes) as never });
   return readGguf(bytes, { name: 'bpe-test.gguf' });
 }
