@@ -434,13 +434,13 @@ export class WorkerPool {
   /** Waits until every active worker finished or died: spin, then wait (waitFor). */
   private async finish(op: Op): Promise<void> {
     const i32 = this.ctrl!.i32;
-    const until = this.spin.deadline();
+    this.spin.begin();
     let n = 0;
     let pending: number;
     while ((pending = Atomics.load(i32, PENDING)) > 0) {
-      if ((++n & 127) === 0 && performance.now() > until) break;
+      if ((++n & 127) === 0 && this.spin.expired()) break;
     }
-    this.spin.record(pending <= 0);
+    this.spin.end(pending <= 0);
     try {
       while (!this.complete(op)) {
         Atomics.store(i32, WAITING, 1);

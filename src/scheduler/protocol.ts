@@ -130,38 +130,60 @@ export function callKernel(
 }
 
 /**
- * An adaptive spin budget. Spinning pays while the awaited thread is running;
- * with more busy threads than free cores a spinner burns the time slice the
- * other thread needs (measured here under load: a fixed 100 us spin made
- * empty ops 10x slower than no spin at all). So the budget halves after each
- * spin that timed out and doubles after each that saw the change, between
- * 2 us and the maximum. Once low it would rarely see a change in time again
- * (the other side sleeps too, and each wake-up outlasts the budget), so
- * every 64th spin uses the full budget (under contention that costs about
- * 3 us per op; 16th cost 12).
+ * An adaptive spin budget. Spinning pays while the awaited thread is running
+ * (an answer in about a microsecond instead of a wake-up's tens). With more
+ * runnable threads than cores it costs: the spinner holds a core the other
+ * thread needs, and Linux favours threads that sleep when it picks whom to
+ * wake. Measured here under load: a fixed 100 us spin made empty ops 10x
+ * slower than blocking at once. So:
+ * - a spin that saw the change doubles the budget, one that timed out halves
+ *   it (floor FLOOR_MS, ceiling the configured maximum);
+ * - a spin during which the thread was descheduled (a gap between two clock
+ *   reads) stops at once and drops the budget to the floor;
+ * - a low budget rarely sees a change in time again (the other side sleeps
+ *   too, and each wake-up outlasts it), so every 256th spin probes with the
+ *   full budget.
+ * Spin loops call begin(), then expired() every 128 iterations, then end().
  */
 export class SpinBudget {
   private ms: number;
   private cur = 0;
+  private t0 = 0;
+  private last = 0;
   private n = 0;
+  private preempted = false;
 
   constructor(private readonly maxMs: number) {
     this.ms = maxMs;
   }
 
-  /** Starts a spin: the performance.now() value at which it gives up. */
-  deadline(): number {
-    this.cur = (++this.n & 63) === 0 ? this.maxMs : this.ms;
-    return performance.now() + this.cur;
+  begin(): void {
+    this.cur = (++this.n & 255) === 0 ? this.maxMs : this.ms;
+    this.t0 = this.last = performance.now();
+    this.preempted = false;
   }
 
-  /** Ends the spin started by deadline(). */
-  record(sawChange: boolean): void {
-    this.ms = sawChange
-      ? Math.min(this.maxMs, this.cur * 2)
-      : Math.max(Math.min(0.002, this.maxMs), this.ms / 2);
+  /** Whether to stop spinning: the budget is spent, or the thread was just descheduled. */
+  expired(): boolean {
+    const now = performance.now();
+    if (now - this.last > PREEMPTED_MS) this.preempted = true;
+    this.last = now;
+    return this.preempted || now - this.t0 > this.cur;
+  }
+
+  end(sawChange: boolean): void {
+    const floor = Math.min(FLOOR_MS, this.maxMs);
+    if (this.preempted) this.ms = floor;
+    else
+      this.ms = sawChange
+        ? Math.min(this.maxMs, Math.max(floor, this.cur) * 2)
+        : Math.max(floor, this.ms / 2);
   }
 }
+
+const FLOOR_MS = 0.002;
+/** 128 spin iterations take well under a microsecond; a gap this long means the thread lost its core. */
+const PREEMPTED_MS = 0.02;
 
 /** What the pool sends a worker at start (through comlink: structured clone). */
 export interface WorkerInit {

@@ -59,12 +59,12 @@ function serveLoop(s: State): void {
     if (gen === done) {
       // Waking a thread blocked in Atomics.wait costs tens of microseconds;
       // a spinning one answers in under one. Spin first: ops come in bursts.
-      const until = spin.deadline();
+      spin.begin();
       let n = 0;
       while ((gen = Atomics.load(i32, genW)) === done) {
-        if ((++n & 127) === 0 && performance.now() > until) break;
+        if ((++n & 127) === 0 && spin.expired()) break;
       }
-      spin.record(gen !== done);
+      spin.end(gen !== done);
       if (gen === done) {
         // SLEEPING lets the pool skip Atomics.notify for a spinning worker.
         // Stored before the wait's own compare, so a job posted after this
