@@ -187,6 +187,15 @@ interface Op {
   died: Map<number, string>;
 }
 
+/**
+ * ```ts
+ * const rt = await WasmRuntime.create();
+ * const pool = await WorkerPool.create({ threads: 4, compiled: rt, memory: rt.memory });
+ * // Dequantize `blocks` q4_K blocks (144 bytes in, 256 floats out each), split by block ranges:
+ * await pool.runRanges('dequant_q4_K', pool.split(blocks), (r) => [src + r.start * 144, dst + r.start * 1024, r.end - r.start]);
+ * await pool.dispose();
+ * ```
+ */
 export class WorkerPool {
   /** Kernel names in index order (the module's exported functions). */
   readonly kernels: readonly string[];
