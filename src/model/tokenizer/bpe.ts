@@ -11,7 +11,7 @@ import { Heap } from './heap.js';
 import type { PreTokenizer } from './pre-tokenizers.js';
 import { splitByRegexes } from './regex-split.js';
 import { Symbols } from './symbols.js';
-import { BYTE_TO_CHAR, codePoints, pushUtf8 } from './unicode.js';
+import { BYTE_TO_CHAR, codePoints, utf8 } from './unicode.js';
 
 export interface BpeVocab {
   readonly ids: ReadonlyMap<string, number>;
@@ -32,11 +32,17 @@ const lowerRankFirst = (a: Bigram, b: Bigram) => a.rank < b.rank || (a.rank === 
 // A piece always gives the same ids, so they are kept; bounded so a stream of unique pieces cannot grow it forever.
 const CACHE_LIMIT = 1 << 16;
 
+/** A piece's UTF-8 bytes spelled with GPT-2's byte characters. */
+function byteLevel(piece: string): string {
+  let word = '';
+  for (const b of utf8(piece)) word += BYTE_TO_CHAR[b];
+  return word;
+}
+
 /** Tokenizes raw text (no special tokens in it) with reusable scratch state and a cache of pieces. */
 export class BpeTokenizer {
   private readonly sym = new Symbols();
   private readonly queue = new Heap<Bigram>(lowerRankFirst);
-  private readonly bytes: number[] = [];
   private readonly cache = new Map<string, readonly number[]>();
 
   constructor(
@@ -44,22 +50,21 @@ export class BpeTokenizer {
     private readonly vocab: BpeVocab,
   ) {}
 
-  /** Appends the ids of `text` to `out`. */
+  /** Appends the ids of `text` (well-formed UTF-16) to `out`. */
   tokenize(text: string, out: number[]): void {
     const cps = codePoints(text);
-    let start = 0;
+    let cp = 0;
+    let unit = 0;
     for (const len of splitByRegexes(cps, this.pre.regexes)) {
-      this.bytes.length = 0;
-      for (let i = start; i < start + len; i++) pushUtf8(this.bytes, cps[i]);
-      start += len;
-      let word = '';
-      for (const b of this.bytes) word += BYTE_TO_CHAR[b];
-      let ids = this.cache.get(word);
+      const from = unit;
+      for (const end = cp + len; cp < end; cp++) unit += cps[cp] > 0xffff ? 2 : 1;
+      const piece = text.slice(from, unit);
+      let ids = this.cache.get(piece);
       if (ids === undefined) {
         const fresh: number[] = [];
-        this.word(word, fresh);
+        this.word(byteLevel(piece), fresh);
         if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-        this.cache.set(word, (ids = fresh));
+        this.cache.set(piece, (ids = fresh));
       }
       for (const id of ids) out.push(id);
     }

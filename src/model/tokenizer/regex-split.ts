@@ -32,69 +32,52 @@ function lowerAscii(cp: number): number {
   return cp >= 0x41 && cp <= 0x5a ? cp + 0x20 : cp;
 }
 
-/** Length of a contraction ('s 't 're 've 'm 'll 'd) at cps[pos], or 0. */
+/** Length of a contraction ('s 't 're 've 'm 'll 'd) at cps[pos], or 0; `caseless` folds ASCII case. */
 function contraction(cps: Uint32Array, pos: number, end: number, caseless: boolean): number {
   if (cps[pos] !== APOSTROPHE || pos + 1 >= end) return 0;
-  const fold = caseless ? lowerAscii : (c: number) => c;
-  const a = fold(cps[pos + 1]);
+  const a = caseless ? lowerAscii(cps[pos + 1]) : cps[pos + 1];
   if (a === 0x73 || a === 0x74 || a === 0x6d || a === 0x64) return 2; // s t m d
   if (pos + 2 >= end) return 0;
-  const b = fold(cps[pos + 2]);
+  const b = caseless ? lowerAscii(cps[pos + 2]) : cps[pos + 2];
   // re ve ll
   return (a === 0x72 && b === 0x65) || (a === 0x76 && b === 0x65) || (a === 0x6c && b === 0x6c) ? 3 : 0;
 }
 
-/** Whitespace run at pos: its length and the end of its last CR/LF (0 if none). */
-function whitespaceRun(cps: Uint32Array, pos: number, end: number): { n: number; afterNewline: number } {
-  let n = 0;
-  let afterNewline = 0;
-  while (flagsIn(cps, pos + n, end) & WHITESPACE) {
-    const c = cps[pos + n];
-    if (c === CR || c === LF) afterNewline = pos + n + 1;
-    n++;
+/** Neither whitespace, letter nor number (0, outside the piece, counts as such here). */
+function isOther(flags: number): boolean {
+  return !(flags & (WHITESPACE | LETTER | NUMBER));
+}
+
+/** End of the run from p of code points whose flags have any of `mask` (mask 0: "other", in the piece). */
+function runEnd(cps: Uint32Array, p: number, end: number, mask: number): number {
+  if (mask === 0) {
+    while (p < end && isOther(cptFlags(cps[p]))) p++;
+  } else {
+    while (flagsIn(cps, p, end) & mask) p++;
   }
-  return { n, afterNewline };
+  return p;
 }
 
 /** `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+` */
 const scanGpt2: Scanner = (cps, start, end, out) => {
   let pos = start;
-  const emit = (to: number) => {
-    if (to > pos) out.push(to - pos);
-    pos = to;
-  };
   while (pos < end) {
-    const c = cps[pos];
+    let to: number;
     const k = contraction(cps, pos, end, false);
-    if (k) {
-      emit(pos + k);
-      continue;
-    }
     // The optional leading space belongs to the class of what follows it.
-    const lead = c === SPACE ? 1 : 0;
+    const lead = cps[pos] === SPACE ? 1 : 0;
     const f = flagsIn(cps, pos + lead, end);
-    const run = (test: (flags: number) => boolean) => {
-      let p = pos + lead;
-      while (test(flagsIn(cps, p, end))) p++;
-      emit(p);
-    };
-    if (f & LETTER) {
-      run((g) => (g & LETTER) !== 0);
-      continue;
+    if (k) to = pos + k;
+    else if (f & LETTER) to = runEnd(cps, pos + lead, end, LETTER);
+    else if (f & NUMBER) to = runEnd(cps, pos + lead, end, NUMBER);
+    else if (f !== 0 && isOther(f)) to = runEnd(cps, pos + lead, end, 0);
+    else {
+      const n = runEnd(cps, pos, end, WHITESPACE) - pos;
+      // \s+(?!\S): a run followed by a non-space leaves its last space to that.
+      to = n > 1 && pos + n < end ? pos + n - 1 : pos + Math.max(n, 1);
     }
-    if (f & NUMBER) {
-      run((g) => (g & NUMBER) !== 0);
-      continue;
-    }
-    const other = (g: number) => g !== 0 && !(g & (WHITESPACE | LETTER | NUMBER));
-    if (other(f)) {
-      run(other);
-      continue;
-    }
-    const ws = whitespaceRun(cps, pos, end);
-    // \s+(?!\S): a run followed by a non-space leaves its last space to that.
-    if (ws.n > 1 && pos + ws.n < end) emit(pos + ws.n - 1);
-    else emit(pos + Math.max(ws.n, 1));
+    out.push(to - pos);
+    pos = to;
   }
 };
 
@@ -105,51 +88,48 @@ const scanGpt2: Scanner = (cps, start, end, out) => {
 function llama3Scanner(maxDigits: number): Scanner {
   return (cps, start, end, out) => {
     let pos = start;
-    const emit = (to: number) => {
-      if (to > pos) out.push(to - pos);
-      pos = to;
-    };
     while (pos < end) {
       const c = cps[pos];
       const f = cptFlags(c);
       const k = contraction(cps, pos, end, true);
       if (k) {
-        emit(pos + k);
+        out.push(k);
+        pos += k;
         continue;
       }
       // [^\r\n\p{L}\p{N}]?\p{L}+
       if (c !== CR && c !== LF && !(f & NUMBER) && (f & LETTER || flagsIn(cps, pos + 1, end) & LETTER)) {
-        let p = pos + 1;
-        while (flagsIn(cps, p, end) & LETTER) p++;
-        emit(p);
+        const to = runEnd(cps, pos + 1, end, LETTER);
+        out.push(to - pos);
+        pos = to;
         continue;
       }
       // \p{N}{1,maxDigits}, repeatedly
       if (f & NUMBER) {
-        let p = pos;
-        while (flagsIn(cps, p, end) & NUMBER) {
-          p++;
-          if (p - pos >= maxDigits) emit(p);
-        }
-        emit(p);
+        const to = runEnd(cps, pos, end, NUMBER);
+        for (; pos < to; pos += maxDigits) out.push(Math.min(maxDigits, to - pos));
+        pos = to;
         continue;
       }
       // ' ?[^\s\p{L}\p{N}]+[\r\n]*'
       const lead = c === SPACE ? 1 : 0;
-      const other = (g: number) => !(g & (WHITESPACE | LETTER | NUMBER));
-      if (other(flagsIn(cps, pos + lead, end))) {
-        let p = pos + lead;
-        while (p < end && other(cptFlags(cps[p]))) p++;
-        while (p < end && (cps[p] === CR || cps[p] === LF)) p++;
-        emit(p);
+      if (isOther(flagsIn(cps, pos + lead, end))) {
+        let to = runEnd(cps, pos + lead, end, 0);
+        while (to < end && (cps[to] === CR || cps[to] === LF)) to++;
+        out.push(to - pos);
+        pos = to;
         continue;
       }
-      const ws = whitespaceRun(cps, pos, end);
-      if (ws.afterNewline > 0)
-        emit(ws.afterNewline); // \s*[\r\n]+
-      else if (ws.n > 1 && pos + ws.n < end)
-        emit(pos + ws.n - 1); // \s+(?!\S)
-      else emit(pos + Math.max(ws.n, 1)); // \s+, or one unmatched character
+      // Whitespace: \s*[\r\n]+ up to the run's last CR/LF, else \s+(?!\S), else \s+ (or one unmatched character).
+      let n = 0;
+      let afterNewline = 0;
+      for (; flagsIn(cps, pos + n, end) & WHITESPACE; n++) {
+        if (cps[pos + n] === CR || cps[pos + n] === LF) afterNewline = pos + n + 1;
+      }
+      const to =
+        afterNewline > 0 ? afterNewline : n > 1 && pos + n < end ? pos + n - 1 : pos + Math.max(n, 1);
+      out.push(to - pos);
+      pos = to;
     }
   };
 }
