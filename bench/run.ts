@@ -7,12 +7,14 @@ import { type SuiteResult, table } from './lib.js';
 import { matmulF32Bench } from './matmul-f32.bench.js';
 import { matmulPeersBench } from './matmul-peers.bench.js';
 import { schedulerBench } from './scheduler.bench.js';
+import { tokenizerBench } from './tokenizer.bench.js';
 
 const suites: Record<string, () => Promise<SuiteResult>> = {
   dequant: () => dequantBench(),
   'matmul-f32': () => matmulF32Bench(),
   'matmul-peers': () => matmulPeersBench(),
   scheduler: () => schedulerBench(),
+  tokenizer: () => tokenizerBench(),
 };
 
 const args = process.argv.slice(2);
