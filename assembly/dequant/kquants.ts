@@ -32,24 +32,21 @@ import { dequant_chunks, pair_lanes, put_unit, TWO_POW_M24, UNIT_BYTES } from '.
 
 const ZERO: v128 = i32x4.splat(0);
 
-/** Bytes 4u..4u+3 of v, zero-extended into the four i32 lanes. */
+/** Bytes 4u..4u+3 of v (u a constant) in the four i32 lanes, zero- or sign-extended (extends: no mask constants). */
 @inline
-function byte_lanes(v: v128, u: i32): v128 {
-  const b = 4 * u;
-  return i8x16.swizzle(v, i32x4(0x80808000 | b, 0x80808000 | (b + 1), 0x80808000 | (b + 2), 0x80808000 | (b + 3)));
+function byte_quad(v: v128, u: i32, signed: bool): v128 {
+  if (signed) {
+    const h = u < 2 ? i16x8.extend_low_i8x16_s(v) : i16x8.extend_high_i8x16_s(v);
+    return (u & 1) == 0 ? i32x4.extend_low_i16x8_s(h) : i32x4.extend_high_i16x8_s(h);
+  }
+  const h = u < 2 ? i16x8.extend_low_i8x16_u(v) : i16x8.extend_high_i8x16_u(v);
+  return (u & 1) == 0 ? i32x4.extend_low_i16x8_u(h) : i32x4.extend_high_i16x8_u(h);
 }
 
-/** The same, sign-extended. */
+/** [v0, v0, v1, v1] (u even) or [v2, v2, v3, v3] (u odd) of four f32: per-32 values for the four groups of unit u. */
 @inline
-function sbyte_lanes(v: v128, u: i32): v128 {
-  const b = 4 * u;
-  return i32x4.shr_s(i8x16.swizzle(v, i32x4(0x00808080 | (b << 24), 0x00808080 | ((b + 1) << 24), 0x00808080 | ((b + 2) << 24), 0x00808080 | ((b + 3) << 24))), 24);
-}
-
-/** Bytes u and u for lanes 0, 1 and byte u+1 for lanes 2, 3 (a per-32 scale of groups 4u'..4u'+3, u = 2u'), zero-extended. */
-@inline
-function pair_byte_lanes(v: v128, s: i32): v128 {
-  return i8x16.swizzle(v, i32x4(0x80808000 | s, 0x80808000 | s, 0x80808000 | (s + 1), 0x80808000 | (s + 1)));
+function pairs(v: v128, u: i32): v128 {
+  return (u & 1) == 0 ? v128.shuffle<f32>(v, v, 0, 0, 1, 1) : v128.shuffle<f32>(v, v, 2, 2, 3, 3);
 }
 
 @inline
@@ -90,8 +87,8 @@ function unit_values(t: usize, dq: v128, m: v128, q0: v128, q1: v128, q2: v128, 
   @inline dmin(b: usize): f32 { return -load_f16(b + Q2_K_DMIN); }
   @inline scales(b: usize): v128 { return q2_K_scales(b); }
   @inline unit(b: usize, t: usize, u: i32, d: f32, dmin: f32, sc: v128): void {
-    const dq = scaled(byte_lanes(v128.and(sc, i8x16.splat(15)), u), d);
-    const m = scaled(byte_lanes(i8x16.shr_u(sc, 4), u), dmin);
+    const dq = scaled(byte_quad(v128.and(sc, i8x16.splat(15)), u, false), d);
+    const m = scaled(byte_quad(i8x16.shr_u(sc, 4), u, false), dmin);
     put_unit(t, dq, m, q2_K_codes(b, 4 * u), q2_K_codes(b, 4 * u + 1), q2_K_codes(b, 4 * u + 2), q2_K_codes(b, 4 * u + 3));
   }
   @inline prep(src: usize, nb: i32, t: usize): void { prep_k<Q2_K>(src, t); }
@@ -107,7 +104,7 @@ function unit_values(t: usize, dq: v128, m: v128, q0: v128, q1: v128, q2: v128, 
   @inline dmin(b: usize): f32 { return 0; }
   @inline scales(b: usize): v128 { return q3_K_scales(b); }
   @inline unit(b: usize, t: usize, u: i32, d: f32, dmin: f32, sc: v128): void {
-    const dq = scaled(i32x4.sub(byte_lanes(sc, u), i32x4.splat(Q3_K_SCALE_ZERO)), d);
+    const dq = scaled(i32x4.sub(byte_quad(sc, u, false), i32x4.splat(Q3_K_SCALE_ZERO)), d);
     unit_values(t, dq, ZERO, q3_K_codes(b, 4 * u), q3_K_codes(b, 4 * u + 1), q3_K_codes(b, 4 * u + 2), q3_K_codes(b, 4 * u + 3), Q3_K_ZERO);
   }
   @inline prep(src: usize, nb: i32, t: usize): void { prep_k<Q3_K>(src, t); }
@@ -123,8 +120,9 @@ function unit_values(t: usize, dq: v128, m: v128, q0: v128, q1: v128, q2: v128, 
   @inline dmin(b: usize): f32 { return -load_f16(b + 2); }
   @inline scales(b: usize): v128 { return k4_scales_mins(b + Q4_K_SCALES); }
   @inline unit(b: usize, t: usize, u: i32, d: f32, dmin: f32, sc: v128): void {
-    const dq = scaled(pair_byte_lanes(sc, 2 * u), d);
-    const m = scaled(pair_byte_lanes(sc, 8 + 2 * u), dmin);
+    // Sub-blocks 4(u >> 1)..+3 scales (bytes 0..7 of sc) and mins (bytes 8..15), then the pairs of unit u.
+    const dq = pairs(scaled(byte_quad(sc, u >> 1, false), d), u);
+    const m = pairs(scaled(byte_quad(sc, 2 + (u >> 1), false), dmin), u);
     put_unit(t, dq, m, q4_K_codes(b, 4 * u), q4_K_codes(b, 4 * u + 1), q4_K_codes(b, 4 * u + 2), q4_K_codes(b, 4 * u + 3));
   }
   @inline prep(src: usize, nb: i32, t: usize): void { prep_k<Q4_K>(src, t); }
@@ -140,8 +138,9 @@ function unit_values(t: usize, dq: v128, m: v128, q0: v128, q1: v128, q2: v128, 
   @inline dmin(b: usize): f32 { return -load_f16(b + 2); }
   @inline scales(b: usize): v128 { return k4_scales_mins(b + Q5_K_SCALES); }
   @inline unit(b: usize, t: usize, u: i32, d: f32, dmin: f32, sc: v128): void {
-    const dq = scaled(pair_byte_lanes(sc, 2 * u), d);
-    const m = scaled(pair_byte_lanes(sc, 8 + 2 * u), dmin);
+    // Sub-blocks 4(u >> 1)..+3 scales (bytes 0..7 of sc) and mins (bytes 8..15), then the pairs of unit u.
+    const dq = pairs(scaled(byte_quad(sc, u >> 1, false), d), u);
+    const m = pairs(scaled(byte_quad(sc, 2 + (u >> 1), false), dmin), u);
     put_unit(t, dq, m, q5_K_codes(b, 4 * u), q5_K_codes(b, 4 * u + 1), q5_K_codes(b, 4 * u + 2), q5_K_codes(b, 4 * u + 3));
   }
   @inline prep(src: usize, nb: i32, t: usize): void { prep_k<Q5_K>(src, t); }
@@ -157,7 +156,7 @@ function unit_values(t: usize, dq: v128, m: v128, q0: v128, q1: v128, q2: v128, 
   @inline dmin(b: usize): f32 { return 0; }
   @inline scales(b: usize): v128 { return v128.load(b + Q6_K_SCALES); }
   @inline unit(b: usize, t: usize, u: i32, d: f32, dmin: f32, sc: v128): void {
-    const dq = scaled(sbyte_lanes(sc, u), d);
+    const dq = scaled(byte_quad(sc, u, true), d);
     unit_values(t, dq, ZERO, q6_K_codes(b, 4 * u), q6_K_codes(b, 4 * u + 1), q6_K_codes(b, 4 * u + 2), q6_K_codes(b, 4 * u + 3), Q6_K_ZERO);
   }
   @inline prep(src: usize, nb: i32, t: usize): void { prep_k<Q6_K>(src, t); }
