@@ -71,6 +71,13 @@ export {
 export { quantize_bf16, quantize_f16 } from './quantize/half';
 export { quantize_q8_0, quantize_q8_1, quantize_q8_K } from './quantize/q8';
 
+export { attn_decode, attn_decode_combine, attn_prefill } from './attention/flash';
+export { attn_ggml } from './attention/ggml';
+export { round_row_f16 as attn_round_f16 } from './attention/half';
+export { attn_partials_bytes, attn_scratch_bytes, attn_units } from './attention/plan';
+export { attn_scores } from './attention/scores';
+export { exp_f32 } from './nn/exp';
+
 export { noop, trap_if } from './scheduler/probe';
 
 /** First byte the host may allocate (after the module's static data). */

@@ -52,6 +52,17 @@ export class SafetensorsError extends FormatError {
   }
 }
 
+/** A sequence that does not fit its context: writing a KV cache position ≥ n_ctx. */
+export class ContextOverflowError extends PlumblineError {
+  constructor(
+    readonly position: number,
+    readonly nCtx: number,
+    what = 'KV cache',
+  ) {
+    super(`${what}: position ${position} is beyond the context of ${nCtx} positions`);
+  }
+}
+
 /** The WebAssembly runtime cannot provide what is needed (no SIMD, memory limit reached). */
 export class WasmRuntimeError extends PlumblineError {}
 
