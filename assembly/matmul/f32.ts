@@ -36,8 +36,8 @@ const NR: i32 = 8;
 const MR: i32 = 4;
 /** K block: a 16 KiB panel slice stays in L1 while every row tile of the M block reuses it. */
 const KC: i32 = 512;
-/** M block (a multiple of MR): the packed x block, MC·KC·4 = 128 KiB, stays in L2 while every panel passes over it. */
-const MC: i32 = 64;
+/** M block (a multiple of MR): the packed x block, MC·KC·4 = 256 KiB, stays in L2 while every panel passes over it. */
+const MC: i32 = 128;
 
 /** acc + a·b: fused where relaxed SIMD fuses, else a rounded product then a rounded sum. */
 @inline

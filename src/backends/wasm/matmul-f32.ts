@@ -114,7 +114,7 @@ export function packWeights(
   }
 }
 
-/** Bytes of scratch a matmul of M rows of K needs (0 for GEMV, M ≤ 4; at most 128 KiB). */
+/** Bytes of scratch a matmul of M rows of K needs (0 for GEMV, M ≤ 4; at most 256 KiB). */
 export function f32ScratchBytes(rt: WasmRuntime, M: number, K: number): number {
   checkDims({ M, K });
   return rt.kernel('gemm_f32_scratch_bytes')(M, K) as number;

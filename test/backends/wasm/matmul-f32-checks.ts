@@ -84,7 +84,7 @@ export function checkShapes(rt: WasmRuntime): { failures: Failures; cases: numbe
   const shapes: [number, number, number][] = [];
   for (const M of [1, 2, 3, 4, 5, 6, 7, 9, 13, 33])
     for (const N of [1, 3, 5, 7, 8, 9, 17, 33, 65]) for (const K of RAGGED) shapes.push([M, N, K]);
-  // K > 512 (two K blocks, ragged), M > 64 (two M blocks, ragged), N with a partial last panel.
+  // K > 512 (two K blocks, ragged), M > 128 (two M blocks, ragged), N with a partial last panel.
   shapes.push([70, 37, 1100], [130, 24, 513], [4, 41, 1100], [1, 100, 2049], [65, 9, 600]);
   for (const [M, N, K] of shapes) {
     for (const wide of [false, true]) {
@@ -266,7 +266,7 @@ export function checkDeterminism(rt: WasmRuntime): { failures: Failures; splits:
     [1, 101, 300],
     [3, 37, 65],
     [37, 101, 300],
-    [70, 43, 700],
+    [133, 43, 700],
   ]) {
     const x = values(M * K, M * 7 + K);
     const w = values(N * K, N * 13 + K);

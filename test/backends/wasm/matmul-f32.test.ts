@@ -90,7 +90,7 @@ describe('f32 matmul wrapper: typed errors before any work', () => {
     // Scratch: none for GEMV; a GEMM's must lie in memory and be 16-byte aligned.
     expect(f32ScratchBytes(rt, 4, 8)).toBe(0);
     expect(f32ScratchBytes(rt, 5, 8)).toBe(4 * 8 * 4);
-    expect(f32ScratchBytes(rt, 4096, 4096)).toBe(128 * 1024);
+    expect(f32ScratchBytes(rt, 4096, 4096)).toBe(256 * 1024);
     const x5 = rt.arena.alloc(5 * 8 * 4);
     const y5 = rt.arena.alloc(5 * 20 * 4);
     expect(() => matmulF32(rt, x5, w, y5, 5, 0, 20, y5 + 4)).toThrow(SizeError);
