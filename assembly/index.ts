@@ -78,6 +78,12 @@ export { attn_partials_bytes, attn_scratch_bytes, attn_units } from './attention
 export { attn_scores } from './attention/scores';
 export { exp_f32 } from './nn/exp';
 
+export { nn_embedding } from './nn/embedding';
+export { nn_add, nn_gelu, nn_gelu_erf, nn_silu, nn_swiglu } from './nn/elementwise';
+export { nn_layer_norm, nn_rms_norm } from './nn/norm';
+export { nn_rope } from './nn/rope';
+export { nn_softmax } from './nn/softmax';
+
 export { noop, trap_if } from './scheduler/probe';
 
 /** First byte the host may allocate (after the module's static data). */

@@ -28,11 +28,25 @@ const C7: f32 = 1.984126984126984e-4;
 /** e^x for four f32 lanes. */
 @inline
 export function exp_v128(x0: v128): v128 {
-  const x = f32x4.min(f32x4.max(x0, f32x4.splat(X_MIN)), f32x4.splat(X_MAX));
+  return exp_v128_scaled(x0, f32x4.splat(0), 0);
+}
+
+/**
+ * e^(hi + lo)·2^s for four f32 lanes, s ≥ 0 a constant and lo a small
+ * correction to hi (|lo| ≪ 1): the reduction of hi is exact, then lo joins r,
+ * so an argument known to more than f32 precision keeps it. With s > 0 a
+ * caller that scales the result down again (×2^-s) rounds once into the
+ * subnormals instead of twice. Lanes with hi < −104 − s·ln 2 give +0.
+ * exp_v128(x) is exp_v128_scaled(x, 0, 0), bit for bit.
+ */
+@inline
+export function exp_v128_scaled(hi: v128, lo: v128, s: i32): v128 {
+  const floor = X_MIN - <f32>s * <f32>0.6931471805599453;
+  const x = f32x4.min(f32x4.max(hi, f32x4.splat(floor)), f32x4.splat(X_MAX));
   const kf = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
-  const r = f32x4.sub(
-    f32x4.sub(x, f32x4.mul(kf, f32x4.splat(LN2_HI))),
-    f32x4.mul(kf, f32x4.splat(LN2_LO)),
+  const r = f32x4.add(
+    f32x4.sub(f32x4.sub(x, f32x4.mul(kf, f32x4.splat(LN2_HI))), f32x4.mul(kf, f32x4.splat(LN2_LO))),
+    lo,
   );
   let p = f32x4.add(f32x4.mul(f32x4.splat(C7), r), f32x4.splat(C6));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(C5));
@@ -41,13 +55,13 @@ export function exp_v128(x0: v128): v128 {
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(C2));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1));
-  // k ∈ [-150, 129] (NaN lanes convert to 0): 2^k = 2^k1 · 2^k2, both normal.
-  const k = i32x4.trunc_sat_f32x4_s(kf);
+  // k + s ∈ [-150, 129 + s] (NaN lanes convert to 0): 2^(k+s) = 2^k1 · 2^k2, both normal.
+  const k = i32x4.add(i32x4.trunc_sat_f32x4_s(kf), i32x4.splat(s));
   const k1 = i32x4.shr_s(k, 1);
   const k2 = i32x4.sub(k, k1);
   const s1 = i32x4.shl(i32x4.add(k1, i32x4.splat(127)), 23);
   const s2 = i32x4.shl(i32x4.add(k2, i32x4.splat(127)), 23);
-  return f32x4.mul(f32x4.mul(p, s1), s2);
+  return v128.andnot(f32x4.mul(f32x4.mul(p, s1), s2), f32x4.lt(hi, f32x4.splat(floor)));
 }
 
 /** e^x for one f32 (lane 0 of exp_v128: the same bits as the vector form). */

@@ -1,0 +1,87 @@
+// Rotary position embedding (ggml-cpu ops.cpp, rope_flt / rotate_pairs) over
+// x [n_tokens, n_head, head_dim]: pair i of the first n_dims dims is rotated
+// by the angle of its token's cache entry,
+//   y0 = x0·cos − x1·sin,  y1 = x0·sin + x1·cos   (f32 products, then the sum)
+// normal mode (0): pair i is (x[2i], x[2i+1]); NeoX mode (2): (x[i], x[i + n_dims/2]).
+// Dims ≥ n_dims pass through. The cache (built by the host, src/backends/wasm/nn.ts,
+// as ggml builds it) holds per token n_dims/2 cosines then n_dims/2 sines.
+import { load_partial, store_partial } from './vec';
+
+const SIGN_ALT: v128 = f32x4(-1, 1, -1, 1);
+
+/** Normal mode, one row: pairs (x[2i], x[2i+1]), two pairs per vector. */
+@inline
+function rotate_adjacent(x: usize, cs: usize, sn: usize, y: usize, half: i32): void {
+  let i = 0;
+  for (; i + 2 <= half; i += 2) {
+    const c2 = v128.load64_zero(cs + ((<usize>i) << 2));
+    const s2 = v128.load64_zero(sn + ((<usize>i) << 2));
+    const c = f32x4.shuffle(c2, c2, 0, 0, 1, 1);
+    const s = f32x4.shuffle(s2, s2, 0, 0, 1, 1);
+    const v = v128.load(x + ((<usize>i) << 3));
+    const swapped = f32x4.shuffle(v, v, 1, 0, 3, 2);
+    const out = f32x4.add(f32x4.mul(v, c), f32x4.mul(f32x4.mul(swapped, s), SIGN_ALT));
+    v128.store(y + ((<usize>i) << 3), out);
+  }
+  if (i < half) {
+    const c = load<f32>(cs + ((<usize>i) << 2));
+    const s = load<f32>(sn + ((<usize>i) << 2));
+    const x0 = load<f32>(x + ((<usize>i) << 3));
+    const x1 = load<f32>(x + ((<usize>i) << 3), 4);
+    store<f32>(y + ((<usize>i) << 3), x0 * c - x1 * s);
+    store<f32>(y + ((<usize>i) << 3), x0 * s + x1 * c, 4);
+  }
+}
+
+/** NeoX mode, one row: pairs (x[i], x[i + half]), four pairs per step. */
+@inline
+function rotate_halves(x: usize, cs: usize, sn: usize, y: usize, half: i32): void {
+  const hb = (<usize>half) << 2;
+  for (let i = 0; i < half; i += 4) {
+    const off = (<usize>i) << 2;
+    const k = min(half - i, 4);
+    const lo = k == 4 ? v128.load(x + off) : load_partial(x + off, k, 0);
+    const hi = k == 4 ? v128.load(x + hb + off) : load_partial(x + hb + off, k, 0);
+    const c = k == 4 ? v128.load(cs + off) : load_partial(cs + off, k, 0);
+    const s = k == 4 ? v128.load(sn + off) : load_partial(sn + off, k, 0);
+    const ylo = f32x4.sub(f32x4.mul(lo, c), f32x4.mul(hi, s));
+    const yhi = f32x4.add(f32x4.mul(lo, s), f32x4.mul(hi, c));
+    if (k == 4) {
+      v128.store(y + off, ylo);
+      v128.store(y + hb + off, yhi);
+    } else {
+      store_partial(y + off, ylo, k);
+      store_partial(y + hb + off, yhi, k);
+    }
+  }
+}
+
+/**
+ * Rows [r0, r1) of the n_tokens·n_head rows (row r: token r / nHead). cache:
+ * [n_tokens][nDims] f32 (cosines, then sines). mode: 0 normal, 2 NeoX.
+ * y may be x (in place).
+ */
+export function nn_rope(
+  x: usize,
+  cache: usize,
+  y: usize,
+  nHead: i32,
+  headDim: i32,
+  nDims: i32,
+  mode: i32,
+  r0: i32,
+  r1: i32,
+): void {
+  const half = nDims >> 1;
+  const rowBytes = (<usize>headDim) << 2;
+  const rotBytes = (<usize>nDims) << 2;
+  for (let r = r0; r < r1; r++) {
+    const xr = x + <usize>r * rowBytes;
+    const yr = y + <usize>r * rowBytes;
+    const cs = cache + <usize>(r / nHead) * rotBytes;
+    const sn = cs + ((<usize>half) << 2);
+    if (mode == 2) rotate_halves(xr, cs, sn, yr, half);
+    else rotate_adjacent(xr, cs, sn, yr, half);
+    if (yr != xr && nDims < headDim) memory.copy(yr + rotBytes, xr + rotBytes, rowBytes - rotBytes);
+  }
+}
