@@ -1,7 +1,8 @@
 // f32 GEMM / GEMV over pre-packed weights: y[M, N] = x[M, K] · W[N, K]ᵀ.
 //
-// Kernel interface (all pointers are byte offsets into linear memory, all
-// buffers 16-byte aligned or better; kernels never allocate):
+// Kernel interface (pointers are byte offsets into linear memory; x and y need
+// 4-byte alignment, packed weights and scratch are best 16-byte aligned; the
+// kernels never allocate and keep no state, so workers share them freely):
 //
 //   packed_w_bytes(N, K) → bytes of the packed form of an [N, K] weight.
 //   pack_w_f32 (w, packed, N, K)   W row-major [N, K] f32  → packed
@@ -19,6 +20,11 @@
 // K-major: panel p holds, for k = 0..K-1, the 8 weights W[8p + j, k], j = 0..7,
 // contiguously (K·8 floats, K·32 bytes per panel). Features past N are zeros.
 // A K-slice of a panel is therefore one contiguous run of 32-byte rows.
+//
+// Blocking (M > 4): for each K block of KC, for each M block of MC rows, x's
+// block is packed into scratch as tiles of MR rows interleaved per k; then
+// every panel in [n0, n1) runs 4×8 register tiles over it. GEMV (M ≤ 4): no
+// blocking, tiles of several panels per row (see gemv_*).
 //
 // Determinism: every y[m, n] is one sequential chain acc = acc + x[m,k]·w[n,k]
 // for k = 0..K-1 starting from +0 (plain build: a rounded product then a
