@@ -69,7 +69,15 @@ export {
   matmul_ggml_q8_0,
 } from './matmul/quant-ggml';
 export { quantize_bf16, quantize_f16 } from './quantize/half';
-export { quantize_q8_0, quantize_q8_1, quantize_q8_K } from './quantize/q8';
+export {
+  act_row_bytes,
+  quantize_act_q8_0,
+  quantize_act_q8_1,
+  quantize_act_q8_K,
+  quantize_q8_0,
+  quantize_q8_1,
+  quantize_q8_K,
+} from './quantize/q8';
 
 export { attn_decode, attn_decode_combine, attn_prefill } from './attention/flash';
 export { attn_ggml } from './attention/ggml';

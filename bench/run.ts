@@ -5,6 +5,7 @@
 import { dequantBench } from './dequant.bench.js';
 import { type SuiteResult, table } from './lib.js';
 import { matmulF32Bench } from './matmul-f32.bench.js';
+import { matmulGgmlBench } from './matmul-ggml.bench.js';
 import { matmulPeersBench } from './matmul-peers.bench.js';
 import { schedulerBench } from './scheduler.bench.js';
 import { tokenizerBench } from './tokenizer.bench.js';
@@ -14,6 +15,7 @@ const suites: Record<string, () => Promise<SuiteResult>> = {
   'matmul-f32': () => matmulF32Bench(),
   'matmul-peers': () => matmulPeersBench(),
   scheduler: () => schedulerBench(),
+  'matmul-ggml': () => matmulGgmlBench(),
   tokenizer: () => tokenizerBench(),
 };
 

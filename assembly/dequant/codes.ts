@@ -10,6 +10,12 @@
 //   per-16 scale (q2_K, q3_K, q6_K) is scale g, a per-32 scale (q4_K, q5_K,
 //   iq4_xs) is scale g >> 1.
 // Codes are unsigned (0..2^bits−1) except q8's and the iq4 codebook values.
+//
+// The `_at(..., part)` decoders give the same codes at either lane width: part −1 the 16
+// codes as bytes (i8x16), part 0 / 1 codes 0..7 / 8..15 of the group as i16x8 (the bytes
+// loaded with v128.load8x8, zero-extended, or sign-extended for q8's signed codes), ready for
+// i32x4.dot_i16x8_s. The bit recipes work on either: masks are per byte and the wide lanes'
+// high bytes are zero, and shifts use the matching lane width.
 
 /** iq4_nl's 16-entry non-linear codebook (kvalues_iq4nl). */
 export const IQ4NL_VALUES: v128 = i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
@@ -18,6 +24,43 @@ export const IQ4NL_VALUES: v128 = i8x16(-127, -104, -83, -65, -49, -35, -22, -10
 @inline
 export function nibbles(b: v128, h: i32): v128 {
   return h == 0 ? v128.and(b, i8x16.splat(0x0f)) : i8x16.shr_u(b, 4);
+}
+
+/** The 16 bytes at p (part −1), or bytes 8·part..8·part+7 zero-extended to i16 (part 0, 1). */
+@inline
+export function load_bytes(p: usize, part: i32): v128 {
+  if (part < 0) return v128.load(p);
+  return v128.load8x8_u(p + (<usize>part << 3));
+}
+
+/** Like load_bytes for signed bytes (sign-extended when wide). */
+@inline
+function load_sbytes(p: usize, part: i32): v128 {
+  if (part < 0) return v128.load(p);
+  return v128.load8x8_s(p + (<usize>part << 3));
+}
+
+@inline
+function shr(v: v128, n: u32, part: i32): v128 {
+  return part < 0 ? i8x16.shr_u(v, n) : i16x8.shr_u(v, n);
+}
+
+@inline
+function shl(v: v128, n: u32, part: i32): v128 {
+  return part < 0 ? i8x16.shl(v, n) : i16x8.shl(v, n);
+}
+
+/** Low (h = 0) or high (h = 1) nibbles of load_bytes' result at either width. */
+@inline
+function nibbles_at(b: v128, h: i32, part: i32): v128 {
+  return h == 0 ? v128.and(b, i8x16.splat(0x0f)) : shr(b, 4, part);
+}
+
+/** Elements 8·part..8·part+7 of a 16-element group as i16x8 from its 16 narrow codes. */
+@inline
+function widen_part(c: v128, part: i32): v128 {
+  if (part < 0) return c;
+  return part == 0 ? i16x8.extend_low_i8x16_s(c) : i16x8.extend_high_i8x16_s(c);
 }
 
 /** The 16 bytes (0x10 or 0) that qh's bits [16h, 16h+16) contribute as each element's 5th bit. */
@@ -40,13 +83,21 @@ function fifth_bits(qh: u32, h: i32): v128 {
 export const Q4_0_ZERO: i32 = 8;
 @inline
 export function q4_0_codes(b: usize, h: i32): v128 {
-  return nibbles(v128.load(b, 2), h);
+  return q4_0_codes_at(b, h, -1);
+}
+@inline
+export function q4_0_codes_at(b: usize, h: i32, part: i32): v128 {
+  return nibbles_at(load_bytes(b + 2, part), h, part);
 }
 
 /** q4_1: value = d·code + m. */
 @inline
 export function q4_1_codes(b: usize, h: i32): v128 {
-  return nibbles(v128.load(b, 4), h);
+  return q4_1_codes_at(b, h, -1);
+}
+@inline
+export function q4_1_codes_at(b: usize, h: i32, part: i32): v128 {
+  return nibbles_at(load_bytes(b + 4, part), h, part);
 }
 
 /** q5_0: value = d·(code − 16). */
@@ -55,11 +106,19 @@ export const Q5_0_ZERO: i32 = 16;
 export function q5_0_codes(b: usize, h: i32): v128 {
   return v128.or(nibbles(v128.load(b, 6), h), fifth_bits(load<u32>(b, 2), h));
 }
+@inline
+export function q5_0_codes_at(b: usize, h: i32, part: i32): v128 {
+  return widen_part(q5_0_codes(b, h), part);
+}
 
 /** q5_1: value = d·code + m. */
 @inline
 export function q5_1_codes(b: usize, h: i32): v128 {
   return v128.or(nibbles(v128.load(b, 8), h), fifth_bits(load<u32>(b, 4), h));
+}
+@inline
+export function q5_1_codes_at(b: usize, h: i32, part: i32): v128 {
+  return widen_part(q5_1_codes(b, h), part);
 }
 
 /** q8_0 (signed codes): value = d·q. q8_1 is the same at qs offset 4. */
@@ -71,11 +130,19 @@ export function q8_0_codes(b: usize, h: i32): v128 {
 export function q8_1_codes(b: usize, h: i32): v128 {
   return v128.load(b + 4 + (<usize>h << 4));
 }
+@inline
+export function q8_0_codes_at(b: usize, h: i32, part: i32): v128 {
+  return load_sbytes(b + 2 + (<usize>h << 4), part);
+}
 
 /** iq4_nl (signed codebook values): value = d·kvalues[nibble]. */
 @inline
 export function iq4_nl_values(b: usize, h: i32): v128 {
   return i8x16.swizzle(IQ4NL_VALUES, nibbles(v128.load(b, 2), h));
+}
+@inline
+export function iq4_nl_values_at(b: usize, h: i32, part: i32): v128 {
+  return widen_part(iq4_nl_values(b, h), part);
 }
 
 // ---------------------------------------------------------------- 256-element super-blocks
@@ -86,8 +153,12 @@ export function iq4_nl_values(b: usize, h: i32): v128 {
  */
 @inline
 export function q2_K_codes(b: usize, g: i32): v128 {
-  const q = v128.load(b + 16 + ((<usize>g >> 3) << 5) + ((<usize>g & 1) << 4));
-  return v128.and(i8x16.shr_u(q, <u32>(g & 6)), i8x16.splat(3));
+  return q2_K_codes_at(b, g, -1);
+}
+@inline
+export function q2_K_codes_at(b: usize, g: i32, part: i32): v128 {
+  const q = load_bytes(b + 16 + ((<usize>g >> 3) << 5) + ((<usize>g & 1) << 4), part);
+  return v128.and(shr(q, <u32>(g & 6), part), i8x16.splat(3));
 }
 /** q2_K's 16 scale bytes: low nibble the scale, high nibble the min. */
 @inline
@@ -104,10 +175,14 @@ export const Q2_K_DMIN: usize = 82;
 export const Q3_K_ZERO: i32 = 4;
 @inline
 export function q3_K_codes(b: usize, g: i32): v128 {
-  const low = v128.and(i8x16.shr_u(v128.load(b + 32 + ((<usize>g >> 3) << 5) + ((<usize>g & 1) << 4)), <u32>(g & 6)), i8x16.splat(3));
-  const hm = v128.load(b + ((<usize>g & 1) << 4));
-  const high = v128.and(i8x16.shr_u(hm, <u32>(((g >> 3) << 2) | ((g >> 1) & 3))), i8x16.splat(1));
-  return v128.or(low, i8x16.shl(high, 2));
+  return q3_K_codes_at(b, g, -1);
+}
+@inline
+export function q3_K_codes_at(b: usize, g: i32, part: i32): v128 {
+  const low = v128.and(shr(load_bytes(b + 32 + ((<usize>g >> 3) << 5) + ((<usize>g & 1) << 4), part), <u32>(g & 6), part), i8x16.splat(3));
+  const hm = load_bytes(b + ((<usize>g & 1) << 4), part);
+  const high = v128.and(shr(hm, <u32>(((g >> 3) << 2) | ((g >> 1) & 3)), part), i8x16.splat(1));
+  return v128.or(low, shl(high, 2, part));
 }
 /** q3_K's 16 six-bit scales (biased by 32), unpacked from 12 bytes, one per byte. */
 @inline
@@ -123,6 +198,14 @@ export function q3_K_scales(b: usize): v128 {
     ((a0 >> 4) & k2) | (((tmp >> 4) & k1) << 4),
     ((a1 >> 4) & k2) | (((tmp >> 6) & k1) << 4),
   );
+}
+/** q3_K's scale of group g (biased by 32) as a scalar: the lane g of q3_K_scales. */
+@inline
+export function q3_K_scale(b: usize, g: i32): i32 {
+  const i = <usize>g & 3;
+  const q = g >> 2;
+  const low = (<i32>load<u8>(b + 96 + (<usize>(q & 1) << 2) + i) >> ((q >> 1) << 2)) & 0xf;
+  return low | (((<i32>load<u8>(b + 104 + i) >> (q << 1)) & 3) << 4);
 }
 export const Q3_K_SCALE_ZERO: i32 = 32;
 export const Q3_K_D: usize = 108;
@@ -147,39 +230,61 @@ export function k4_scales_mins(p: usize): v128 {
   );
 }
 
+/** q4_K / q5_K: the 6-bit scale (min: false) or min (min: true) of sub-block s, as a scalar. */
+@inline
+export function k4_scale(p: usize, s: i32, min: bool): i32 {
+  const o: usize = min ? 4 : 0;
+  if (s < 4) return <i32>load<u8>(p + o + <usize>s) & 63;
+  const packed = <i32>load<u8>(p + 4 + <usize>s);
+  const low = min ? packed >> 4 : packed & 0xf;
+  return low | ((<i32>load<u8>(p + o + <usize>(s - 4)) >> 6) << 4);
+}
+
 /**
  * q4_K (144 bytes: d, dmin, scales[12], qs[128]): value = d·sc·code − dmin·m for sub-block
  * s = g >> 1. Sub-blocks 2j and 2j+1 are the low and high nibbles of qs[32j..32j+32).
  */
 @inline
 export function q4_K_codes(b: usize, g: i32): v128 {
-  return nibbles(v128.load(b + 16 + ((<usize>g >> 2) << 5) + ((<usize>g & 1) << 4)), (g >> 1) & 1);
+  return q4_K_codes_at(b, g >> 2, (g >> 1) & 1, g & 1, -1);
+}
+/** The same with the group split as g = 4j + 2h + l (run j, nibble h, byte half l). */
+@inline
+export function q4_K_codes_at(b: usize, j: i32, h: i32, l: i32, part: i32): v128 {
+  return nibbles_at(load_bytes(b + 16 + (<usize>j << 5) + (<usize>l << 4), part), h, part);
 }
 export const Q4_K_SCALES: usize = 4;
 
 /** q5_K (176 bytes: d, dmin, scales[12], qh[32], qs[128]): q4_K's code plus bit s of qh[16·l + i] as bit 4. */
 @inline
 export function q5_K_codes(b: usize, g: i32): v128 {
-  const low = nibbles(v128.load(b + 48 + ((<usize>g >> 2) << 5) + ((<usize>g & 1) << 4)), (g >> 1) & 1);
-  const qh = v128.load(b + 16 + ((<usize>g & 1) << 4));
-  return v128.or(low, i8x16.shl(v128.and(i8x16.shr_u(qh, <u32>(g >> 1)), i8x16.splat(1)), 4));
+  return q5_K_codes_at(b, g >> 2, (g >> 1) & 1, g & 1, -1);
+}
+/** The same with g = 4j + 2h + l (sub-block s = 2j + h). */
+@inline
+export function q5_K_codes_at(b: usize, j: i32, h: i32, l: i32, part: i32): v128 {
+  const low = nibbles_at(load_bytes(b + 48 + (<usize>j << 5) + (<usize>l << 4), part), h, part);
+  const qh = load_bytes(b + 16 + (<usize>l << 4), part);
+  return v128.or(low, shl(v128.and(shr(qh, <u32>(2 * j + h), part), i8x16.splat(1)), 4, part));
 }
 export const Q5_K_SCALES: usize = 4;
 
 /**
  * q6_K (210 bytes: ql[128], qh[64], scales:i8[16], d): value = d·sc·(code − 32). Group
- * g = 8·half + 2·k + t: low nibbles (k even) or high nibbles (k odd... k ≥ 2) of
+ * g = 8·half + 2·k + t: low nibbles (k < 2) or high nibbles (k ≥ 2) of
  * ql[64·half + 32·(k & 1) + 16·t + i], bits 2k..2k+1 of qh[32·half + 16·t + i] on top.
  */
 export const Q6_K_ZERO: i32 = 32;
 @inline
 export function q6_K_codes(b: usize, g: i32): v128 {
-  const half = <usize>g >> 3;
-  const k = (g >> 1) & 3;
-  const t = <usize>g & 1;
-  const ql = v128.load(b + (half << 6) + (<usize>(k & 1) << 5) + (t << 4));
-  const qh = v128.load(b + 128 + (half << 5) + (t << 4));
-  return v128.or(nibbles(ql, k >> 1), i8x16.shl(v128.and(i8x16.shr_u(qh, <u32>(k << 1)), i8x16.splat(3)), 4));
+  return q6_K_codes_at(b, g >> 3, (g >> 1) & 3, g & 1, -1);
+}
+/** The same with g = 8·half + 2k + t. */
+@inline
+export function q6_K_codes_at(b: usize, half: i32, k: i32, t: i32, part: i32): v128 {
+  const ql = load_bytes(b + (<usize>half << 6) + (<usize>(k & 1) << 5) + (<usize>t << 4), part);
+  const qh = load_bytes(b + 128 + (<usize>half << 5) + (<usize>t << 4), part);
+  return v128.or(nibbles_at(ql, k >> 1, part), shl(v128.and(shr(qh, <u32>(k << 1), part), i8x16.splat(3)), 4, part));
 }
 export const Q6_K_SCALES: usize = 192;
 export const Q6_K_D: usize = 208;
@@ -198,6 +303,10 @@ export const Q8_K_BSUMS: usize = 260;
 @inline
 export function iq4_xs_values(b: usize, g: i32): v128 {
   return i8x16.swizzle(IQ4NL_VALUES, nibbles(v128.load(b + 8 + ((<usize>g >> 1) << 4)), g & 1));
+}
+@inline
+export function iq4_xs_values_at(b: usize, g: i32, part: i32): v128 {
+  return widen_part(iq4_xs_values(b, g), part);
 }
 /** iq4_xs's 6-bit scale of sub-block s (0..7), biased by 32: 4 bits from scales_l, 2 from scales_h. */
 @inline

@@ -5,89 +5,130 @@
 //
 // Interface (one export per weight type T):
 //   matmul_ggml_<T>(xq, w, y, M, N, K, n0, n1)
-//   xq  M rows of quantized activations, row m at m · (K / blockElems) · actBlockBytes
-//       (q8_0: 34, q8_1: 36, q8_K: 292 bytes per block; f16/bf16: 2 bytes per value)
+//   xq  M activation rows as quantize_act_<q8 type> writes them (row stride
+//       act_row_bytes: the ggml blocks, then the codes widened to i16 and
+//       per-block scalars); f16/bf16: M rows of K halves
 //   w   ggml rows [N, K] in their GGUF block layout
 //   y   f32 [M, N]; the call writes y[m, n] for every m and every n in [n0, n1)
-//   K is a multiple of the type's block size. Activation codes are what the q8
-//   quantizers write (any int8; the sums below cannot overflow for any bytes).
+//   K is a multiple of the type's block size. The integer sums are exact for any
+//   bytes in w and any int8 activation codes (every i16/i32 bound is noted).
 //
 // Numerics of one y[m, n] (a function of K and the bytes only; the same for any
 // M, any [n0, n1) split, any tile lane and either build):
 //   per block b, in increasing b, from acc = +0:
-//     I = Σ_i scale_s(i)·code_w(i)·q_x(i)       exact in i32 (|I| < 2^31 for every byte pattern)
-//     legacy, q3_K, q6_K, iq4_xs:  t = (d_w·d_x)·f32(I)
-//     q4_1, q5_1:                  t = (d_w·d_x)·f32(I) + m_w·s_x      (s_x: q8_1's f16 d·Σq)
-//     q2_K, q4_K, q5_K:            t = (d_w·d_x)·f32(I) − (dmin_w·d_x)·f32(J),  J = Σ_s min_s·Σ_{i∈s} q_x(i)
+//     I = Σ_i sc(i)·(code_w(i) − zero)·q_x(i)   exact in i32 (|I| < 2^31 for every byte pattern)
+//     q4_0..q8_0, iq4_nl, q3_K, q6_K, iq4_xs:  t = (d_w·d_x)·f32(I)
+//     q4_1, q5_1:                t = (d_w·d_x)·f32(I) + m_w·s_x      (s_x: q8_1's f16 s = d·Σq)
+//     q2_K, q4_K, q5_K:          t = (d_w·d_x)·f32(I) − (dmin_w·d_x)·f32(J),  J = Σ_s min_s·Σ_{i∈s} q_x(i)
 //     acc = acc + t
 //   every operation a rounded f32 operation (never fused). Zero points (q4_0's 8,
-//   q6_K's 32, ...) are inside I, so I is the integer dot of the signed values.
+//   q6_K's 32, ...) are applied in the integers, through Σq or the q8_K bsums.
 //   f16 / bf16 weights: products of two halves are exact in f32; lane l of two
 //   f32x4 sums takes k ≡ l and k ≡ 4 + l (mod 8) over whole groups of 8, then
 //   s = a + b, y = (s0 + s1) + (s2 + s3), then the K mod 8 tail in order.
 //
 // Layout of the work: tiles of 4 weight rows (one f32 lane each; a partial tile
-// repeats its last row) × one activation row; the activation block is loaded
-// once per tile, each row's integer partial sums are reduced across lanes
-// (exactly), and the per-block f32 scaling runs on the 4 rows at once.
-// The relaxed-SIMD build uses i16x8.relaxed_dot_i8x16_i7x16_s only with
-// unsigned weight codes (≤ 63) as its second operand, where every engine agrees.
-import { f16_to_f32, f16x4_to_f32x4, load_f16 } from '../dequant/common';
+// repeats its last row) × one activation row; each row's integer partial sums
+// are reduced across lanes (exactly), and the per-block f32 scaling runs on the
+// 4 rows at once. Sub-block loops are written out so every offset and lane index
+// is a constant.
+import { f16_to_f32, f16x4_to_f32x4 } from '../dequant/common';
 import {
   IQ4_XS_SCALE_ZERO,
-  iq4_nl_values,
+  iq4_nl_values_at,
   iq4_xs_scale,
-  iq4_xs_values,
+  iq4_xs_values_at,
+  k4_scale,
   k4_scales_mins,
   Q2_K_D,
   Q2_K_DMIN,
   Q3_K_D,
   Q3_K_SCALE_ZERO,
-  Q3_K_ZERO,
   Q4_0_ZERO,
   Q4_K_SCALES,
   Q5_0_ZERO,
-  Q5_K_SCALES,
   Q6_K_D,
   Q6_K_SCALES,
-  Q6_K_ZERO,
   Q8_K_BSUMS,
-  q2_K_codes,
+  q2_K_codes_at,
   q2_K_scales,
-  q3_K_codes,
+  q3_K_codes_at,
+  q3_K_scale,
   q3_K_scales,
-  q4_0_codes,
-  q4_1_codes,
-  q4_K_codes,
-  q5_0_codes,
-  q5_1_codes,
-  q5_K_codes,
-  q6_K_codes,
-  q8_0_codes,
+  q4_0_codes_at,
+  q4_1_codes_at,
+  q4_K_codes_at,
+  q5_0_codes_at,
+  q5_1_codes_at,
+  q5_K_codes_at,
+  q6_K_codes_at,
+  q8_0_codes_at,
 } from '../dequant/codes';
+import { ACT_Q8_0, ACT_Q8_1, ACT_Q8_K, act_block_bytes, act_row_bytes, act_scalars_offset, act_wide_offset } from '../quantize/q8';
 
 // ---------------------------------------------------------------- integer helpers
+// Integer dot products of 16 values. Plain SIMD: weight codes decoded as two i16x8 halves
+// against the activation row's i16 copy, with i32x4.dot_i16x8_s. Relaxed SIMD, for unsigned
+// codes ≤ 63: i16x8.relaxed_dot_i8x16_i7x16_s of the int8 activation codes and the byte codes
+// as its second operand, where every engine agrees (top bit clear). A "P sum" is the build's
+// partial-sum vector: i16x8 pair sums (relaxed) or i32x4 (plain); padd adds two (relaxed:
+// ≤ 4 products of codes ≤ 63 per i16 lane), pscale multiplies by a scale, pwiden gives i32x4.
 
-/** Σ w·x over 16 int8 pairs into 8 i16 lanes (two products each, |w·x| ≤ 2^14 + ...: see callers). */
+/** Σ c·q over 16 values as i32x4 partial sums: codes 0..7 and 8..15 as i16x8, q's i16 copy at xw. */
 @inline
-function mul16(w: v128, x: v128): v128 {
-  return i16x8.add(i16x8.extmul_low_i8x16_s(w, x), i16x8.extmul_high_i8x16_s(w, x));
+function wdot(lo: v128, hi: v128, xw: usize): v128 {
+  return i32x4.add(i32x4.dot_i16x8_s(lo, v128.load(xw)), i32x4.dot_i16x8_s(hi, v128.load(xw, 16)));
 }
 
 /**
- * The same for unsigned codes c ≤ 127 (the pairs differ, the lane total does not). The relaxed
- * build's dot is engine-independent here: its second operand never has the top bit set.
+ * A codes function of codes.ts as a compile-time trait: at(b, i, j, k, part) returns the codes of
+ * one 16-element group (the meaning of i, j, k is the format's), part as in codes.ts.
  */
+@final class C_q4_0 { @inline at(b: usize, i: i32, j: i32, k: i32, part: i32): v128 { return q4_0_codes_at(b, i, part); } }
+@final class C_q4_1 { @inline at(b: usize, i: i32, j: i32, k: i32, part: i32): v128 { return q4_1_codes_at(b, i, part); } }
+@final class C_q5_0 { @inline at(b: usize, i: i32, j: i32, k: i32, part: i32): v128 { return q5_0_codes_at(b, i, part); } }
+@final class C_q5_1 { @inline at(b: usize, i: i32, j: i32, k: i32, part: i32): v128 { return q5_1_codes_at(b, i, part); } }
+@final class C_q8_0 { @inline at(b: usize, i: i32, j: i32, k: i32, part: i32): v128 { return q8_0_codes_at(b, i, part); } }
+@final class C_iq4_nl { @inline at(b: usize, i: i32, j: i32, k: i32, part: i32): v128 { return iq4_nl_values_at(b, i, part); } }
+@final class C_q2_K { @inline at(b: usize, i: i32, j: i32, k: i32, part: i32): v128 { return q2_K_codes_at(b, i, part); } }
+@final class C_q3_K { @inline at(b: usize, i: i32, j: i32, k: i32, part: i32): v128 { return q3_K_codes_at(b, i, part); } }
+@final class C_q4_K { @inline at(b: usize, i: i32, j: i32, k: i32, part: i32): v128 { return q4_K_codes_at(b, i, j, k, part); } }
+@final class C_q5_K { @inline at(b: usize, i: i32, j: i32, k: i32, part: i32): v128 { return q5_K_codes_at(b, i, j, k, part); } }
+@final class C_q6_K { @inline at(b: usize, i: i32, j: i32, k: i32, part: i32): v128 { return q6_K_codes_at(b, i, j, k, part); } }
+@final class C_iq4_xs { @inline at(b: usize, i: i32, j: i32, k: i32, part: i32): v128 { return iq4_xs_values_at(b, i, part); } }
+
+/** Σ code·q over one group of unsigned codes ≤ 63, as a P sum. xq: the int8 codes, xw: their i16 copy. */
 @inline
-function mul16u(c: v128, x: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return i16x8.relaxed_dot_i8x16_i7x16_s(x, c);
-  return mul16(c, x);
+function udot<C>(w: usize, i: i32, j: i32, k: i32, xq: usize, xw: usize): v128 {
+  const c = changetype<C>(0);
+  if (ASC_FEATURE_RELAXED_SIMD) return i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xq), c.at(w, i, j, k, -1));
+  return wdot(c.at(w, i, j, k, 0), c.at(w, i, j, k, 1), xw);
 }
 
-/** i16 lane i (0..7) of v in every lane. */
+/** Σ code·q over one group of any int8 codes, as i32x4 partial sums (both builds). */
 @inline
-function lane16(v: v128, i: i32): v128 {
-  return i8x16.swizzle(v, i16x8.splat(<i16>(((2 * i + 1) << 8) | (2 * i))));
+function sdot<C>(w: usize, i: i32, j: i32, k: i32, xw: usize): v128 {
+  const c = changetype<C>(0);
+  return wdot(c.at(w, i, j, k, 0), c.at(w, i, j, k, 1), xw);
+}
+
+@inline
+function padd(a: v128, b: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i16x8.add(a, b);
+  return i32x4.add(a, b);
+}
+
+/** A P sum times a scalar scale. */
+@inline
+function pscale(p: v128, sc: i32): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.dot_i16x8_s(p, i16x8.splat(<i16>sc));
+  return i32x4.mul(p, i32x4.splat(sc));
+}
+
+@inline
+function pwiden(p: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.extadd_pairwise_i16x8_s(p);
+  return p;
 }
 
 /** Four rows' i32x4 partial sums → their four totals, one per lane (exact). */
@@ -109,26 +150,31 @@ function f16_lanes(p0: usize, p1: usize, p2: usize, p3: usize, off: usize): v128
   return f16x4_to_f32x4(v);
 }
 
-/** Σ of each group of 4 consecutive activation codes of a 32-block, as i16x8 (for zero points). */
-@inline
-function q8_sums16(x: usize, qs: usize): v128 {
-  const ones = i8x16.splat(1);
-  return i16x8.add(mul16u(ones, v128.load(x + qs)), mul16u(ones, v128.load(x + qs + 16)));
-}
-
 // ---------------------------------------------------------------- formats
 // Each format is a set of compile-time traits read through changetype<T>(0); the
 // methods never touch `this` and are inlined into the one generic kernel below.
+// isum(w, xq, xw): the block's integer dot as i32x4 partial sums, with w the weight block,
+// xq the activation block (ggml layout) and xw its codes widened to i16. Zero points of the
+// 32-element formats (zp) are applied by the kernel with the activation block's Σq.
+// Super-block sums run as short loops: V8 hoists every load of straight-line code to the
+// top and spills, which costs more than the loop.
 
 /** How a block's integer sums become its f32 term. */
 const PLAIN: i32 = 0; // (d_w·d_x)·I
 const WITH_S: i32 = 1; // (d_w·d_x)·I + m_w·s_x
 const WITH_MINS: i32 = 2; // (d_w·d_x)·I − (dmin_w·d_x)·J
 
-/** Activation type: q8_0 / q8_1 (f16 d at 0, codes at 2 / 4) or q8_K (f32 d at 0, codes at 4, bsums at 260). */
-const ACT_Q8_0: i32 = 0;
-const ACT_Q8_1: i32 = 1;
-const ACT_Q8_K: i32 = 2;
+/** A 32-element block of unsigned codes ≤ 63 (groups h = 0, 1); xq points at the activation codes. */
+@inline
+function udot32<C>(w: usize, xq: usize, xw: usize): v128 {
+  return pwiden(padd(udot<C>(w, 0, 0, 0, xq, xw), udot<C>(w, 1, 0, 0, xq + 16, xw + 32)));
+}
+
+/** A 32-element block of any int8 codes (q8_0, the iq4_nl codebook: |c·q| ≤ 2^14, no i16 sums). */
+@inline
+function sdot32<C>(w: usize, xw: usize): v128 {
+  return i32x4.add(sdot<C>(w, 0, 0, 0, xw), sdot<C>(w, 1, 0, 0, xw + 32));
+}
 
 @final
 class Q4_0 {
@@ -136,26 +182,11 @@ class Q4_0 {
   @inline get bytes(): usize { return 18; }
   @inline get act(): i32 { return ACT_Q8_0; }
   @inline get kind(): i32 { return PLAIN; }
+  @inline get zp(): i32 { return Q4_0_ZERO; }
   @inline get dOff(): usize { return 0; }
   @inline get mOff(): usize { return 0; }
-  /** Zero-point correction shared by the tile's rows: 8·(sums of 4 codes). */
-  @inline prep(x: usize): v128 {
-    if (ASC_FEATURE_RELAXED_SIMD) return i16x8.shl(q8_sums16(x, 2), 3);
-    return i32x4.splat(0);
-  }
-  @inline isum(w: usize, x: usize, prep: v128): v128 {
-    const x0 = v128.load(x, 2);
-    const x1 = v128.load(x, 18);
-    if (ASC_FEATURE_RELAXED_SIMD) {
-      const p = i16x8.add(mul16u(q4_0_codes(w, 0), x0), mul16u(q4_0_codes(w, 1), x1));
-      return i32x4.extadd_pairwise_i16x8_s(i16x8.sub(p, prep));
-    }
-    const z = i8x16.splat(<i8>Q4_0_ZERO);
-    // |Σ| ≤ 4·8·128 per lane.
-    const p = i16x8.add(mul16(i8x16.sub(q4_0_codes(w, 0), z), x0), mul16(i8x16.sub(q4_0_codes(w, 1), z), x1));
-    return i32x4.extadd_pairwise_i16x8_s(p);
-  }
-  @inline msum(w: usize, x: usize, prep: v128): v128 { return i32x4.splat(0); }
+  @inline isum(w: usize, xq: usize, xw: usize): v128 { return udot32<C_q4_0>(w, xq + 2, xw); }
+  @inline msum(w: usize, xq: usize): v128 { return i32x4.splat(0); }
 }
 
 @final
@@ -164,25 +195,11 @@ class Q5_0 {
   @inline get bytes(): usize { return 22; }
   @inline get act(): i32 { return ACT_Q8_0; }
   @inline get kind(): i32 { return PLAIN; }
+  @inline get zp(): i32 { return Q5_0_ZERO; }
   @inline get dOff(): usize { return 0; }
   @inline get mOff(): usize { return 0; }
-  @inline prep(x: usize): v128 {
-    if (ASC_FEATURE_RELAXED_SIMD) return i16x8.shl(q8_sums16(x, 2), 4);
-    return i32x4.splat(0);
-  }
-  @inline isum(w: usize, x: usize, prep: v128): v128 {
-    const x0 = v128.load(x, 2);
-    const x1 = v128.load(x, 18);
-    if (ASC_FEATURE_RELAXED_SIMD) {
-      // ≤ 4·31·128 before the correction, ≤ 4·16·128 after.
-      const p = i16x8.add(mul16u(q5_0_codes(w, 0), x0), mul16u(q5_0_codes(w, 1), x1));
-      return i32x4.extadd_pairwise_i16x8_s(i16x8.sub(p, prep));
-    }
-    const z = i8x16.splat(<i8>Q5_0_ZERO);
-    const p = i16x8.add(mul16(i8x16.sub(q5_0_codes(w, 0), z), x0), mul16(i8x16.sub(q5_0_codes(w, 1), z), x1));
-    return i32x4.extadd_pairwise_i16x8_s(p);
-  }
-  @inline msum(w: usize, x: usize, prep: v128): v128 { return i32x4.splat(0); }
+  @inline isum(w: usize, xq: usize, xw: usize): v128 { return udot32<C_q5_0>(w, xq + 2, xw); }
+  @inline msum(w: usize, xq: usize): v128 { return i32x4.splat(0); }
 }
 
 @final
@@ -191,15 +208,11 @@ class Q4_1 {
   @inline get bytes(): usize { return 20; }
   @inline get act(): i32 { return ACT_Q8_1; }
   @inline get kind(): i32 { return WITH_S; }
+  @inline get zp(): i32 { return 0; }
   @inline get dOff(): usize { return 0; }
   @inline get mOff(): usize { return 2; }
-  @inline prep(x: usize): v128 { return i32x4.splat(0); }
-  @inline isum(w: usize, x: usize, prep: v128): v128 {
-    // ≤ 4·15·128 per lane.
-    const p = i16x8.add(mul16u(q4_1_codes(w, 0), v128.load(x, 4)), mul16u(q4_1_codes(w, 1), v128.load(x, 20)));
-    return i32x4.extadd_pairwise_i16x8_s(p);
-  }
-  @inline msum(w: usize, x: usize, prep: v128): v128 { return i32x4.splat(0); }
+  @inline isum(w: usize, xq: usize, xw: usize): v128 { return udot32<C_q4_1>(w, xq + 4, xw); }
+  @inline msum(w: usize, xq: usize): v128 { return i32x4.splat(0); }
 }
 
 @final
@@ -208,15 +221,11 @@ class Q5_1 {
   @inline get bytes(): usize { return 24; }
   @inline get act(): i32 { return ACT_Q8_1; }
   @inline get kind(): i32 { return WITH_S; }
+  @inline get zp(): i32 { return 0; }
   @inline get dOff(): usize { return 0; }
   @inline get mOff(): usize { return 2; }
-  @inline prep(x: usize): v128 { return i32x4.splat(0); }
-  @inline isum(w: usize, x: usize, prep: v128): v128 {
-    // ≤ 4·31·128 per lane.
-    const p = i16x8.add(mul16u(q5_1_codes(w, 0), v128.load(x, 4)), mul16u(q5_1_codes(w, 1), v128.load(x, 20)));
-    return i32x4.extadd_pairwise_i16x8_s(p);
-  }
-  @inline msum(w: usize, x: usize, prep: v128): v128 { return i32x4.splat(0); }
+  @inline isum(w: usize, xq: usize, xw: usize): v128 { return udot32<C_q5_1>(w, xq + 4, xw); }
+  @inline msum(w: usize, xq: usize): v128 { return i32x4.splat(0); }
 }
 
 @final
@@ -225,21 +234,11 @@ class Q8_0 {
   @inline get bytes(): usize { return 34; }
   @inline get act(): i32 { return ACT_Q8_0; }
   @inline get kind(): i32 { return PLAIN; }
+  @inline get zp(): i32 { return 0; }
   @inline get dOff(): usize { return 0; }
   @inline get mOff(): usize { return 0; }
-  @inline prep(x: usize): v128 { return i32x4.splat(0); }
-  @inline isum(w: usize, x: usize, prep: v128): v128 {
-    // One product per i16 lane: (−128)·(−128) fits, two might not.
-    const w0 = q8_0_codes(w, 0);
-    const w1 = q8_0_codes(w, 1);
-    const x0 = v128.load(x, 2);
-    const x1 = v128.load(x, 18);
-    return i32x4.add(
-      i32x4.add(i32x4.extadd_pairwise_i16x8_s(i16x8.extmul_low_i8x16_s(w0, x0)), i32x4.extadd_pairwise_i16x8_s(i16x8.extmul_high_i8x16_s(w0, x0))),
-      i32x4.add(i32x4.extadd_pairwise_i16x8_s(i16x8.extmul_low_i8x16_s(w1, x1)), i32x4.extadd_pairwise_i16x8_s(i16x8.extmul_high_i8x16_s(w1, x1))),
-    );
-  }
-  @inline msum(w: usize, x: usize, prep: v128): v128 { return i32x4.splat(0); }
+  @inline isum(w: usize, xq: usize, xw: usize): v128 { return sdot32<C_q8_0>(w, xw); }
+  @inline msum(w: usize, xq: usize): v128 { return i32x4.splat(0); }
 }
 
 @final
@@ -248,29 +247,19 @@ class IQ4_NL {
   @inline get bytes(): usize { return 18; }
   @inline get act(): i32 { return ACT_Q8_0; }
   @inline get kind(): i32 { return PLAIN; }
+  @inline get zp(): i32 { return 0; }
   @inline get dOff(): usize { return 0; }
   @inline get mOff(): usize { return 0; }
-  @inline prep(x: usize): v128 { return i32x4.splat(0); }
-  @inline isum(w: usize, x: usize, prep: v128): v128 {
-    // |codebook| ≤ 127: two products per lane ≤ 2·127·128.
-    return i32x4.add(
-      i32x4.extadd_pairwise_i16x8_s(mul16(iq4_nl_values(w, 0), v128.load(x, 2))),
-      i32x4.extadd_pairwise_i16x8_s(mul16(iq4_nl_values(w, 1), v128.load(x, 18))),
-    );
-  }
-  @inline msum(w: usize, x: usize, prep: v128): v128 { return i32x4.splat(0); }
+  @inline isum(w: usize, xq: usize, xw: usize): v128 { return sdot32<C_iq4_nl>(w, xw); }
+  @inline msum(w: usize, xq: usize): v128 { return i32x4.splat(0); }
 }
 
-/** q8_K activation codes of group g (16 values). */
-@inline
-function xg(x: usize, g: i32): v128 {
-  return v128.load(x + 4 + (<usize>g << 4));
-}
+// q8_K activation block: codes of group g at xq + 4 + 16g, widened at xw + 32g, bsums at xq + 260.
 
 /** Σ_g sc_g·bsum_g for 16 signed i16 scales (lo: groups 0..7, hi: 8..15). */
 @inline
-function bsum_dot(x: usize, lo: v128, hi: v128): v128 {
-  return i32x4.add(i32x4.dot_i16x8_s(v128.load(x, Q8_K_BSUMS), lo), i32x4.dot_i16x8_s(v128.load(x, Q8_K_BSUMS + 16), hi));
+function bsum_dot(xq: usize, lo: v128, hi: v128): v128 {
+  return i32x4.add(i32x4.dot_i16x8_s(v128.load(xq, Q8_K_BSUMS), lo), i32x4.dot_i16x8_s(v128.load(xq, Q8_K_BSUMS + 16), hi));
 }
 
 @final
@@ -279,24 +268,21 @@ class Q2_K {
   @inline get bytes(): usize { return 84; }
   @inline get act(): i32 { return ACT_Q8_K; }
   @inline get kind(): i32 { return WITH_MINS; }
+  @inline get zp(): i32 { return 0; }
   @inline get dOff(): usize { return Q2_K_D; }
   @inline get mOff(): usize { return Q2_K_DMIN; }
-  @inline prep(x: usize): v128 { return i32x4.splat(0); }
-  @inline isum(w: usize, x: usize, prep: v128): v128 {
-    const s = q2_K_scales(w);
-    const lo = i16x8.extend_low_i8x16_u(v128.and(s, i8x16.splat(0x0f)));
-    const hi = i16x8.extend_high_i8x16_u(v128.and(s, i8x16.splat(0x0f)));
+  @inline isum(w: usize, xq: usize, xw: usize): v128 {
     let acc = i32x4.splat(0);
-    for (let g = 0; g < 8; g++) {
-      // ≤ 2·3·128 per lane before the scale.
-      acc = i32x4.add(acc, i32x4.dot_i16x8_s(mul16u(q2_K_codes(w, g), xg(x, g)), lane16(lo, g)));
-      acc = i32x4.add(acc, i32x4.dot_i16x8_s(mul16u(q2_K_codes(w, g + 8), xg(x, g + 8)), lane16(hi, g)));
+    for (let g = 0; g < 16; g++) {
+      // ≤ 2·3·128 per lane before the 4-bit scale.
+      const p = udot<C_q2_K>(w, g, 0, 0, xq + 4 + (<usize>g << 4), xw + (<usize>g << 5));
+      acc = i32x4.add(acc, pscale(p, <i32>load<u8>(w + <usize>g) & 0xf));
     }
     return acc;
   }
-  @inline msum(w: usize, x: usize, prep: v128): v128 {
+  @inline msum(w: usize, xq: usize): v128 {
     const m = i8x16.shr_u(q2_K_scales(w), 4);
-    return bsum_dot(x, i16x8.extend_low_i8x16_u(m), i16x8.extend_high_i8x16_u(m));
+    return bsum_dot(xq, i16x8.extend_low_i8x16_u(m), i16x8.extend_high_i8x16_u(m));
   }
 }
 
@@ -306,60 +292,46 @@ class Q3_K {
   @inline get bytes(): usize { return 110; }
   @inline get act(): i32 { return ACT_Q8_K; }
   @inline get kind(): i32 { return PLAIN; }
+  @inline get zp(): i32 { return 0; }
   @inline get dOff(): usize { return Q3_K_D; }
   @inline get mOff(): usize { return 0; }
-  @inline prep(x: usize): v128 { return i32x4.splat(0); }
-  @inline isum(w: usize, x: usize, prep: v128): v128 {
-    const s = i8x16.sub(q3_K_scales(w), i8x16.splat(<i8>Q3_K_SCALE_ZERO));
-    const lo = i16x8.extend_low_i8x16_s(s);
-    const hi = i16x8.extend_high_i8x16_s(s);
+  @inline isum(w: usize, xq: usize, xw: usize): v128 {
     let acc = i32x4.splat(0);
-    if (ASC_FEATURE_RELAXED_SIMD) {
-      for (let g = 0; g < 8; g++) {
-        acc = i32x4.add(acc, i32x4.dot_i16x8_s(mul16u(q3_K_codes(w, g), xg(x, g)), lane16(lo, g)));
-        acc = i32x4.add(acc, i32x4.dot_i16x8_s(mul16u(q3_K_codes(w, g + 8), xg(x, g + 8)), lane16(hi, g)));
-      }
-      // Σ_g sc_g·Σ(code − 4)·q = Σ_g sc_g·Σ code·q − 4·Σ_g sc_g·bsum_g.
-      return i32x4.sub(acc, i32x4.shl(bsum_dot(x, lo, hi), 2));
+    for (let g = 0; g < 16; g++) {
+      const p = udot<C_q3_K>(w, g, 0, 0, xq + 4 + (<usize>g << 4), xw + (<usize>g << 5));
+      acc = i32x4.add(acc, pscale(p, q3_K_scale(w, g) - Q3_K_SCALE_ZERO));
     }
-    const z = i8x16.splat(<i8>Q3_K_ZERO);
-    for (let g = 0; g < 8; g++) {
-      acc = i32x4.add(acc, i32x4.dot_i16x8_s(mul16(i8x16.sub(q3_K_codes(w, g), z), xg(x, g)), lane16(lo, g)));
-      acc = i32x4.add(acc, i32x4.dot_i16x8_s(mul16(i8x16.sub(q3_K_codes(w, g + 8), z), xg(x, g + 8)), lane16(hi, g)));
-    }
-    return acc;
+    // Codes are value + 4: Σ_g sc_g·Σ(code − 4)·q = the sum above − 4·Σ_g sc_g·bsum_g.
+    const sc = i8x16.sub(q3_K_scales(w), i8x16.splat(<i8>Q3_K_SCALE_ZERO));
+    return i32x4.sub(acc, i32x4.shl(bsum_dot(xq, i16x8.extend_low_i8x16_s(sc), i16x8.extend_high_i8x16_s(sc)), 2));
   }
-  @inline msum(w: usize, x: usize, prep: v128): v128 { return i32x4.splat(0); }
+  @inline msum(w: usize, xq: usize): v128 { return i32x4.splat(0); }
 }
 
-/** q4_K / q5_K: per 32-element sub-block s, scale·Σ code·q, codes from `codes`. */
+/** q4_K / q5_K sub-block 2j + h (groups 4j + 2h + l, l = 0, 1) times its scale. */
 @inline
-function k4_isum(w: usize, x: usize, q5: bool): v128 {
-  const sc = i16x8.extend_low_i8x16_u(k4_scales_mins(w + Q4_K_SCALES));
+function k4_sub<C>(w: usize, xq: usize, xw: usize, j: i32, h: i32): v128 {
+  const g = 4 * j + 2 * h;
+  // ≤ 4·31·128 per lane before the 6-bit scale.
+  const p = padd(udot<C>(w, j, h, 0, xq + 4 + (<usize>g << 4), xw + (<usize>g << 5)), udot<C>(w, j, h, 1, xq + 20 + (<usize>g << 4), xw + 32 + (<usize>g << 5)));
+  return pscale(p, k4_scale(w + Q4_K_SCALES, 2 * j + h, false));
+}
+
+@inline
+function k4_isum<C>(w: usize, xq: usize, xw: usize): v128 {
   let acc = i32x4.splat(0);
-  for (let s = 0; s < 8; s++) {
-    const g = 2 * s;
-    const c0 = q5 ? q5_K_codes(w, g) : q4_K_codes(w, g);
-    const c1 = q5 ? q5_K_codes(w, g + 1) : q4_K_codes(w, g + 1);
-    // ≤ 4·31·128 per lane before the scale.
-    const p = i16x8.add(mul16u(c0, xg(x, g)), mul16u(c1, xg(x, g + 1)));
-    acc = i32x4.add(acc, i32x4.dot_i16x8_s(p, lane16(sc, s)));
-  }
+  for (let j = 0; j < 4; j++) acc = i32x4.add(acc, i32x4.add(k4_sub<C>(w, xq, xw, j, 0), k4_sub<C>(w, xq, xw, j, 1)));
   return acc;
 }
 
-/** q4_K / q5_K: Σ_s min_s·(bsum_2s + bsum_2s+1); prep holds the 8 pair sums (i16, ≤ 32·128). */
+/** q4_K / q5_K: Σ_s min_s·(bsum_2s + bsum_2s+1) (pair sums ≤ 32·128 fit i16). */
 @inline
-function k4_msum(w: usize, prep: v128): v128 {
-  return i32x4.dot_i16x8_s(prep, i16x8.extend_high_i8x16_u(k4_scales_mins(w + Q4_K_SCALES)));
-}
-
-@inline
-function bsum_pairs(x: usize): v128 {
-  return i16x8.narrow_i32x4_s(
-    i32x4.extadd_pairwise_i16x8_s(v128.load(x, Q8_K_BSUMS)),
-    i32x4.extadd_pairwise_i16x8_s(v128.load(x, Q8_K_BSUMS + 16)),
+function k4_msum(w: usize, xq: usize): v128 {
+  const pairs = i16x8.narrow_i32x4_s(
+    i32x4.extadd_pairwise_i16x8_s(v128.load(xq, Q8_K_BSUMS)),
+    i32x4.extadd_pairwise_i16x8_s(v128.load(xq, Q8_K_BSUMS + 16)),
   );
+  return i32x4.dot_i16x8_s(pairs, i16x8.extend_high_i8x16_u(k4_scales_mins(w + Q4_K_SCALES)));
 }
 
 @final
@@ -368,11 +340,11 @@ class Q4_K {
   @inline get bytes(): usize { return 144; }
   @inline get act(): i32 { return ACT_Q8_K; }
   @inline get kind(): i32 { return WITH_MINS; }
+  @inline get zp(): i32 { return 0; }
   @inline get dOff(): usize { return 0; }
   @inline get mOff(): usize { return 2; }
-  @inline prep(x: usize): v128 { return bsum_pairs(x); }
-  @inline isum(w: usize, x: usize, prep: v128): v128 { return k4_isum(w, x, false); }
-  @inline msum(w: usize, x: usize, prep: v128): v128 { return k4_msum(w, prep); }
+  @inline isum(w: usize, xq: usize, xw: usize): v128 { return k4_isum<C_q4_K>(w, xq, xw); }
+  @inline msum(w: usize, xq: usize): v128 { return k4_msum(w, xq); }
 }
 
 @final
@@ -381,11 +353,20 @@ class Q5_K {
   @inline get bytes(): usize { return 176; }
   @inline get act(): i32 { return ACT_Q8_K; }
   @inline get kind(): i32 { return WITH_MINS; }
+  @inline get zp(): i32 { return 0; }
   @inline get dOff(): usize { return 0; }
   @inline get mOff(): usize { return 2; }
-  @inline prep(x: usize): v128 { return bsum_pairs(x); }
-  @inline isum(w: usize, x: usize, prep: v128): v128 { return k4_isum(w, x, true); }
-  @inline msum(w: usize, x: usize, prep: v128): v128 { return k4_msum(w, prep); }
+  @inline isum(w: usize, xq: usize, xw: usize): v128 { return k4_isum<C_q5_K>(w, xq, xw); }
+  @inline msum(w: usize, xq: usize): v128 { return k4_msum(w, xq); }
+}
+
+/** q6_K group g = 8·half + 2k + t times its signed scale. */
+@inline
+function q6_K_group(w: usize, xq: usize, xw: usize, half: i32, k: i32, t: i32): v128 {
+  const g = 8 * half + 2 * k + t;
+  // ≤ 2·63·128 per lane before the scale.
+  const p = udot<C_q6_K>(w, half, k, t, xq + 4 + (<usize>g << 4), xw + (<usize>g << 5));
+  return pscale(p, <i32>load<i8>(w + Q6_K_SCALES + <usize>g));
 }
 
 @final
@@ -394,30 +375,23 @@ class Q6_K {
   @inline get bytes(): usize { return 210; }
   @inline get act(): i32 { return ACT_Q8_K; }
   @inline get kind(): i32 { return PLAIN; }
+  @inline get zp(): i32 { return 0; }
   @inline get dOff(): usize { return Q6_K_D; }
   @inline get mOff(): usize { return 0; }
-  @inline prep(x: usize): v128 { return i32x4.splat(0); }
-  @inline isum(w: usize, x: usize, prep: v128): v128 {
-    const s = v128.load(w, Q6_K_SCALES);
-    const lo = i16x8.extend_low_i8x16_s(s);
-    const hi = i16x8.extend_high_i8x16_s(s);
+  @inline isum(w: usize, xq: usize, xw: usize): v128 {
     let acc = i32x4.splat(0);
-    if (ASC_FEATURE_RELAXED_SIMD) {
-      // ≤ 2·63·128 per lane before the scale.
-      for (let g = 0; g < 8; g++) {
-        acc = i32x4.add(acc, i32x4.dot_i16x8_s(mul16u(q6_K_codes(w, g), xg(x, g)), lane16(lo, g)));
-        acc = i32x4.add(acc, i32x4.dot_i16x8_s(mul16u(q6_K_codes(w, g + 8), xg(x, g + 8)), lane16(hi, g)));
-      }
-      return i32x4.sub(acc, i32x4.shl(bsum_dot(x, lo, hi), 5));
+    // One pass per (half, t): its ql and qh bytes serve k = 0..3.
+    for (let i = 0; i < 4; i++) {
+      const half = i >> 1;
+      const t = i & 1;
+      const a = i32x4.add(q6_K_group(w, xq, xw, half, 0, t), q6_K_group(w, xq, xw, half, 1, t));
+      acc = i32x4.add(acc, i32x4.add(a, i32x4.add(q6_K_group(w, xq, xw, half, 2, t), q6_K_group(w, xq, xw, half, 3, t))));
     }
-    const z = i8x16.splat(<i8>Q6_K_ZERO);
-    for (let g = 0; g < 8; g++) {
-      acc = i32x4.add(acc, i32x4.dot_i16x8_s(mul16(i8x16.sub(q6_K_codes(w, g), z), xg(x, g)), lane16(lo, g)));
-      acc = i32x4.add(acc, i32x4.dot_i16x8_s(mul16(i8x16.sub(q6_K_codes(w, g + 8), z), xg(x, g + 8)), lane16(hi, g)));
-    }
-    return acc;
+    // Codes are value + 32: subtract 32·Σ_g sc_g·bsum_g.
+    const sc = v128.load(w, Q6_K_SCALES);
+    return i32x4.sub(acc, i32x4.shl(bsum_dot(xq, i16x8.extend_low_i8x16_s(sc), i16x8.extend_high_i8x16_s(sc)), 5));
   }
-  @inline msum(w: usize, x: usize, prep: v128): v128 { return i32x4.splat(0); }
+  @inline msum(w: usize, xq: usize): v128 { return i32x4.splat(0); }
 }
 
 @final
@@ -426,20 +400,20 @@ class IQ4_XS {
   @inline get bytes(): usize { return 136; }
   @inline get act(): i32 { return ACT_Q8_K; }
   @inline get kind(): i32 { return PLAIN; }
+  @inline get zp(): i32 { return 0; }
   @inline get dOff(): usize { return 0; }
   @inline get mOff(): usize { return 0; }
-  @inline prep(x: usize): v128 { return i32x4.splat(0); }
-  @inline isum(w: usize, x: usize, prep: v128): v128 {
+  @inline isum(w: usize, xq: usize, xw: usize): v128 {
     let acc = i32x4.splat(0);
     for (let s = 0; s < 8; s++) {
-      const sc = i16x8.splat(<i16>(iq4_xs_scale(w, s) - IQ4_XS_SCALE_ZERO));
-      // |codebook| ≤ 127: two products per lane, so each half is scaled on its own.
-      acc = i32x4.add(acc, i32x4.dot_i16x8_s(mul16(iq4_xs_values(w, 2 * s), xg(x, 2 * s)), sc));
-      acc = i32x4.add(acc, i32x4.dot_i16x8_s(mul16(iq4_xs_values(w, 2 * s + 1), xg(x, 2 * s + 1)), sc));
+      // Signed codebook values (|c·q| ≤ 2^14): i32 partial sums, then the scale ls − 32.
+      const g = 2 * s;
+      const p = i32x4.add(sdot<C_iq4_xs>(w, g, 0, 0, xw + (<usize>g << 5)), sdot<C_iq4_xs>(w, g + 1, 0, 0, xw + 32 + (<usize>g << 5)));
+      acc = i32x4.add(acc, i32x4.mul(p, i32x4.splat(iq4_xs_scale(w, s) - IQ4_XS_SCALE_ZERO)));
     }
     return acc;
   }
-  @inline msum(w: usize, x: usize, prep: v128): v128 { return i32x4.splat(0); }
+  @inline msum(w: usize, xq: usize): v128 { return i32x4.splat(0); }
 }
 
 // ---------------------------------------------------------------- the kernel
@@ -456,13 +430,23 @@ function store_lanes(p: usize, v: v128, rows: i32): void {
   if (rows > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
 }
 
+/** v with its lanes moved down one and the total of p's lanes in lane 3. */
+@inline
+function push_total(v: v128, p: v128): v128 {
+  const t = i32x4.add(p, i32x4.shuffle(p, p, 2, 3, 0, 1));
+  return i32x4.shuffle(v, i32x4.add(t, i32x4.shuffle(t, t, 1, 0, 3, 2)), 1, 2, 3, 4);
+}
+
 @inline
 function matmul<T>(xq: usize, w: usize, y: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32): void {
   const f = changetype<T>(0);
   const nb = K / f.elems;
-  const actBytes: usize = f.act == ACT_Q8_K ? 292 : f.act == ACT_Q8_1 ? 36 : 34;
+  const actBytes = act_block_bytes(f.act);
   const wRow = <usize>nb * f.bytes;
-  const xRow = <usize>nb * actBytes;
+  const xRow = act_row_bytes(f.act, K);
+  const wideOff = act_wide_offset(f.act, K);
+  const scalarsOff = act_scalars_offset(f.act, K);
+  const wideBlock: usize = <usize>f.elems << 1;
   for (let n = n0; n < n1; n += 4) {
     const rows = min(4, n1 - n);
     // A partial tile repeats its last row in the unused lanes (computed, never stored).
@@ -471,18 +455,33 @@ function matmul<T>(xq: usize, w: usize, y: usize, M: i32, N: i32, K: i32, n0: i3
     const r2 = r0 + <usize>min(2, rows - 1) * wRow;
     const r3 = r0 + <usize>min(3, rows - 1) * wRow;
     for (let m = 0; m < M; m++) {
-      let x = xq + <usize>m * xRow;
+      const row = xq + <usize>m * xRow;
+      let x = row;
+      let xw = row + wideOff;
+      let xs = row + scalarsOff; // 32-element types: f32 d, f32 s, i32 Σq per block
       let acc = f32x4.splat(0);
-      for (let o: usize = 0, end = wRow; o < end; o += f.bytes, x += actBytes) {
-        const prep = f.prep(x);
-        const isum = f32x4.convert_i32x4_s(hsum4(f.isum(r0 + o, x, prep), f.isum(r1 + o, x, prep), f.isum(r2 + o, x, prep), f.isum(r3 + o, x, prep)));
-        const dx = f32x4.splat(f.act == ACT_Q8_K ? load<f32>(x) : load_f16(x));
-        let t = f32x4.mul(f32x4.mul(f16_lanes(r0 + o, r1 + o, r2 + o, r3 + o, f.dOff), dx), isum);
+      for (let o: usize = 0; o < wRow; o += f.bytes, x += actBytes, xw += wideBlock, xs += 12) {
+        let isum: v128;
+        let msum = i32x4.splat(0);
+        if (f.elems == 32) {
+          isum = hsum4(f.isum(r0 + o, x, xw), f.isum(r1 + o, x, xw), f.isum(r2 + o, x, xw), f.isum(r3 + o, x, xw));
+        } else {
+          // Super-blocks: one row at a time in a loop, so the compiler keeps one row's
+          // sub-blocks in registers instead of interleaving four rows and spilling.
+          isum = i32x4.splat(0);
+          for (let r: usize = 0; r < 4; r++) {
+            const wr = r0 + <usize>min(<i32>r, rows - 1) * wRow + o;
+            isum = push_total(isum, f.isum(wr, x, xw));
+            if (f.kind == WITH_MINS) msum = push_total(msum, f.msum(wr, x));
+          }
+        }
+        if (f.zp != 0) isum = i32x4.sub(isum, i32x4.splat(f.zp * load<i32>(xs, 8)));
+        const dx = f32x4.splat(f.act == ACT_Q8_K ? load<f32>(x) : load<f32>(xs));
+        let t = f32x4.mul(f32x4.mul(f16_lanes(r0 + o, r1 + o, r2 + o, r3 + o, f.dOff), dx), f32x4.convert_i32x4_s(isum));
         if (f.kind == WITH_S) {
-          t = f32x4.add(t, f32x4.mul(f16_lanes(r0 + o, r1 + o, r2 + o, r3 + o, f.mOff), f32x4.splat(load_f16(x + 2))));
+          t = f32x4.add(t, f32x4.mul(f16_lanes(r0 + o, r1 + o, r2 + o, r3 + o, f.mOff), f32x4.splat(load<f32>(xs, 4))));
         } else if (f.kind == WITH_MINS) {
-          const msum = f32x4.convert_i32x4_s(hsum4(f.msum(r0 + o, x, prep), f.msum(r1 + o, x, prep), f.msum(r2 + o, x, prep), f.msum(r3 + o, x, prep)));
-          t = f32x4.sub(t, f32x4.mul(f32x4.mul(f16_lanes(r0 + o, r1 + o, r2 + o, r3 + o, f.mOff), dx), msum));
+          t = f32x4.sub(t, f32x4.mul(f32x4.mul(f16_lanes(r0 + o, r1 + o, r2 + o, r3 + o, f.mOff), dx), f32x4.convert_i32x4_s(msum)));
         }
         acc = f32x4.add(acc, t);
       }

@@ -8,6 +8,7 @@
 // q = (int8)MIN(127, nearest_int(iscale·x)), d = 1/iscale (f32), bsums = Σ of 16.
 // Every int8 store keeps the low byte of the int, as C's conversion does on x86.
 
+import { f16_to_f32 } from '../dequant/common';
 import { f32_to_f16 } from './half';
 
 const F32_BIG: f32 = 2147483648.0; // 2^31: x86 cvttss2si gives 0x80000000 (low byte 0) from here on
@@ -176,4 +177,97 @@ function q8_K_block(src: usize, dst: usize): void {
 /** nblocks·256 f32 at x → nblocks q8_K blocks (292 bytes) at out. */
 export function quantize_q8_K(x: usize, out: usize, nblocks: i32): void {
   for (let b = 0; b < nblocks; b++, x += 1024, out += 292) q8_K_block(x, out);
+}
+
+// ---------------------------------------------------------------- activation rows for the matmul
+// quantize_act_<q8 type>(x, out, M, K) writes M rows; each row is
+//   [ggml blocks][padding to 16 bytes][K codes widened to i16][per-block scalars]
+// where the scalars (32-element types only) are, per block, f32 d, f32 s (q8_1; 0 for q8_0) and
+// i32 Σq. The ggml blocks are byte-identical to the quantizers above; the rest is what the
+// plain-SIMD dot kernels (assembly/matmul/quant-ggml.ts) read instead of re-deriving it for
+// every weight row: codes ready for i32x4.dot_i16x8_s, d and s as f32, Σq for zero points.
+// act_row_bytes(kind, K) is the row stride (kind 0 q8_0, 1 q8_1, 2 q8_K).
+
+export const ACT_Q8_0: i32 = 0;
+export const ACT_Q8_1: i32 = 1;
+export const ACT_Q8_K: i32 = 2;
+
+@inline
+export function act_block_bytes(kind: i32): usize {
+  return kind == ACT_Q8_K ? 292 : kind == ACT_Q8_1 ? 36 : 34;
+}
+
+@inline
+export function act_block_elems(kind: i32): i32 {
+  return kind == ACT_Q8_K ? 256 : 32;
+}
+
+/** Offset of the widened codes in a row: the ggml blocks rounded up to 16 bytes. */
+@inline
+export function act_wide_offset(kind: i32, K: i32): usize {
+  return ((<usize>(K / act_block_elems(kind)) * act_block_bytes(kind)) + 15) & ~(<usize>15);
+}
+
+/** Offset of the per-block scalars (12 bytes per 32-element block; none for q8_K). */
+@inline
+export function act_scalars_offset(kind: i32, K: i32): usize {
+  return act_wide_offset(kind, K) + (<usize>K << 1);
+}
+
+export function act_row_bytes(kind: i32, K: i32): usize {
+  return act_scalars_offset(kind, K) + (kind == ACT_Q8_K ? 0 : <usize>(K >> 5) * 12);
+}
+
+/** Sign-extends n codes at src to i16 at dst (n a multiple of 16). */
+@inline
+function widen(src: usize, dst: usize, n: i32): void {
+  for (let i = 0; i < n; i += 16) {
+    const v = v128.load(src + <usize>i);
+    v128.store(dst + (<usize>i << 1), i16x8.extend_low_i8x16_s(v));
+    v128.store(dst + (<usize>i << 1), i16x8.extend_high_i8x16_s(v), 16);
+  }
+}
+
+@inline
+function quantize_act(x: usize, out: usize, M: i32, K: i32, kind: i32): void {
+  const nb = K / act_block_elems(kind);
+  const blockBytes = act_block_bytes(kind);
+  const stride = act_row_bytes(kind, K);
+  const wide = act_wide_offset(kind, K);
+  const scalars = act_scalars_offset(kind, K);
+  for (let m = 0; m < M; m++, x += <usize>K << 2, out += stride) {
+    memory.fill(out + <usize>nb * blockBytes, 0, wide - <usize>nb * blockBytes);
+    for (let b = 0; b < nb; b++) {
+      const blk = out + <usize>b * blockBytes;
+      const src = x + (<usize>b * <usize>act_block_elems(kind) << 2);
+      if (kind == ACT_Q8_K) {
+        q8_K_block(src, blk);
+        widen(blk + 4, out + wide + (<usize>b << 9), 256);
+      } else {
+        const withSum = kind == ACT_Q8_1;
+        q8_32(src, blk, withSum);
+        const qs = blk + (withSum ? 4 : 2);
+        widen(qs, out + wide + (<usize>b << 6), 32);
+        const sc = out + scalars + <usize>b * 12;
+        store<f32>(sc, f16_to_f32(<u32>load<u16>(blk)));
+        store<f32>(sc, withSum ? f16_to_f32(<u32>load<u16>(blk, 2)) : 0, 4);
+        store<i32>(sc, sum_i8x16(v128.load(qs)) + sum_i8x16(v128.load(qs, 16)), 8);
+      }
+    }
+  }
+}
+
+/** M rows of K f32 at x → M activation rows (q8_0 blocks + extension) at out. */
+export function quantize_act_q8_0(x: usize, out: usize, M: i32, K: i32): void {
+  quantize_act(x, out, M, K, ACT_Q8_0);
+}
+
+/** M rows of K f32 at x → M activation rows (q8_1 blocks + extension) at out. */
+export function quantize_act_q8_1(x: usize, out: usize, M: i32, K: i32): void {
+  quantize_act(x, out, M, K, ACT_Q8_1);
+}
+
+/** M rows of K f32 at x → M activation rows (q8_K blocks + widened codes) at out. */
+export function quantize_act_q8_K(x: usize, out: usize, M: i32, K: i32): void {
+  quantize_act(x, out, M, K, ACT_Q8_K);
 }

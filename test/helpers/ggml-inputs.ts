@@ -4,7 +4,7 @@
  * q8_1 sums / q8_K bsums. Shared by the vitest suite and the relaxed-build child script.
  */
 import type { GgmlMatmulType, VecDotType } from '../../src/backends/wasm/matmul-ggml.js';
-import { weightRowBytes } from '../../src/backends/wasm/matmul-ggml.js';
+import { activationLayout, weightRowBytes } from '../../src/backends/wasm/matmul-ggml.js';
 import { quantize } from '../../src/ops/quantize.js';
 import { GGML_TYPES } from '../../src/types/ggml-types.js';
 import { f16ToF32, f32ToF16 } from '../../src/types/half.js';
@@ -69,7 +69,49 @@ export function makeWeights(
   return bytes;
 }
 
-/** Activation bytes that reach the extremes of the code range (−128 included), consistent fields. */
+/**
+ * Full activation rows (ActivationLayout) from M rows of ggml blocks: a TypeScript definition of
+ * the extension that quantizeActivations writes after each row's blocks.
+ */
+export function withExtension(vdt: VecDotType, ggml: Uint8Array, M: number, K: number): Uint8Array {
+  const L = activationLayout(vdt, K);
+  if (L.rowBytes === L.ggmlBytes) return ggml.slice();
+  const out = new Uint8Array(M * L.rowBytes);
+  const dv = new DataView(out.buffer);
+  const { blockSize, typeSize } = GGML_TYPES[vdt];
+  const qs = vdt === 'q8_0' ? 2 : 4;
+  for (let m = 0; m < M; m++) {
+    const src = ggml.subarray(m * L.ggmlBytes, (m + 1) * L.ggmlBytes);
+    const row = m * L.rowBytes;
+    out.set(src, row);
+    for (let b = 0; b < K / blockSize; b++) {
+      let sum = 0;
+      for (let j = 0; j < blockSize; j++) {
+        const q = (src[b * typeSize + qs + j] << 24) >> 24;
+        dv.setInt16(row + L.wideOffset + 2 * (b * blockSize + j), q, true);
+        sum += q;
+      }
+      if (vdt !== 'q8_K') {
+        const o = row + L.scalarsOffset + 12 * b;
+        dv.setFloat32(o, f16At(src, b * typeSize), true);
+        dv.setFloat32(o + 4, vdt === 'q8_1' ? f16At(src, b * typeSize + 2) : 0, true);
+        dv.setInt32(o + 8, sum, true);
+      }
+    }
+  }
+  return out;
+}
+
+/** The ggml blocks of M activation rows, concatenated (what ggml's quantizer writes). */
+export function ggmlPart(vdt: VecDotType, xq: Uint8Array, M: number, K: number): Uint8Array {
+  const L = activationLayout(vdt, K);
+  const out = new Uint8Array(M * L.ggmlBytes);
+  for (let m = 0; m < M; m++)
+    out.set(xq.subarray(m * L.rowBytes, m * L.rowBytes + L.ggmlBytes), m * L.ggmlBytes);
+  return out;
+}
+
+/** Full activation rows whose codes reach the extremes of the code range (−128 included), consistent fields. */
 export function rawActivations(vdt: VecDotType, M: number, K: number, seed: number): Uint8Array {
   if (vdt === 'f16' || vdt === 'bf16') return quantize(vdt, normals(M * K, seed));
   const u = rng(seed);
@@ -100,5 +142,5 @@ export function rawActivations(vdt: VecDotType, M: number, K: number, seed: numb
       if (vdt === 'q8_1') dv.setUint16(o + 2, f32ToF16(Math.fround(sum * f16At(out, o))), true);
     }
   }
-  return out;
+  return withExtension(vdt, out, M, K);
 }

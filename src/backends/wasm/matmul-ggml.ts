@@ -51,14 +51,37 @@ export function vecDotType(type: GgmlTypeName | string): VecDotType {
   return info.vecDotType as VecDotType;
 }
 
-/** Bytes of one quantized activation row of K values. */
-export function activationRowBytes(vdt: VecDotType, K: number): number {
+/**
+ * One quantized activation row of K values as the kernels read it. For the q8 types: the ggml
+ * blocks (byte-identical to ggml's reference quantizer: `ggmlBytes` bytes at offset 0), padding
+ * to 16 bytes, the K codes widened to i16 at `wideOffset`, and for q8_0/q8_1 12 bytes per block
+ * at `scalarsOffset` (f32 d, f32 s, i32 Σq). f16/bf16: K halves, nothing else.
+ */
+export interface ActivationLayout {
+  rowBytes: number;
+  ggmlBytes: number;
+  wideOffset: number;
+  scalarsOffset: number;
+}
+
+export function activationLayout(vdt: VecDotType, K: number): ActivationLayout {
   const info = GGML_TYPES[vdt];
-  if (K % info.blockSize !== 0)
+  if (!Number.isSafeInteger(K) || K < 0 || K % info.blockSize !== 0)
     throw new ShapeError(
       `matmul (ggml numerics): K = ${K} is not a multiple of ${vdt}'s block size ${info.blockSize}`,
     );
-  return (K / info.blockSize) * info.typeSize;
+  const ggmlBytes = (K / info.blockSize) * info.typeSize;
+  if (!info.quantized)
+    return { rowBytes: ggmlBytes, ggmlBytes, wideOffset: ggmlBytes, scalarsOffset: ggmlBytes };
+  const wideOffset = Math.ceil(ggmlBytes / 16) * 16;
+  const scalarsOffset = wideOffset + 2 * K;
+  const scalars = vdt === 'q8_K' ? 0 : (K / 32) * 12;
+  return { rowBytes: scalarsOffset + scalars, ggmlBytes, wideOffset, scalarsOffset };
+}
+
+/** Bytes of one quantized activation row (the stride of the xq rows). */
+export function activationRowBytes(vdt: VecDotType, K: number): number {
+  return activationLayout(vdt, K).rowBytes;
 }
 
 /** Bytes of M quantized activation rows (the xq buffer of matmulGgml). */
@@ -80,8 +103,9 @@ function checkCount(name: string, v: number): void {
 }
 
 /**
- * Quantizes M rows of K f32 values at xPtr into outPtr (activationBytes(vdt, M, K) bytes),
- * byte-identical to ggml's reference quantizer of vdt (f16/bf16: ggml's row conversions).
+ * Quantizes M rows of K f32 values at xPtr into outPtr (activationBytes(vdt, M, K) bytes): each
+ * row's ggml blocks are byte-identical to ggml's reference quantizer of vdt (f16/bf16: ggml's
+ * row conversions), followed by the extension of ActivationLayout.
  */
 export function quantizeActivations(
   rt: WasmRuntime,
@@ -93,10 +117,9 @@ export function quantizeActivations(
 ): void {
   checkCount('M', M);
   checkCount('K', K);
-  activationRowBytes(vdt, K);
-  const count = M * K;
-  const block = GGML_TYPES[vdt].blockSize;
-  rt.kernel(`quantize_${vdt}`)(xPtr, outPtr, count / block);
+  activationLayout(vdt, K);
+  if (vdt === 'f16' || vdt === 'bf16') rt.kernel(`quantize_${vdt}`)(xPtr, outPtr, M * K);
+  else rt.kernel(`quantize_act_${vdt}`)(xPtr, outPtr, M, K);
 }
 
 /**

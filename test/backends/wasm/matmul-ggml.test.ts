@@ -28,6 +28,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {
   activationBytes,
+  activationLayout,
   GGML_MATMUL_TYPES,
   type GgmlMatmulType,
   matmulGgml,
@@ -51,7 +52,16 @@ import {
   firstByteMismatch,
   loadManifest,
 } from '../../helpers/conformance.js';
-import { f16At, MIN_FIELDS, makeWeights, normals, rawActivations, rng } from '../../helpers/ggml-inputs.js';
+import {
+  f16At,
+  ggmlPart,
+  MIN_FIELDS,
+  makeWeights,
+  normals,
+  rawActivations,
+  rng,
+  withExtension,
+} from '../../helpers/ggml-inputs.js';
 
 const have = conformanceAvailable();
 const rt = await WasmRuntime.create();
@@ -135,6 +145,7 @@ function ggmlBound(
   rGiven?: number,
 ): { r: number; bound: number } {
   const vdt = vecDotType(type);
+  xq = xq.subarray(0, activationLayout(vdt, K).ggmlBytes);
   const x = dequantize(vdt, xq, K, { backend: 'reference' });
   if (type === 'f16' || type === 'bf16') {
     const wd = dequantize(type, w, K, { backend: 'reference' });
@@ -201,7 +212,9 @@ describe.skipIf(!have)('activation quantizers are byte-identical to act_quant_re
       it(`${vdt} from ${name}.bin ${c.name}`, () => {
         const x = arrayF32(spec.file, c.arrays.act_input);
         const want = arrayBytes(spec.file, c.arrays.act_quant_ref);
-        const got = wasmQuantize(vdt, x, x.length / c.cols, c.cols);
+        const M = x.length / c.cols;
+        const rows = wasmQuantize(vdt, x, M, c.cols);
+        const got = ggmlPart(vdt, rows, M, c.cols);
         const i = firstByteMismatch(want, got);
         if (i >= 0) expect.fail(describeByteMismatch(`${vdt} ${c.name}`, i, want, got));
       });
@@ -259,9 +272,14 @@ describe('activation quantizers match the TypeScript reference quantizers', () =
     for (const [label, x] of inputs) {
       it(`${vdt}: ${label}`, () => {
         const want = quantize(vdt, x);
-        const got = wasmQuantize(vdt, x, x.length / K, K);
+        const M = x.length / K;
+        const rows = wasmQuantize(vdt, x, M, K);
+        const got = ggmlPart(vdt, rows, M, K);
         const i = firstByteMismatch(want, got);
         if (i >= 0) expect.fail(describeByteMismatch(`${vdt} ${label}`, i, want, got));
+        // The widened codes and per-block scalars after each row's blocks.
+        const j = firstByteMismatch(withExtension(vdt, got, M, K), rows);
+        if (j >= 0) expect.fail(`${vdt} ${label}: activation row extension differs at byte ${j}`);
       });
     }
   }
@@ -282,7 +300,9 @@ describe.skipIf(!have)('dots agree with dot_dequant_f64_refact within the derive
         const xIn = arrayF32(spec.file, c.arrays.act_input);
         const M = xIn.length / K;
         const xq = wasmQuantize(vdt, xIn, M, K);
-        expect(firstByteMismatch(arrayBytes(spec.file, c.arrays.act_quant_ref), xq)).toBe(-1);
+        expect(
+          firstByteMismatch(arrayBytes(spec.file, c.arrays.act_quant_ref), ggmlPart(vdt, xq, M, K)),
+        ).toBe(-1);
         const N = c.rows;
         const y = wasmMatmul(type, xq, w, M, N, K);
         const ref = arrayF64(spec.file, c.arrays.dot_dequant_f64_refact); // [N, M]
