@@ -116,13 +116,17 @@ async function createPlumblineF32(
   const packed = f32.packWeights(rt, 'f32', w, N, K);
   const xp = rt.arena.alloc(M * K * 4);
   const yp = rt.arena.alloc(M * N * 4);
+  // The x-block scratch, allocated once as an engine would (not per call).
+  const scratchBytes = f32.f32ScratchBytes(rt, M, K);
+  const scratch = scratchBytes > 0 ? rt.arena.alloc(scratchBytes) : undefined;
   rt.f32(xp, M * K).set(x);
   return {
     name: `plumbline f32 GEMM (${rt.build})`,
     threads: 1,
-    run: () => f32.matmulF32(rt, xp, packed, yp, M),
+    run: () => f32.matmulF32(rt, xp, packed, yp, M, 0, N, scratch),
     read: () => rt.f32(yp, M * N).slice(),
     dispose: () => {
+      if (scratch !== undefined) rt.arena.release(scratch);
       rt.arena.release(yp);
       rt.arena.release(xp);
       packed.dispose();
@@ -133,19 +137,24 @@ async function createPlumblineF32(
 export async function matmulPeersBench(): Promise<SuiteResult> {
   const rows: Row[] = [];
   const failures: string[] = [];
-  /** One table row: flops and weight bytes per call; ref = the seconds "vs ref" divides. */
+  /**
+   * One table row: flops and weight bytes per call; `ref` is the row "vs ref" compares with, `scale` its
+   * work relative to this row's. The cpu ratio is only given between 1-thread rows (see ./peers/contention.ts).
+   */
   const addRow = (
     what: string,
     r: Timed,
     flop: number,
     bytes: number | undefined,
-    ref: number | undefined,
+    ref?: Timed,
+    scale = 1,
   ) => {
     if (r.seconds === undefined || r.cpuSeconds === undefined || r.cpuShare === undefined) {
       failures.push(`${r.name}: ${r.why}`);
-      rows.push([what, r.name, `${r.threads}`, 'failed', '-', '-', '-', '-', '-']);
+      rows.push([what, r.name, `${r.threads}`, 'failed', '-', '-', '-', '-', '-', '-']);
       return;
     }
+    const oneThread = r.threads === 1 && ref?.threads === 1;
     rows.push([
       what,
       r.name,
@@ -155,7 +164,8 @@ export async function matmulPeersBench(): Promise<SuiteResult> {
       `${Math.round(r.cpuShare * 100)}%`,
       flop / r.seconds / 1e9,
       bytes === undefined ? '-' : bytes / r.seconds / 1e9,
-      ref === undefined ? '-' : ref / r.seconds,
+      ref?.seconds === undefined ? '-' : (ref.seconds * scale) / r.seconds,
+      oneThread && ref?.cpuSeconds !== undefined ? (ref.cpuSeconds * scale) / r.cpuSeconds : '-',
     ]);
   };
 
@@ -177,7 +187,7 @@ export async function matmulPeersBench(): Promise<SuiteResult> {
   for (const [label, create] of f32Cases) {
     f32Rows.push(await timePeer(label, create, checkF32(S, S, S, x, w), 1500));
   }
-  const xnn = f32Rows.find((r) => r.label === 'XNNPACK')?.seconds;
+  const xnn = f32Rows.find((r) => r.label === 'XNNPACK');
   for (const r of f32Rows) addRow(`f32 ${S}³`, r, 2 * S ** 3, undefined, xnn);
 
   // Plain JS at 256³; "vs ref" compares its GFLOPS with XNNPACK's at 1024³.
@@ -190,7 +200,7 @@ export async function matmulPeersBench(): Promise<SuiteResult> {
     checkF32(P, P, P, px, pw),
     1000,
   );
-  addRow(`f32 ${P}³`, plain, 2 * P ** 3, undefined, xnn === undefined ? undefined : (xnn * P ** 3) / S ** 3);
+  addRow(`f32 ${P}³`, plain, 2 * P ** 3, undefined, xnn, P ** 3 / S ** 3);
 
   // 4-bit matvec, decode shapes.
   const K = 4096;
@@ -199,11 +209,11 @@ export async function matmulPeersBench(): Promise<SuiteResult> {
     const q: NBits4Weights = quantizeNBits4(randomF32(N * K, 6), N, K, 32, false);
     const dq = dequantizeNBits4(q);
     const check = (y: Float32Array, n: string) => checkSamples(n, y, xv, (j, k) => dq[j * K + k], 1, N, K);
-    let base: number | undefined;
+    let base: Timed | undefined;
     for (const threads of [1, 2]) {
       const create = () => createOrtPeer({ op: 'nbits4', M: 1, x: xv, q }, threads);
       const r = await timePeer(`ORT ${threads}T`, create, check, 1500);
-      base ??= r.seconds;
+      base ??= r;
       addRow(`q4 1×${K}×${N}`, r, 2 * N * K, nbits4WeightBytes(q), base);
     }
     // PLUMBLINE QUANTIZED MATVEC: the Q4_K / Q8_0 / Q6_K matvec rows belong beside these (same N, K; GB/s of
@@ -222,7 +232,8 @@ export async function matmulPeersBench(): Promise<SuiteResult> {
       'ORT times include copying A into wasm memory and Y out (4 MiB each at 1024³).',
       'q4: MatMulNBits bits=4 block=32, weights GB/s = (nibbles + f32 scales) / time: 5 bits per weight (Q4_K has 4.5).',
       'plumbline runs the best build this node validates (Node 20: relaxed SIMD needs NODE_OPTIONS=--experimental-wasm-relaxed-simd).',
-      '"vs ref": speed relative to XNNPACK (f32 rows) or ORT MatMulNBits 1 thread (q4 rows). Each row checked against float64 first.',
+      '"vs ref": speed relative to XNNPACK (f32 rows) or ORT MatMulNBits 1 thread (q4 rows), by wall time and, between',
+      '1-thread rows, by cpu time (the fairer one when cpu % is low). Each row is checked against float64 before it is timed.',
       ...formatMachine(machine),
       ...failures.map((f) => `NOT RUN: ${f}`),
     ],
@@ -236,6 +247,7 @@ export async function matmulPeersBench(): Promise<SuiteResult> {
       'GFLOPS',
       'weights GB/s',
       'vs ref',
+      'vs ref (cpu)',
     ],
     rows,
   };
