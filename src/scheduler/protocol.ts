@@ -136,13 +136,15 @@ export function callKernel(
  * thread needs, and Linux favours threads that sleep when it picks whom to
  * wake. Measured here under load: a fixed 100 us spin made empty ops 10x
  * slower than blocking at once. So:
- * - a spin that saw the change doubles the budget, one that timed out halves
- *   it (floor FLOOR_MS, ceiling the configured maximum);
+ * - a spin that saw the change doubles the budget, one that timed out
+ *   halves it (to 0 below MIN_MS, so a thread under contention blocks at
+ *   once), up to the configured maximum;
  * - a spin during which the thread was descheduled (a gap between two clock
- *   reads) stops at once and drops the budget to the floor;
- * - a low budget rarely sees a change in time again (the other side sleeps
- *   too, and each wake-up outlasts it), so every 256th spin probes with the
- *   full budget.
+ *   reads) stops at once and drops the budget to 0;
+ * - a budget of 0 never sees a change in time (the other side blocks too,
+ *   and each wake-up outlasts any short spin), so every 256th spin probes
+ *   with the full budget: once both sides run again, probes succeed and the
+ *   budgets climb back.
  * Spin loops call begin(), then expired() every 128 iterations, then end().
  */
 export class SpinBudget {
@@ -172,16 +174,14 @@ export class SpinBudget {
   }
 
   end(sawChange: boolean): void {
-    const floor = Math.min(FLOOR_MS, this.maxMs);
-    if (this.preempted) this.ms = floor;
-    else
-      this.ms = sawChange
-        ? Math.min(this.maxMs, Math.max(floor, this.cur) * 2)
-        : Math.max(floor, this.ms / 2);
+    if (this.preempted) this.ms = 0;
+    else if (sawChange) this.ms = Math.min(this.maxMs, Math.max(MIN_MS, this.cur) * 2);
+    else this.ms = this.ms / 2 < MIN_MS ? 0 : this.ms / 2;
   }
 }
 
-const FLOOR_MS = 0.002;
+/** Below this a spin is all but sure to miss (a wake-up takes longer): the budget drops to 0. */
+const MIN_MS = 0.002;
 /** 128 spin iterations take well under a microsecond; a gap this long means the thread lost its core. */
 const PREEMPTED_MS = 0.02;
 
