@@ -18,7 +18,7 @@ export * from './formats/safetensors/index.js';
 export { type DequantizeOptions, dequantize } from './ops/dequantize.js';
 export type { MatmulNumerics, MatmulOptions } from './ops/matmul.js';
 export { quantize } from './ops/quantize.js';
-export { type ErrorStats, errorStats } from './oracle/error-stats.js';
+export * from './oracle/index.js';
 export {
   byteSizeOf,
   GGML_TYPE_NAMES,

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { wasmStatus } from '../backends/wasm/default-runtime.js';
 import { dequantize } from '../ops/dequantize.js';
 import { quantize } from '../ops/quantize.js';
-import { errorStats } from '../oracle/error-stats.js';
+import { errorMetrics } from '../oracle/metrics.js';
 import { GGML_TYPE_NAMES, GGML_TYPES } from '../types/ggml-types.js';
 import { type Command, UsageError } from './command.js';
 import { formatTable } from './table.js';
@@ -77,7 +77,8 @@ export const demoCommand: Command = {
       const wasm = dequantize(type, bytes, n);
       const ref = dequantize(type, bytes, n, { backend: 'reference' });
       const identical = Buffer.from(wasm.buffer).equals(Buffer.from(ref.buffer));
-      const stats = errorStats(wasm, x);
+      const { count, maxAbs, rmse, nmse, cosine } = errorMetrics(wasm, x);
+      const stats = { count, maxAbs: maxAbs.value, rmse, nmse, cosine };
       const seconds = timeIt(() => dequantize(type, bytes, n));
       rows.push({
         type,

@@ -1,0 +1,50 @@
+/** The parity oracle's public surface: compare, tiers, reports, numerics emulation. */
+export {
+  type BoundCheck,
+  type CompareOptions,
+  type Comparison,
+  compare,
+  type ParityTier,
+  type Verdict,
+  type WorstElement,
+} from './compare.js';
+export { CountMismatchError, ParityOptionError } from './errors.js';
+export {
+  GGML_NMSE_LIMITS,
+  GGML_OP_KINDS,
+  type GgmlOpKind,
+  type GgmlVerdict,
+  ggmlVerdict,
+  isGgmlOpKind,
+} from './ggml-limits.js';
+export {
+  type ErrorMetrics,
+  errorMetrics,
+  type Located,
+  type MismatchCensus,
+  type NonFiniteCensus,
+  REL_FLOOR,
+} from './metrics.js';
+export { formatComparison } from './report.js';
+export { type StdRatio, stdRatio, type TensorStats, tensorStats } from './stats.js';
+export type { TensorLike } from './tensor-input.js';
+export {
+  type Accumulation,
+  dotBound,
+  dotBoundProbabilistic,
+  gamma,
+  isTierName,
+  STATISTICAL_SAFETY,
+  TIER_NAMES,
+  TIERS,
+  type TierBoundOptions,
+  type TierName,
+  type TierSpec,
+  type TierThresholds,
+  tierBound,
+  tierThresholds,
+  tierVariance,
+  UNIT_ROUNDOFF,
+} from './tiers.js';
+export { type TopKAgreement, topKAgreement } from './topk.js';
+export { f32Key, ulpDistance } from './ulp.js';

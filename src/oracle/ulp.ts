@@ -1,0 +1,68 @@
+/**
+ * Distances in f32 units in the last place. Each f32 maps to an integer key
+ * that is monotonic in its value (−x ↦ −key(x)), so the distance is the number
+ * of representable f32 values between two numbers: ±0 share key 0, FLT_MAX and
+ * +inf are 1 apart, and a float64 reference is first rounded to f32 (a
+ * correctly rounded f32 result is then 0 ULP away). NaN has no key: callers
+ * count NaN pairs separately.
+ */
+const f32 = new Float32Array(1);
+const i32 = new Int32Array(f32.buffer);
+
+/** Ordered integer key of an f32 value (NaN gives a key beyond inf; check isNaN first). */
+export function f32Key(x: number): number {
+  f32[0] = x;
+  const b = i32[0];
+  return b < 0 ? -(b & 0x7fffffff) : b;
+}
+
+/** |key(a) − key(b)| after rounding both to f32; NaN if either is NaN. */
+export function ulpDistance(a: number, b: number): number {
+  if (Number.isNaN(a) || Number.isNaN(b)) return Number.NaN;
+  return Math.abs(f32Key(a) - f32Key(b));
+}
+
+/** Ordered keys of a whole array (rounded to f32 first). */
+export function f32Keys(x: ArrayLike<number>): Int32Array | Float64Array {
+  const bits = new Int32Array(Float32Array.from(x as ArrayLike<number>).buffer);
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i];
+    if (b < 0) bits[i] = -(b & 0x7fffffff);
+  }
+  return bits;
+}
+
+/**
+ * The k-th smallest value (0-based) of v, by quickselect; v is reordered.
+ * Used for percentiles: nearest rank p → k = ⌈p·n⌉ − 1.
+ */
+export function selectKth(v: Float64Array, k: number): number {
+  let lo = 0;
+  let hi = v.length - 1;
+  while (lo < hi) {
+    const pivot = v[(lo + hi) >>> 1];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (v[i] < pivot) i++;
+      while (v[j] > pivot) j--;
+      if (i <= j) {
+        const t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return v[k];
+  }
+  return v[k];
+}
+
+/** Nearest-rank percentile (p in (0, 1]) of v; v is reordered. */
+export function percentile(v: Float64Array, p: number): number {
+  if (v.length === 0) return Number.NaN;
+  return selectKth(v, Math.max(0, Math.ceil(p * v.length) - 1));
+}
