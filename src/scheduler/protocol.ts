@@ -101,31 +101,50 @@ export class ControlBlock {
   }
 }
 
-/** Calls `fn` with `n` arguments read from `a` at `base`, without allocating for small counts. */
+/** Calls `fn` with `n` arguments read from `a` at `base`; no allocation up to 10 (the kernels' usual counts). */
 export function callKernel(
   fn: (...a: number[]) => unknown,
   a: ArrayLike<number>,
   base: number,
   n: number,
 ): void {
+  const b = base;
   switch (n) {
     case 0:
-      fn();
-      return;
+      return void fn();
     case 1:
-      fn(a[base]);
-      return;
+      return void fn(a[b]);
     case 2:
-      fn(a[base], a[base + 1]);
-      return;
+      return void fn(a[b], a[b + 1]);
     case 3:
-      fn(a[base], a[base + 1], a[base + 2]);
-      return;
+      return void fn(a[b], a[b + 1], a[b + 2]);
     case 4:
-      fn(a[base], a[base + 1], a[base + 2], a[base + 3]);
-      return;
+      return void fn(a[b], a[b + 1], a[b + 2], a[b + 3]);
+    case 5:
+      return void fn(a[b], a[b + 1], a[b + 2], a[b + 3], a[b + 4]);
+    case 6:
+      return void fn(a[b], a[b + 1], a[b + 2], a[b + 3], a[b + 4], a[b + 5]);
+    case 7:
+      return void fn(a[b], a[b + 1], a[b + 2], a[b + 3], a[b + 4], a[b + 5], a[b + 6]);
+    case 8:
+      return void fn(a[b], a[b + 1], a[b + 2], a[b + 3], a[b + 4], a[b + 5], a[b + 6], a[b + 7]);
+    case 9:
+      return void fn(a[b], a[b + 1], a[b + 2], a[b + 3], a[b + 4], a[b + 5], a[b + 6], a[b + 7], a[b + 8]);
+    case 10:
+      return void fn(
+        a[b],
+        a[b + 1],
+        a[b + 2],
+        a[b + 3],
+        a[b + 4],
+        a[b + 5],
+        a[b + 6],
+        a[b + 7],
+        a[b + 8],
+        a[b + 9],
+      );
     default:
-      fn(...Array.prototype.slice.call(a, base, base + n));
+      fn(...Array.prototype.slice.call(a, b, b + n));
   }
 }
 

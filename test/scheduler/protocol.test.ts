@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { SpinBudget } from '../../src/scheduler/protocol.js';
+import { callKernel, MAX_ARGS, SpinBudget } from '../../src/scheduler/protocol.js';
 
 /** Drives a SpinBudget on a fake clock; returns the budget (ms) the spin ran with. */
 function spinOnce(
@@ -71,5 +71,16 @@ describe('SpinBudget', () => {
     const b = new SpinBudget(0);
     expect(spinOnce(b, clock, {})).toBeLessThan(0.001);
     expect(budgetOf(b)).toBe(0);
+  });
+});
+
+describe('callKernel', () => {
+  it('passes 0..MAX_ARGS arguments from any offset, in order', () => {
+    const words = Float64Array.from({ length: 40 }, (_, i) => i * 1.5 - 3);
+    for (let n = 0; n <= MAX_ARGS; n++) {
+      let got: number[] = [];
+      callKernel((...a: number[]) => (got = a), words, 7, n);
+      expect(got).toEqual(Array.from(words.subarray(7, 7 + n)));
+    }
   });
 });
