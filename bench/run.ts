@@ -7,6 +7,7 @@ import { type SuiteResult, table } from './lib.js';
 import { matmulF32Bench } from './matmul-f32.bench.js';
 import { matmulGgmlBench } from './matmul-ggml.bench.js';
 import { matmulPeersBench } from './matmul-peers.bench.js';
+import { matmulQuantBench } from './matmul-quant.bench.js';
 import { schedulerBench } from './scheduler.bench.js';
 import { tokenizerBench } from './tokenizer.bench.js';
 
@@ -14,6 +15,7 @@ const suites: Record<string, () => Promise<SuiteResult>> = {
   dequant: () => dequantBench(),
   'matmul-f32': () => matmulF32Bench(),
   'matmul-peers': () => matmulPeersBench(),
+  'matmul-quant': () => matmulQuantBench(),
   scheduler: () => schedulerBench(),
   'matmul-ggml': () => matmulGgmlBench(),
   tokenizer: () => tokenizerBench(),
