@@ -4,7 +4,14 @@
  */
 import { type CompiledKernels, compileKernels } from '../backends/wasm/module.js';
 import { PlumblineError, ShapeError, SizeError } from '../errors.js';
+import type { AttentionOptions } from '../ops/attention.js';
+import type { GeluOptions } from '../ops/gelu.js';
+import type { KvCache, KvCacheOptions } from '../ops/kv-cache.js';
+import type { LayerNormOptions } from '../ops/layer-norm.js';
 import type { MatmulOptions } from '../ops/matmul.js';
+import type { RmsNormOptions } from '../ops/rms-norm.js';
+import type { RopeOptions } from '../ops/rope.js';
+import type { SoftmaxOptions } from '../ops/softmax.js';
 import { byteSizeOf, type GgmlTypeName, ggmlType } from '../types/ggml-types.js';
 import type { Tensor } from './tensor.js';
 
@@ -28,9 +35,50 @@ export interface Engine {
    * given). It stays there between calls until disposed.
    */
   tensor(data: Float32Array | Uint8Array, shape: readonly number[], type?: GgmlTypeName | string): Tensor;
+  /** The same storage under another shape with the same element count (no copy; the view does not own it). */
+  reshape(t: Tensor, shape: readonly number[]): Tensor;
   /** y = x · wᵀ: x [M, K] f32, w [N, K] any ggml type → y [M, N] f32. */
   matmul(x: Tensor, w: Tensor, opts?: MatmulOptions): Promise<Tensor>;
+  /** Per row: x / √(mean(x²) + eps) · weight (src/ops/rms-norm.ts). */
+  rmsNorm(x: Tensor, weight: Tensor | null, opts: RmsNormOptions): Promise<Tensor>;
+  layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, opts: LayerNormOptions): Promise<Tensor>;
+  /** x [n_tokens, n_head, head_dim], one position per token (src/ops/rope.ts). */
+  rope(x: Tensor, positions: ArrayLike<number>, opts: RopeOptions): Promise<Tensor>;
+  softmax(x: Tensor, opts?: SoftmaxOptions): Promise<Tensor>;
+  silu(x: Tensor): Promise<Tensor>;
+  gelu(x: Tensor, opts?: GeluOptions): Promise<Tensor>;
+  /** silu(gate) ⊙ up. */
+  swiglu(gate: Tensor, up: Tensor): Promise<Tensor>;
+  /** a + b, b broadcast over a's rows when it has fewer (src/ops/add.ts). */
+  add(a: Tensor, b: Tensor): Promise<Tensor>;
+  /** Rows `ids` of a [n_vocab, n_embd] table of any ggml type → [n_tokens, n_embd] f32. */
+  embedding(table: Tensor, ids: ArrayLike<number>): Promise<Tensor>;
+  /** src/ops/attention.ts: q [n_q, n_head, head_dim], k/v [n_kv, n_head_kv, head_dim]. */
+  attention(q: Tensor, k: Tensor, v: Tensor, opts?: AttentionOptions): Promise<AttentionResult>;
+  /** A KV cache in this engine's memory (src/ops/kv-cache.ts). */
+  kvCache(opts: KvCacheOptions): KvCache;
+  /** Writes k, v ([n, n_head_kv, head_dim] f32) at positions [pos, pos + n) of a layer. */
+  kvWrite(cache: KvCache, layer: number, pos: number, k: Tensor, v: Tensor): Promise<void>;
+  /** The first n positions of a layer as k, v tensors (views of the cache, valid until its next write). */
+  kvView(cache: KvCache, layer: number, n?: number): { k: Tensor; v: Tensor };
   dispose(): Promise<void>;
+}
+
+export interface AttentionResult {
+  /** [n_q, n_head·head_dim]. */
+  out: Tensor;
+  /** [n_head, n_q, n_kv] (opts.scores). */
+  scores?: Tensor;
+  /** [n_head, n_q, n_kv] (opts.softmax). */
+  softmax?: Tensor;
+}
+
+/** Checks a reshape keeps the element count. */
+export function checkReshape(from: readonly number[], to: readonly number[]): void {
+  const count = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+  if (!to.every((d) => Number.isSafeInteger(d) && d >= 0) || count(from) !== count(to)) {
+    throw new ShapeError(`reshape: [${from}] cannot become [${to}]`);
+  }
 }
 
 /** A backend the engine cannot provide here (e.g. WebGPU before its issue lands, or no wasm build). */

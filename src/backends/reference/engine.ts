@@ -3,15 +3,38 @@
  * (src/backends/reference/matmul.ts), results rounded once to f32. Slow and
  * obviously right: the oracle side of every parity question.
  */
-import type { Engine } from '../../engine/engine.js';
-import { tensorBytes } from '../../engine/engine.js';
+import type { AttentionResult, Engine } from '../../engine/engine.js';
+import { checkReshape, tensorBytes } from '../../engine/engine.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { WasmRuntimeError } from '../../errors.js';
+import { validateAdd } from '../../ops/add.js';
+import { type AttentionOptions, validateAttention } from '../../ops/attention.js';
 import { dequantize } from '../../ops/dequantize.js';
+import { validateEmbedding } from '../../ops/embedding.js';
+import { type GeluOptions, validateGelu } from '../../ops/gelu.js';
+import { arrayKvMemory, KvCache, type KvCacheOptions } from '../../ops/kv-cache.js';
+import { type LayerNormOptions, validateLayerNorm } from '../../ops/layer-norm.js';
 import { type MatmulOptions, validateMatmul } from '../../ops/matmul.js';
 import { quantize } from '../../ops/quantize.js';
+import { type RmsNormOptions, validateRmsNorm } from '../../ops/rms-norm.js';
+import { type RopeOptions, validateRope } from '../../ops/rope.js';
+import { validateSilu } from '../../ops/silu.js';
+import { type SoftmaxOptions, validateSoftmax } from '../../ops/softmax.js';
+import { validateSwiglu } from '../../ops/swiglu.js';
 import { type GgmlTypeInfo, type GgmlTypeName, ggmlType } from '../../types/ggml-types.js';
+import { referenceAttention } from './attention.js';
 import { referenceMatmul } from './matmul.js';
+import {
+  referenceAdd,
+  referenceEmbedding,
+  referenceGelu,
+  referenceLayerNorm,
+  referenceRmsNorm,
+  referenceRope,
+  referenceSilu,
+  referenceSoftmax,
+  referenceSwiglu,
+} from './nn.js';
 
 class ReferenceTensor implements Tensor {
   private bytes: Uint8Array | undefined;
@@ -54,6 +77,17 @@ function ggmlActivations(x: Float32Array, w: GgmlTypeInfo): Float32Array {
   return dequantize(vdt, quantize(vdt, x), x.length, { backend: 'reference' });
 }
 
+const F32 = ggmlType('f32');
+
+/** A float64 result rounded once to f32, as a tensor. */
+function fromF64(y: Float64Array, shape: readonly number[]): ReferenceTensor {
+  const out = Float32Array.from(y);
+  return new ReferenceTensor([...shape], F32, new Uint8Array(out.buffer), out.length);
+}
+
+const values = (t: Tensor) => (t as ReferenceTensor).values();
+const maybe = (t: Tensor | null | undefined) => (t ? values(t) : null);
+
 export class ReferenceEngine implements Engine {
   readonly backend = 'reference';
   readonly threads = 1;
@@ -79,6 +113,96 @@ export class ReferenceEngine implements Engine {
     const { y } = referenceMatmul(xv, (w as ReferenceTensor).values(), M, N, K);
     const out = Float32Array.from(y);
     return new ReferenceTensor([M, N], ggmlType('f32'), new Uint8Array(out.buffer), M * N);
+  }
+
+  reshape(t: Tensor, shape: readonly number[]): Tensor {
+    const r = t as ReferenceTensor;
+    checkReshape(r.shape, shape);
+    return new ReferenceTensor([...shape], r.type, r.stored(), r.count);
+  }
+
+  async rmsNorm(x: Tensor, weight: Tensor | null, opts: RmsNormOptions): Promise<Tensor> {
+    const d = validateRmsNorm(x, weight, opts);
+    return fromF64(referenceRmsNorm(values(x), maybe(weight), d.rows, d.dim, d.eps), x.shape);
+  }
+
+  async layerNorm(
+    x: Tensor,
+    weight: Tensor | null,
+    bias: Tensor | null,
+    opts: LayerNormOptions,
+  ): Promise<Tensor> {
+    const d = validateLayerNorm(x, weight, bias, opts);
+    return fromF64(referenceLayerNorm(values(x), maybe(weight), maybe(bias), d.rows, d.dim, d.eps), x.shape);
+  }
+
+  async rope(x: Tensor, positions: ArrayLike<number>, opts: RopeOptions): Promise<Tensor> {
+    const q = validateRope(x, positions, opts);
+    return fromF64(referenceRope(values(x), Array.from(positions), q), x.shape);
+  }
+
+  async softmax(x: Tensor, opts: SoftmaxOptions = {}): Promise<Tensor> {
+    const d = validateSoftmax(x, opts);
+    const mask = opts.mask ? values(opts.mask as Tensor) : null;
+    return fromF64(referenceSoftmax(values(x), mask, d.rows, d.dim, d.maskRows, d.scale), x.shape);
+  }
+
+  async silu(x: Tensor): Promise<Tensor> {
+    validateSilu(x);
+    return fromF64(referenceSilu(values(x)), x.shape);
+  }
+
+  async gelu(x: Tensor, opts: GeluOptions = {}): Promise<Tensor> {
+    const { approximate } = validateGelu(x, opts);
+    return fromF64(referenceGelu(values(x), approximate), x.shape);
+  }
+
+  async swiglu(gate: Tensor, up: Tensor): Promise<Tensor> {
+    validateSwiglu(gate, up);
+    return fromF64(referenceSwiglu(values(gate), values(up)), gate.shape);
+  }
+
+  async add(a: Tensor, b: Tensor): Promise<Tensor> {
+    const d = validateAdd(a, b);
+    return fromF64(referenceAdd(values(a), values(b), d.rows, d.dim, d.bRows), a.shape);
+  }
+
+  async embedding(table: Tensor, ids: ArrayLike<number>): Promise<Tensor> {
+    const d = validateEmbedding(table, ids);
+    const t = table as ReferenceTensor;
+    return fromF64(referenceEmbedding(t.type, t.stored(), Array.from(ids), d.nEmbd), [d.nTokens, d.nEmbd]);
+  }
+
+  /** Exact softmax(QKᵀ·scale + mask)·V in float64 on the given values (f16 K/V widened exactly). */
+  async attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Promise<AttentionResult> {
+    const dims = validateAttention(q, k, v, opts);
+    const r = referenceAttention(values(q), values(k), values(v), dims);
+    const side = [dims.nHead, dims.nQ, dims.nKv];
+    return {
+      out: fromF64(r.out, [dims.nQ, dims.nHead * dims.headDim]),
+      scores: r.scores ? fromF64(r.scores, side) : undefined,
+      softmax: r.softmax ? fromF64(r.softmax, side) : undefined,
+    };
+  }
+
+  kvCache(opts: KvCacheOptions): KvCache {
+    return new KvCache(arrayKvMemory(), opts);
+  }
+
+  async kvWrite(cache: KvCache, layer: number, pos: number, k: Tensor, v: Tensor): Promise<void> {
+    cache.write(layer, pos, values(k), values(v));
+  }
+
+  /** Copies (the reference's memory regions can move when the cache grows). */
+  kvView(cache: KvCache, layer: number, n = cache.length(layer)): { k: Tensor; v: Tensor } {
+    const { k, v } = cache.read(layer, n);
+    const shape = [n, cache.nHeadKv, cache.headDim];
+    if (cache.type === 'f32')
+      return { k: fromF64(Float64Array.from(k), shape), v: fromF64(Float64Array.from(v), shape) };
+    // f16 storage: hand attention the f16 bits, as the wasm engine does.
+    const half = (x: Float32Array) =>
+      new ReferenceTensor(shape, ggmlType('f16'), quantize('f16', x), x.length);
+    return { k: half(k), v: half(v) };
   }
 
   async dispose(): Promise<void> {}

@@ -3,13 +3,25 @@
  * worker pool by output columns (each element computed by one thread, so the
  * bits do not depend on the thread count).
  */
-import type { Engine } from '../../engine/engine.js';
-import { tensorBytes } from '../../engine/engine.js';
+import type { AttentionResult, Engine } from '../../engine/engine.js';
+import { checkReshape, tensorBytes } from '../../engine/engine.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { WasmRuntimeError } from '../../errors.js';
+import { validateAdd } from '../../ops/add.js';
+import { type AttentionOptions, validateAttention } from '../../ops/attention.js';
+import { validateEmbedding } from '../../ops/embedding.js';
+import { type GeluOptions, validateGelu } from '../../ops/gelu.js';
+import { KvCache, type KvCacheOptions } from '../../ops/kv-cache.js';
+import { type LayerNormOptions, validateLayerNorm } from '../../ops/layer-norm.js';
 import { type MatmulOptions, validateMatmul } from '../../ops/matmul.js';
+import { type RmsNormOptions, validateRmsNorm } from '../../ops/rms-norm.js';
+import { type RopeOptions, validateRope } from '../../ops/rope.js';
+import { validateSilu } from '../../ops/silu.js';
+import { type SoftmaxOptions, validateSoftmax } from '../../ops/softmax.js';
+import { validateSwiglu } from '../../ops/swiglu.js';
 import { WorkerPool } from '../../scheduler/pool.js';
 import { type GgmlTypeInfo, type GgmlTypeName, ggmlType } from '../../types/ggml-types.js';
+import { attentionOnPool, wasmKvMemory } from './attention.js';
 import { kernelCount } from './dequant.js';
 import { PANEL_WIDTH, type PackedWeights, packWeightsAt } from './matmul-f32.js';
 import {
@@ -21,12 +33,27 @@ import {
 } from './matmul-ggml.js';
 import { matmulQuantExactScratchBytes } from './matmul-quant.js';
 import { type CompiledKernels, WasmRuntime } from './module.js';
+import {
+  addCall,
+  embeddingCall,
+  layerNormCall,
+  type NnCall,
+  rmsNormCall,
+  ropeCacheBytes,
+  ropeCall,
+  softmaxCall,
+  swigluCall,
+  unaryCall,
+  writeRopeCache,
+} from './nn.js';
 
 /** Output columns per scheduling unit for the quantized kernels (several rows per pass). */
 const QUANT_GRANULARITY = 8;
 
 class WasmTensor implements Tensor {
   private live = true;
+  /** False for views (reshape, KV cache): dispose() leaves the storage to its owner. */
+  owns = true;
   /** f32/f16/bf16 weights packed into panels on first use as a matmul weight. */
   packed: PackedWeights | undefined;
 
@@ -63,10 +90,21 @@ class WasmTensor implements Tensor {
   dispose(): void {
     if (!this.live) return;
     this.live = false;
+    if (!this.owns) return;
     this.packed?.dispose();
     this.rt.arena.release(this.ptr);
   }
+
+  /** A non-owning tensor over the same bytes. */
+  view(shape: readonly number[], type = this.type, ptr = this.ptr, byteLength = this.byteLength): WasmTensor {
+    const count = shape.reduce((a, b) => a * b, 1);
+    const v = new WasmTensor(this.rt, ptr, byteLength, [...shape], type, count);
+    v.owns = false;
+    return v;
+  }
 }
+
+const f32 = ggmlType('f32');
 
 export class WasmEngine implements Engine {
   private constructor(
@@ -106,7 +144,7 @@ export class WasmEngine implements Engine {
 
   private output(M: number, N: number): WasmTensor {
     const bytes = M * N * 4;
-    return new WasmTensor(this.rt, this.rt.arena.alloc(bytes), bytes, [M, N], ggmlType('f32'), M * N);
+    return new WasmTensor(this.rt, this.rt.arena.alloc(bytes), bytes, [M, N], f32, M * N);
   }
 
   async matmul(xt: Tensor, wt: Tensor, opts: MatmulOptions = {}): Promise<Tensor> {
@@ -179,6 +217,178 @@ export class WasmEngine implements Engine {
     } finally {
       this.rt.arena.release(xq);
     }
+  }
+
+  reshape(t: Tensor, shape: readonly number[]): Tensor {
+    const w = t as WasmTensor;
+    w.check();
+    checkReshape(w.shape, shape);
+    return w.view(shape);
+  }
+
+  /** Runs an nn kernel call over the pool, split by its rows (elements). */
+  private async runCall(c: NnCall): Promise<void> {
+    const ranges = this.pool.split(c.total, c.granularity);
+    await this.pool.run(c.kernel, (i) => {
+      const r = ranges[i];
+      return r.start < r.end ? c.args(r.start, r.end) : null;
+    });
+  }
+
+  /** Allocates the output, runs `fill` on it, and frees it if that fails. */
+  private async produce(
+    shape: readonly number[],
+    fill: (y: WasmTensor) => Promise<void>,
+  ): Promise<WasmTensor> {
+    const count = shape.reduce((a, b) => a * b, 1);
+    const bytes = count * 4;
+    const y = new WasmTensor(this.rt, this.rt.arena.alloc(bytes), bytes, [...shape], f32, count);
+    try {
+      await fill(y);
+      return y;
+    } catch (e) {
+      y.dispose();
+      throw e;
+    }
+  }
+
+  private live(...ts: (Tensor | null | undefined)[]): void {
+    for (const t of ts) if (t) (t as WasmTensor).check();
+  }
+
+  async rmsNorm(x: Tensor, weight: Tensor | null, opts: RmsNormOptions): Promise<Tensor> {
+    this.live(x, weight);
+    const d = validateRmsNorm(x, weight, opts);
+    const w = (weight as WasmTensor | null)?.ptr ?? 0;
+    return this.produce(x.shape, (y) =>
+      this.runCall(rmsNormCall((x as WasmTensor).ptr, w, y.ptr, d.rows, d.dim, d.eps)),
+    );
+  }
+
+  async layerNorm(
+    x: Tensor,
+    weight: Tensor | null,
+    bias: Tensor | null,
+    opts: LayerNormOptions,
+  ): Promise<Tensor> {
+    this.live(x, weight, bias);
+    const d = validateLayerNorm(x, weight, bias, opts);
+    const w = (weight as WasmTensor | null)?.ptr ?? 0;
+    const b = (bias as WasmTensor | null)?.ptr ?? 0;
+    return this.produce(x.shape, (y) =>
+      this.runCall(layerNormCall((x as WasmTensor).ptr, w, b, y.ptr, d.rows, d.dim, d.eps)),
+    );
+  }
+
+  async rope(x: Tensor, positions: ArrayLike<number>, opts: RopeOptions): Promise<Tensor> {
+    this.live(x);
+    const q = validateRope(x, positions, opts);
+    const cache = this.rt.arena.alloc(ropeCacheBytes(q.nTokens, q.nDims));
+    try {
+      writeRopeCache(this.rt, cache, positions, q);
+      return await this.produce(x.shape, (y) =>
+        this.runCall(ropeCall((x as WasmTensor).ptr, cache, y.ptr, q)),
+      );
+    } finally {
+      this.rt.arena.release(cache);
+    }
+  }
+
+  async softmax(x: Tensor, opts: SoftmaxOptions = {}): Promise<Tensor> {
+    this.live(x, opts.mask as Tensor | null | undefined);
+    const d = validateSoftmax(x, opts);
+    const mask = (opts.mask as WasmTensor | null | undefined)?.ptr ?? 0;
+    return this.produce(x.shape, (y) =>
+      this.runCall(softmaxCall((x as WasmTensor).ptr, mask, y.ptr, d.rows, d.dim, d.maskRows, d.scale)),
+    );
+  }
+
+  async silu(x: Tensor): Promise<Tensor> {
+    this.live(x);
+    const n = validateSilu(x);
+    return this.produce(x.shape, (y) => this.runCall(unaryCall('nn_silu', (x as WasmTensor).ptr, y.ptr, n)));
+  }
+
+  async gelu(x: Tensor, opts: GeluOptions = {}): Promise<Tensor> {
+    this.live(x);
+    const { count: n, approximate } = validateGelu(x, opts);
+    const kernel = approximate === 'erf' ? 'nn_gelu_erf' : 'nn_gelu';
+    return this.produce(x.shape, (y) => this.runCall(unaryCall(kernel, (x as WasmTensor).ptr, y.ptr, n)));
+  }
+
+  async swiglu(gate: Tensor, up: Tensor): Promise<Tensor> {
+    this.live(gate, up);
+    const n = validateSwiglu(gate, up);
+    return this.produce(gate.shape, (y) =>
+      this.runCall(swigluCall((gate as WasmTensor).ptr, (up as WasmTensor).ptr, y.ptr, n)),
+    );
+  }
+
+  async add(a: Tensor, b: Tensor): Promise<Tensor> {
+    this.live(a, b);
+    const d = validateAdd(a, b);
+    return this.produce(a.shape, (y) =>
+      this.runCall(addCall((a as WasmTensor).ptr, (b as WasmTensor).ptr, y.ptr, d.rows, d.dim, d.bRows)),
+    );
+  }
+
+  async embedding(table: Tensor, ids: ArrayLike<number>): Promise<Tensor> {
+    this.live(table);
+    const d = validateEmbedding(table, ids);
+    const idPtr = this.rt.arena.alloc(Math.max(d.nTokens * 4, 4));
+    try {
+      new Int32Array(this.rt.memory.buffer, idPtr, d.nTokens).set(Array.from(ids));
+      const t = table as WasmTensor;
+      return await this.produce([d.nTokens, d.nEmbd], (y) =>
+        this.runCall(embeddingCall(this.rt, t.type, t.ptr, idPtr, y.ptr, d.nTokens, d.nEmbd, d.nVocab)),
+      );
+    } finally {
+      this.rt.arena.release(idPtr);
+    }
+  }
+
+  async attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Promise<AttentionResult> {
+    this.live(q, k, v);
+    const dims = validateAttention(q, k, v, opts);
+    const side = [dims.nHead, dims.nQ, dims.nKv];
+    const out = await this.produce([dims.nQ, dims.nHead * dims.headDim], async () => {});
+    const scores = dims.scores ? await this.produce(side, async () => {}) : undefined;
+    const softmax = dims.softmax ? await this.produce(side, async () => {}) : undefined;
+    try {
+      await attentionOnPool(this.rt, this.pool, dims, {
+        q: (q as WasmTensor).ptr,
+        k: (k as WasmTensor).ptr,
+        v: (v as WasmTensor).ptr,
+        out: out.ptr,
+        scores: scores?.ptr,
+        softmax: softmax?.ptr,
+      });
+    } catch (e) {
+      for (const t of [out, scores, softmax]) t?.dispose();
+      throw e;
+    }
+    return { out, scores, softmax };
+  }
+
+  kvCache(opts: KvCacheOptions): KvCache {
+    return new KvCache(wasmKvMemory(this.rt), opts);
+  }
+
+  async kvWrite(cache: KvCache, layer: number, pos: number, k: Tensor, v: Tensor): Promise<void> {
+    this.live(k, v);
+    cache.write(layer, pos, await k.read(), await v.read());
+  }
+
+  kvView(cache: KvCache, layer: number, n = cache.length(layer)): { k: Tensor; v: Tensor } {
+    const type = ggmlType(cache.type);
+    const shape = [n, cache.nHeadKv, cache.headDim];
+    const bytes = n * cache.rowValues * type.typeSize;
+    const make = (ptr: number) => {
+      const t = new WasmTensor(this.rt, ptr, bytes, shape, type, n * cache.rowValues);
+      t.owns = false;
+      return t;
+    };
+    return { k: make(cache.kOffset(layer)), v: make(cache.vOffset(layer)) };
   }
 
   async dispose(): Promise<void> {
