@@ -14,7 +14,7 @@
 //       m in [0, M) and n in [n0, n1); n0 and n1 are multiples of NR (8), except
 //       n1 = N. Reads nothing of y outside that range, writes nothing else.
 //       scratch: gemm_f32_scratch_bytes(M, K) bytes the call owns (one per
-//       worker; unused and may be 0 when M ≤ 4).
+//       worker), or 0: then x is read in place (slower, same bits).
 //
 // Packed layout: ceil(N / 8) column panels of NR = 8 output features, each
 // K-major: panel p holds, for k = 0..K-1, the 8 weights W[8p + j, k], j = 0..7,
@@ -316,7 +316,9 @@ export function gemm_f32(
     case 2: gemv_2(x, packed, y, N, K, p0, p1); return;
     case 3: gemv_3(x, packed, y, N, K, p0, p1); return;
     case 4: gemv_4(x, packed, y, N, K, p0, p1); return;
-    default: gemm_blocked(x, packed, y, M, N, K, p0, p1, scratch);
+    default:
+      if (scratch != 0) gemm_packed_x(x, packed, y, M, N, K, p0, p1, scratch);
+      else gemm_direct_x(x, packed, y, M, N, K, p0, p1);
   }
 }
 
@@ -358,8 +360,14 @@ function pack_x(x: usize, ldx: usize, dst: usize, m0: i32, m1: i32, kc: i32): vo
   }
 }
 
-function gemm_blocked(
-  x: usize, packed: usize, y: usize, M: i32, N: i32, K: i32, p0: i32, p1: i32, scratch: usize,
+/**
+ * M > 4. With scratch (XP), x blocks are packed so that the 4×8 tile reaches its
+ * rows through one pointer; without (scratch = 0) the same tiles read x in
+ * place: slower, same bits.
+ */
+@inline
+function blocked(
+  XP: bool, x: usize, packed: usize, y: usize, M: i32, N: i32, K: i32, p0: i32, p1: i32, scratch: usize,
 ): void {
   const ldx = (<usize>K) * 4;
   const ldy = (<usize>N) * 4;
@@ -372,15 +380,19 @@ function gemm_blocked(
       const m1 = min(m0 + MC, M);
       const mt = m0 + (m1 - m0) / MR * MR; // end of the full tiles
       // Packing x costs one pass over the block; every panel then reads it with one pointer.
-      pack_x(xk, ldx, scratch, m0, mt, kc);
+      if (XP) pack_x(xk, ldx, scratch, m0, mt, kc);
       for (let p = p0; p < p1; p++) {
         const w = packed + (<usize>p) * pb + (<usize>k0) * (<usize>NR) * 4;
         const cols = min(NR, N - p * NR);
         const yp = y + (<usize>p) * 32;
         let xt = scratch;
         for (let m = m0; m < mt; m += MR) {
-          tile(MR, 1, true, xt, 0, w, pb, kc, yp + (<usize>m) * ldy, ldy, cols, first);
-          xt += (<usize>kc) * MR * 4;
+          if (XP) {
+            tile(MR, 1, true, xt, 0, w, pb, kc, yp + (<usize>m) * ldy, ldy, cols, first);
+            xt += (<usize>kc) * MR * 4;
+          } else {
+            tile(MR, 1, false, xk + (<usize>m) * ldx, ldx, w, pb, kc, yp + (<usize>m) * ldy, ldy, cols, first);
+          }
         }
         const xm = xk + (<usize>mt) * ldx;
         const ym = yp + (<usize>mt) * ldy;
@@ -393,4 +405,12 @@ function gemm_blocked(
       }
     }
   }
+}
+
+function gemm_packed_x(x: usize, packed: usize, y: usize, M: i32, N: i32, K: i32, p0: i32, p1: i32, scratch: usize): void {
+  blocked(true, x, packed, y, M, N, K, p0, p1, scratch);
+}
+
+function gemm_direct_x(x: usize, packed: usize, y: usize, M: i32, N: i32, K: i32, p0: i32, p1: i32): void {
+  blocked(false, x, packed, y, M, N, K, p0, p1, 0);
 }

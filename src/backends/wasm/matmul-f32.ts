@@ -129,7 +129,8 @@ function checkRange(rt: WasmRuntime, what: string, ptr: number, bytes: number): 
  * y[m, n] = Σ_k x[m, k]·W[n, k] for m in [0, M) and n in [n0, n1). x is
  * [M, K] f32 at `x`, y is [M, N] f32 at `y` (pointers into the runtime's
  * memory); columns outside [n0, n1) are neither read nor written. `scratch`:
- * f32ScratchBytes(rt, M, K) bytes this call owns (allocated for the call if omitted).
+ * f32ScratchBytes(rt, M, K) bytes this call owns (allocated for the call if
+ * omitted), or 0 to read x in place (slower, same bits).
  */
 export function matmulF32(
   rt: WasmRuntime,
@@ -153,7 +154,7 @@ export function matmulF32(
   checkRange(rt, 'y', y, M * N * 4);
   if (x % 4 !== 0 || y % 4 !== 0) throw new SizeError(`x (${x}) and y (${y}) must be 4-byte aligned`);
   const scratchBytes = f32ScratchBytes(rt, M, K);
-  if (scratch !== undefined) {
+  if (scratch !== undefined && scratch !== 0) {
     checkRange(rt, 'scratch', scratch, scratchBytes);
     if (scratch % 16 !== 0) throw new SizeError(`scratch (${scratch}) must be 16-byte aligned`);
   }

@@ -279,6 +279,11 @@ export function checkDeterminism(rt: WasmRuntime): { failures: Failures; splits:
     rt.f32(xp, M * K).set(x);
     matmulF32(rt, xp, packed, yp, M);
     const whole = new Uint32Array(rt.f32(yp, M * N).slice().buffer);
+    // Without scratch (x read in place): the same bits.
+    matmulF32(rt, xp, packed, yp, M, 0, N, 0);
+    const direct = new Uint32Array(rt.memory.buffer, yp, M * N);
+    if (direct.some((b, i) => b !== whole[i]))
+      failures.push(`${M}x${N}x${K}: without scratch the bits differ`);
     const panels = Math.ceil(N / PANEL_WIDTH);
     const SENTINEL = 0x7fc0dead; // a NaN pattern no computation produces here
     for (let pieces = 1; pieces <= 4; pieces++) {
