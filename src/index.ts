@@ -15,6 +15,13 @@ export type { Tensor } from './engine/tensor.js';
 export * from './errors.js';
 export * from './formats/gguf/index.js';
 export * from './formats/safetensors/index.js';
+export {
+  type DecodeOptions,
+  type EncodeOptions,
+  Tokenizer,
+  TokenizerError,
+  type TokenizerModel,
+} from './model/tokenizer/index.js';
 export { type DequantizeOptions, dequantize } from './ops/dequantize.js';
 export type { MatmulNumerics, MatmulOptions } from './ops/matmul.js';
 export { quantize } from './ops/quantize.js';
