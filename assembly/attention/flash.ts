@@ -6,8 +6,9 @@
 //       qb with the n_head / n_head_kv heads that read kv head hk — their rows
 //       share every K/V block. Writes those rows of out.
 //   attn_decode(params, scratch, u0, u1)            (n_q = 1)
-//       units u = hk·n_chunks + c: chunk c = kv [c·CH, (c+1)·CH) for the heads
-//       of kv head hk. Writes each head's partial (m, l, O) for chunk c.
+//       units u = c·n_head_kv + hk: chunk c = kv [c·CH, (c+1)·CH) for the heads
+//       of kv head hk (chunk-major, so a range of units reads whole K/V rows).
+//       Writes each head's partial (m, l, O) for chunk c.
 //   attn_decode_combine(params, scratch, h0, h1)   (no scratch used)
 //       out rows of heads [h0, h1) from the partials, chunks in order 0, 1, 2, …
 //
@@ -383,13 +384,14 @@ export function attn_decode(params: usize, scr: usize, u0: i32, u1: i32): void {
   const hdp = hd_pad(hd);
   const nkv = pi(params, P_NKV);
   const nch = n_chunks(params);
+  const nhkv = pi(params, P_NHEADKV);
   const rec = (<usize>rec_floats(hd)) << 2;
   const p = query_pos(params, 0);
   const q = pp(params, P_Q);
   const parts = pp(params, P_PARTIALS);
   for (let u = u0; u < u1; u++) {
-    const hk = u / nch;
-    const c = u % nch;
+    const c = u / nhkv;
+    const hk = u % nhkv;
     const k0 = c * CH;
     const k1 = min(k0 + CH, nkv);
     const lo = max(vis_lo(params, p), k0);

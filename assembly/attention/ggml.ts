@@ -17,10 +17,10 @@
 // where ggml calls the C library's expf.
 //
 //   attn_ggml(params, scratch, u0, u1)
-//       units u = hk·n_q + i: query i with the heads that read kv head hk.
+//       units u = i·n_head_kv + hk: query i with the heads that read kv head hk.
 import { exp_f32_scalar } from '../nn/exp';
 import { dot_ggml } from './dot';
-import { f16_row_to_f32, round_f16_v128, round_row_f16 } from './half';
+import { f16_row_to_f32, round_f16_fast_v128, round_f16_v128, round_row_f16 } from './half';
 import {
   hd_pad,
   kv_head_off,
@@ -30,7 +30,6 @@ import {
   P_KV_F16,
   P_NHEAD,
   P_NHEADKV,
-  P_NQ,
   P_OUT,
   P_Q,
   P_SCALE,
@@ -46,7 +45,7 @@ import {
 
 const NEG_INF: f32 = -Infinity;
 
-// Scratch for R = n_head / n_head_kv rows: Qc [R × hdp], A [R × hdp], M [R], S [R], Kc [hdp], Vc [hdp].
+// Scratch for up to R = n_head rows: Qc [R × hdp], A [R × hdp], M [R], S [R], Kc [hdp], Vc [hdp].
 export function ggml_scratch_bytes(R: i32, hd: i32): usize {
   const hdp = <usize>hd_pad(hd);
   const r = <usize>R;
@@ -61,7 +60,7 @@ function scale_row(a: usize, hd: i32, x: f32, f16: bool): void {
   for (; d + 4 <= hd; d += 4) {
     const o = a + ((<usize>d) << 2);
     const y = f32x4.mul(v128.load(o), xv);
-    v128.store(o, f16 ? round_f16_v128(y) : y);
+    v128.store(o, f16 ? round_f16_fast_v128(y) : y);
   }
   for (; d < hd; d++) {
     const o = a + ((<usize>d) << 2);
@@ -78,7 +77,7 @@ function mad_row(a: usize, v: usize, hd: i32, x: f32, f16: bool): void {
   for (; d + 4 <= hd; d += 4) {
     const o = (<usize>d) << 2;
     const y = f32x4.add(v128.load(a + o), f32x4.mul(v128.load(v + o), xv));
-    v128.store(a + o, f16 ? round_f16_v128(y) : y);
+    v128.store(a + o, f16 ? round_f16_fast_v128(y) : y);
   }
   for (; d < hd; d++) {
     const o = (<usize>d) << 2;
@@ -88,49 +87,62 @@ function mad_row(a: usize, v: usize, hd: i32, x: f32, f16: bool): void {
 }
 
 export function attn_ggml(params: usize, scr: usize, u0: i32, u1: i32): void {
-  const nq = pi(params, P_NQ);
-  const R = pi(params, P_NHEAD) / pi(params, P_NHEADKV);
+  const nhkv = pi(params, P_NHEADKV);
+  const rep = pi(params, P_NHEAD) / nhkv;
+  // Consecutive units of one query (its kv heads hk0 .. hk1 − 1) share one sweep over
+  // the kv positions, reading whole stretches of each K/V row; heads stay independent.
+  let u = u0;
+  while (u < u1) {
+    const i = u / nhkv;
+    const hk0 = u % nhkv;
+    const hk1 = min(nhkv, hk0 + (u1 - u));
+    ggml_heads(params, scr, i, hk0, hk1, rep);
+    u += hk1 - hk0;
+  }
+}
+
+/** Query i with the heads of kv heads [hk0, hk1): rows t = (hk − hk0)·rep + r. */
+function ggml_heads(params: usize, scr: usize, i: i32, hk0: i32, hk1: i32, rep: i32): void {
+  const R = (hk1 - hk0) * rep;
   const hd = pi(params, P_HD);
   const hdp = <usize>hd_pad(hd);
   const f16 = pi(params, P_KV_F16) != 0;
   const scale = pf(params, P_SCALE);
   const stride = kv_stride(params);
   const row = hdp << 2;
+  const rmax = <usize>pi(params, P_NHEAD);
   const qc = scr;
-  const acc = qc + (<usize>R) * row;
-  const mp = acc + (<usize>R) * row;
-  const sp = mp + ((((<usize>R) + 3) & ~3) << 2);
-  const kc = sp + ((((<usize>R) + 3) & ~3) << 2);
+  const acc = qc + rmax * row;
+  const mp = acc + rmax * row;
+  const sp = mp + (((rmax + 3) & ~3) << 2);
+  const kc = sp + (((rmax + 3) & ~3) << 2);
   const vc = kc + row;
   const q = pp(params, P_Q);
   const out = pp(params, P_OUT);
-  for (let u = u0; u < u1; u++) {
-    const hk = u / nq;
-    const i = u % nq;
-    const p = query_pos(params, i);
-    const lo = vis_lo(params, p);
-    const hi = vis_hi(params, p);
-    for (let t = 0; t < R; t++) {
-      const src = q + q_off(params, i, hk * R + t);
-      const dst = qc + (<usize>t) * row;
-      if (f16) round_row_f16(src, dst, hd);
-      else memory.copy(dst, src, (<usize>hd) << 2);
-      store<f32>(mp + ((<usize>t) << 2), NEG_INF);
-      store<f32>(sp + ((<usize>t) << 2), 0);
-    }
-    memory.fill(acc, 0, (<usize>R) * row);
-    const kh = pp(params, P_K) + kv_head_off(params, hk);
-    const vh = pp(params, P_V) + kv_head_off(params, hk);
-    for (let j = lo; j < hi; j++) {
-      let kj = kh + (<usize>j) * stride;
-      let vj = vh + (<usize>j) * stride;
+  const p = query_pos(params, i);
+  const lo = vis_lo(params, p);
+  const hi = vis_hi(params, p);
+  const h0 = hk0 * rep;
+  for (let t = 0; t < R; t++) {
+    const src = q + q_off(params, i, h0 + t);
+    const dst = qc + (<usize>t) * row;
+    if (f16) round_row_f16(src, dst, hd);
+    else memory.copy(dst, src, (<usize>hd) << 2);
+    store<f32>(mp + ((<usize>t) << 2), NEG_INF);
+    store<f32>(sp + ((<usize>t) << 2), 0);
+  }
+  memory.fill(acc, 0, (<usize>R) * row);
+  for (let j = lo; j < hi; j++) {
+    for (let hk = hk0; hk < hk1; hk++) {
+      let kj = pp(params, P_K) + kv_head_off(params, hk) + (<usize>j) * stride;
+      let vj = pp(params, P_V) + kv_head_off(params, hk) + (<usize>j) * stride;
       if (f16) {
         f16_row_to_f32(kj, kc, hd);
         f16_row_to_f32(vj, vc, hd);
         kj = kc;
         vj = vc;
       }
-      for (let t = 0; t < R; t++) {
+      for (let t = (hk - hk0) * rep; t < (hk - hk0 + 1) * rep; t++) {
         const s = dot_ggml(qc + (<usize>t) * row, kj, hd, f16) * scale;
         const a = acc + (<usize>t) * row;
         const mt = mp + ((<usize>t) << 2);
@@ -149,21 +161,21 @@ export function attn_ggml(params: usize, scr: usize, u0: i32, u1: i32): void {
         store<f32>(st, load<f32>(st) * ms + vs);
       }
     }
-    for (let t = 0; t < R; t++) {
-      const S = load<f32>(sp + ((<usize>t) << 2));
-      const inv: f32 = S == 0 ? 0 : 1 / S;
-      const a = acc + (<usize>t) * row;
-      const dst = out + q_off(params, i, hk * R + t);
-      const iv = f32x4.splat(inv);
-      let d = 0;
-      for (; d + 4 <= hd; d += 4) {
-        const o = (<usize>d) << 2;
-        v128.store(dst + o, f32x4.mul(v128.load(a + o), iv));
-      }
-      for (; d < hd; d++) {
-        const o = (<usize>d) << 2;
-        store<f32>(dst + o, load<f32>(a + o) * inv);
-      }
+  }
+  for (let t = 0; t < R; t++) {
+    const S = load<f32>(sp + ((<usize>t) << 2));
+    const inv: f32 = S == 0 ? 0 : 1 / S;
+    const a = acc + (<usize>t) * row;
+    const dst = out + q_off(params, i, h0 + t);
+    const iv = f32x4.splat(inv);
+    let d = 0;
+    for (; d + 4 <= hd; d += 4) {
+      const o = (<usize>d) << 2;
+      v128.store(dst + o, f32x4.mul(v128.load(a + o), iv));
+    }
+    for (; d < hd; d++) {
+      const o = (<usize>d) << 2;
+      store<f32>(dst + o, load<f32>(a + o) * inv);
     }
   }
 }

@@ -22,14 +22,62 @@ export function round_f16_v128(x: v128): v128 {
   return v128.or(r, v128.and(x, i32x4.splat(0x80000000)));
 }
 
+/**
+ * round_f16_v128 with a fast path: when every lane lies in the f16 normal range
+ * [2^-14, 65520) the rounding is an integer add on the f32 bits (round half to
+ * even at bit 13); any other lane (zero, subnormal, overflow, inf, NaN) sends
+ * the vector through the general conversion. Same bits either way.
+ */
+@inline
+export function round_f16_fast_v128(x: v128): v128 {
+  const a = v128.and(x, i32x4.splat(0x7fffffff));
+  // a − 2^-14's bits, biased to a signed compare: outside [0, 65520 − 2^-14's] → general path.
+  if (v128.any_true(i32x4.gt_s(i32x4.sub(a, i32x4.splat(0xb8800000)), i32x4.splat(0x8effefff)))) {
+    return round_f16_v128(x);
+  }
+  const lsb = v128.and(i32x4.shr_u(x, 13), i32x4.splat(1));
+  return v128.and(i32x4.add(x, i32x4.add(lsb, i32x4.splat(0xfff))), i32x4.splat(~0x1fff));
+}
+
 @inline
 export function round_f16_scalar(x: f32): f32 {
   return f32x4.extract_lane(round_f16_v128(f32x4.splat(x)), 0);
 }
 
-/** n halves at src → n f32 at dst (exact, ggml_fp16_to_fp32 bit for bit). */
+const F16_REBIAS: f32 = 5.192296858534828e33; // 2^112
+
+/**
+ * Halves 0..3 (lo) or 4..7 of h → f32 for finite halves: each half moved to
+ * the top of its 32-bit lane (an interleave with zeros, one instruction), shifted right arithmetically by 3 (sign copied
+ * into bits 28..31, exponent and mantissa at bits 13..27), bits 28..30
+ * cleared, then × 2^112 rebiases the exponent (exact; subnormal halves too).
+ */
+@inline
+function finite_half_lanes(h: v128, high: bool): v128 {
+  const z = i32x4.splat(0);
+  const w = high
+    ? i8x16.shuffle(z, h, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31)
+    : i8x16.shuffle(z, h, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+  const bits = v128.and(i32x4.shr_s(w, 3), i32x4.splat(0x8fffe000));
+  return f32x4.mul(bits, f32x4.splat(F16_REBIAS));
+}
+
+/**
+ * n halves at src → n f32 at dst (exact, ggml_fp16_to_fp32 bit for bit).
+ * Rows are converted on the fast finite path; a row holding an inf or NaN
+ * is converted again by the exact general path.
+ */
 export function f16_row_to_f32(src: usize, dst: usize, n: i32): void {
   let d = 0;
+  let special = i32x4.splat(0);
+  for (; d + 8 <= n; d += 8) {
+    const h = v128.load(src + ((<usize>d) << 1));
+    special = v128.or(special, i16x8.eq(v128.and(h, i16x8.splat(0x7c00)), i16x8.splat(0x7c00)));
+    const o = dst + ((<usize>d) << 2);
+    v128.store(o, finite_half_lanes(h, false));
+    v128.store(o, finite_half_lanes(h, true), 16);
+  }
+  if (v128.any_true(special)) d = 0;
   for (; d + 8 <= n; d += 8) {
     const h = v128.load(src + ((<usize>d) << 1));
     const o = dst + ((<usize>d) << 2);

@@ -30,7 +30,7 @@ export function attn_scratch_bytes(params: usize, kind: i32): usize {
   const rep = pi(params, P_NHEAD) / pi(params, P_NHEADKV);
   if (kind == K_PREFILL) return flash_scratch_bytes(QB * rep, hd);
   if (kind == K_DECODE) return flash_scratch_bytes(rep, hd);
-  if (kind == K_GGML) return ggml_scratch_bytes(rep, hd);
+  if (kind == K_GGML) return ggml_scratch_bytes(pi(params, P_NHEAD), hd);
   if (kind == K_SCORES) return scores_scratch_bytes(hd);
   return 0;
 }

@@ -13,7 +13,7 @@
  * Phases: numerics 'exact' with n_q > 1: attn_prefill (units: kv head × block
  * of 4 queries); n_q = 1: attn_decode (units: kv head × chunk of 256 kv
  * positions) then attn_decode_combine (units: heads; chunks combined in order
- * 0, 1, 2, …); numerics 'ggml': attn_ggml (units: kv head × query). With
+ * 0, 1, 2, …); numerics 'ggml': attn_ggml (units: query × kv head). With
  * scores or softmax asked for, attn_scores (units: head × query) runs first.
  * Units depend on the sizes only, and every unit's output depends on its own
  * inputs only, so any split over any number of threads gives the same bits.

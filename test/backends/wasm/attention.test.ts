@@ -56,6 +56,37 @@ function bitsEqual(a: Float32Array, b: Float32Array): boolean {
   return true;
 }
 
+/** Equal values, NaN equal to NaN (NaN payloads differ between JS and the hardware). */
+function sameValues(a: Float32Array, b: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) {
+    if (!(Object.is(a[i], b[i]) || (Number.isNaN(a[i]) && Number.isNaN(b[i])))) return false;
+  }
+  return a.length === b.length;
+}
+
+describe('f16 K/V rows widen exactly', () => {
+  it('every half, and rows with inf and NaN (the general path)', () => {
+    const n = 65536;
+    const p = rt.arena.alloc(n * 6);
+    const h = new Uint16Array(rt.memory.buffer, p, n);
+    for (let i = 0; i < n; i++) h[i] = i;
+    rt.kernel('attn_widen_f16')(p, p + n * 2, n);
+    const all = rt.f32(p + n * 2, n).slice();
+    // Finite rows of 128 halves (the fast path), each row checked on its own.
+    const finite = Uint16Array.from({ length: 128 }, (_, i) => ((i * 397) % 0x7c00) | (i & 1 ? 0x8000 : 0));
+    new Uint16Array(rt.memory.buffer, p, 128).set(finite);
+    rt.kernel('attn_widen_f16')(p, p + n * 2, 128);
+    const row = rt.f32(p + n * 2, 128).slice();
+    rt.arena.release(p);
+    for (let i = 0; i < n; i++) {
+      const want = f16ToF32(i);
+      if (!(Object.is(all[i], want) || (Number.isNaN(want) && Number.isNaN(all[i]))))
+        expect.fail(`half 0x${i.toString(16)} → ${all[i]}, want ${want}`);
+    }
+    expect([...row]).toEqual([...finite].map((x) => f16ToF32(x)));
+  });
+});
+
 describe('outputs within the derived bound, ragged shapes', () => {
   const HEAD_DIMS = [64, 80, 128];
   const N_KV = [1, 7, 33, 1000];
@@ -296,6 +327,24 @@ describe('ggml numerics', () => {
         const got = runWasm(rt, dims, x).out;
         const want = emulateGgmlAttention(x.q, x.k, x.v, dims, exp32);
         expect(bitsEqual(got, want), `${JSON.stringify(s)} ${kv}`).toBe(true);
+      }
+    }
+  });
+
+  it('tiny, huge and non-finite values: the f16 accumulator’s every rounding path', () => {
+    const s: Shape = { nQ: 3, nKv: 40, nHead: 4, nHeadKv: 2, headDim: 36 };
+    // V scaled so the accumulator goes subnormal (1e-6), stays normal, or overflows f16 (3e4·…).
+    for (const vScale of [1e-6, 1e-3, 3e4]) {
+      for (const kv of KV_TYPES) {
+        const x = makeInputs(s, 29, kv);
+        const vh = Uint16Array.from(x.v, (y) => f32ToF16(y * vScale));
+        const vals = kv === 'f16' ? Float32Array.from(vh, (h) => f16ToF32(h)) : x.v.map((y) => y * vScale);
+        const y = { ...x, v: vals, vBits: vh };
+        const dims = dimsOf(s, kv, { numerics: 'ggml' });
+        const got = runWasm(rt, dims, y).out;
+        const want = emulateGgmlAttention(x.q, x.k, vals, dims, exp32);
+        expect(sameValues(got, want), `${vScale} ${kv}`).toBe(true);
+        if (vScale > 1 && kv === 'f16') expect(got.some((o) => !Number.isFinite(o))).toBe(true);
       }
     }
   });
