@@ -3,8 +3,15 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   resolve: {
-    // README examples import 'plumbline'; in tests that is the source tree.
-    alias: { plumbline: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
+    // README examples import 'plumbline' and 'plumbline/testing'; in tests that is the source tree.
+    // Exact-match patterns, the subpath first, so 'plumbline' does not swallow 'plumbline/testing'.
+    alias: [
+      {
+        find: /^plumbline\/testing$/,
+        replacement: fileURLToPath(new URL('./src/testing/index.ts', import.meta.url)),
+      },
+      { find: /^plumbline$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
+    ],
   },
   test: {
     include: ['test/**/*.test.ts'],

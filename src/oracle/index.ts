@@ -8,6 +8,28 @@ export {
   type Verdict,
   type WorstElement,
 } from './compare.js';
+export {
+  type Int8Options,
+  type Int8Quantized,
+  type OperandRounding,
+  quantizationMagnitude,
+  quantizeInt8,
+  roundBf16,
+  roundF16,
+  roundOperands,
+  roundTf32Rna,
+  roundTf32Rne,
+  roundTies,
+  stageF16,
+  type TieRule,
+  truncTf32,
+} from './emulate.js';
+export {
+  type EmulatedInputs,
+  type EmulatedMatmul,
+  type EmulatedMatmulOptions,
+  emulatedMatmul,
+} from './emulated-matmul.js';
 export { CountMismatchError, ParityOptionError } from './errors.js';
 export {
   GGML_NMSE_LIMITS,

@@ -13,23 +13,13 @@ const i32 = new Int32Array(f32.buffer);
 export function f32Key(x: number): number {
   f32[0] = x;
   const b = i32[0];
-  return b < 0 ? -(b & 0x7fffffff) : b;
+  return b < 0 ? 0 - (b & 0x7fffffff) : b;
 }
 
 /** |key(a) − key(b)| after rounding both to f32; NaN if either is NaN. */
 export function ulpDistance(a: number, b: number): number {
   if (Number.isNaN(a) || Number.isNaN(b)) return Number.NaN;
   return Math.abs(f32Key(a) - f32Key(b));
-}
-
-/** Ordered keys of a whole array (rounded to f32 first). */
-export function f32Keys(x: ArrayLike<number>): Int32Array | Float64Array {
-  const bits = new Int32Array(Float32Array.from(x as ArrayLike<number>).buffer);
-  for (let i = 0; i < bits.length; i++) {
-    const b = bits[i];
-    if (b < 0) bits[i] = -(b & 0x7fffffff);
-  }
-  return bits;
 }
 
 /**
