@@ -23,7 +23,7 @@ import { WorkerPool } from '../../scheduler/pool.js';
 import { type GgmlTypeInfo, type GgmlTypeName, ggmlType } from '../../types/ggml-types.js';
 import { attentionOnPool, wasmKvMemory } from './attention.js';
 import { kernelCount } from './dequant.js';
-import { PANEL_WIDTH, type PackedWeights, packWeightsAt } from './matmul-f32.js';
+import { f32ScratchBytes, PANEL_WIDTH, type PackedWeights, packWeightsAt } from './matmul-f32.js';
 import {
   activationBytes,
   isGgmlMatmulType,
@@ -170,10 +170,19 @@ export class WasmEngine implements Engine {
     w.packed ??= packWeightsAt(this.rt, w.type.name as 'f32' | 'f16' | 'bf16', w.ptr, N, K);
     const packed = w.packed.ptr;
     const ranges = this.pool.split(N, PANEL_WIDTH);
-    await this.pool.run('gemm_f32', (i) => {
-      const r = ranges[i];
-      return r.start < r.end ? [x.ptr, packed, y.ptr, M, N, K, r.start, r.end] : null;
-    });
+    // Each thread packs its x blocks into its own scratch (0 bytes for GEMV).
+    const per = f32ScratchBytes(this.rt, M, K);
+    const scratch = per ? this.rt.arena.alloc(per * ranges.length) : 0;
+    try {
+      await this.pool.run('gemm_f32', (i) => {
+        const r = ranges[i];
+        return r.start < r.end
+          ? [x.ptr, packed, y.ptr, M, N, K, r.start, r.end, per ? scratch + i * per : 0]
+          : null;
+      });
+    } finally {
+      if (scratch) this.rt.arena.release(scratch);
+    }
   }
 
   private async matmulQuantExact(
