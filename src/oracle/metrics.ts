@@ -10,7 +10,7 @@
  */
 import { CountMismatchError } from './errors.js';
 import { StatsAccumulator, type StdRatio, stdRatio, type TensorStats } from './stats.js';
-import { percentile } from './ulp.js';
+import { UlpHistogram } from './ulp.js';
 
 export interface NonFiniteCensus {
   nan: number;
@@ -88,7 +88,7 @@ export function errorMetrics(
   const mm: MismatchCensus = { nan: 0, inf: 0, infSign: 0, first: -1 };
   const sa = new StatsAccumulator();
   const sr = new StatsAccumulator();
-  const ulps = new Float64Array(n);
+  const ulps = new UlpHistogram();
   let nf = 0;
   let se = 0;
   let rr = 0;
@@ -148,7 +148,8 @@ export function errorMetrics(
     const ba = i32buf[0];
     const br = i32buf[1];
     const d = Math.abs((ba < 0 ? -(ba & 0x7fffffff) : ba) - (br < 0 ? -(br & 0x7fffffff) : br));
-    ulps[nf++] = d;
+    ulps.add(d);
+    nf++;
     if (d > maxUlp.value || maxUlp.index < 0) {
       maxUlp.value = d;
       maxUlp.index = i;
@@ -165,7 +166,7 @@ export function errorMetrics(
     rmse: nf ? Math.sqrt(se / nf) : 0,
     nmse: rr ? se / rr : se ? Number.POSITIVE_INFINITY : 0,
     cosine: aa && rr ? ar / (Math.sqrt(aa) * Math.sqrt(rr)) : aa === rr ? 1 : 0,
-    ulp: { max: maxUlp, p99: nf ? percentile(ulps.subarray(0, nf), 0.99) : 0, count: nf },
+    ulp: { max: maxUlp, p99: ulps.percentile(0.99), count: nf },
     std: {
       candidate: candidateStats,
       reference: referenceStats,

@@ -47,6 +47,9 @@ export const ACCUMULATION_ROUNDOFF: Readonly<Record<Accumulation, number>> = {
  *   (2u)²/3 so that both conversions pass).
  * - `accumulateU`: the unit roundoff of the sums (f32 on every tier).
  * - `outputU`: results stored in the tier's format (f16/bf16 storage).
+ * Operands in the target format's subnormal range (f16 below 2^-14) carry an
+ * absolute error (≤ 2^-25 for f16) instead of a relative one: with operands
+ * that small, add it through `atol` (2^-25·Σ|w| per output).
  */
 export interface TierSpec {
   name: TierName;

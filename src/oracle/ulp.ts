@@ -56,3 +56,35 @@ export function percentile(v: Float64Array, p: number): number {
   if (v.length === 0) return Number.NaN;
   return selectKth(v, Math.max(0, Math.ceil(p * v.length) - 1));
 }
+
+/**
+ * Exact nearest-rank percentiles of integer ULP distances without keeping
+ * them all: distances below 2^16 are counted, larger ones (rare in a passing
+ * comparison) listed.
+ */
+export class UlpHistogram {
+  count = 0;
+  private readonly small = new Uint32Array(1 << 16);
+  private smallCount = 0;
+  private large: number[] = [];
+
+  add(d: number): void {
+    this.count++;
+    if (d < 1 << 16) {
+      this.small[d]++;
+      this.smallCount++;
+    } else this.large.push(d);
+  }
+
+  /** Nearest-rank percentile, p in (0, 1]; 0 when empty. */
+  percentile(p: number): number {
+    if (this.count === 0) return 0;
+    const k = Math.max(0, Math.ceil(p * this.count) - 1);
+    if (k >= this.smallCount) return selectKth(Float64Array.from(this.large), k - this.smallCount);
+    let seen = 0;
+    for (let d = 0; ; d++) {
+      seen += this.small[d];
+      if (seen > k) return d;
+    }
+  }
+}

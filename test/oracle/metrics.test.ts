@@ -3,7 +3,7 @@ import { CountMismatchError } from '../../src/oracle/errors.js';
 import { errorMetrics, REL_FLOOR } from '../../src/oracle/metrics.js';
 import { stdRatio, tensorStats } from '../../src/oracle/stats.js';
 import { topKAgreement, topKIndices } from '../../src/oracle/topk.js';
-import { f32Key, percentile, ulpDistance } from '../../src/oracle/ulp.js';
+import { f32Key, percentile, UlpHistogram, ulpDistance } from '../../src/oracle/ulp.js';
 import { bitsToF32 } from '../../src/types/half.js';
 
 const FLT_MAX = bitsToF32(0x7f7fffff);
@@ -126,5 +126,23 @@ describe('top-k agreement', () => {
       argmaxAgree: 2,
       firstArgmaxMismatch: 0,
     });
+  });
+});
+
+describe('ULP histogram percentiles', () => {
+  it('agree with sorting, small and large distances mixed', () => {
+    const h = new UlpHistogram();
+    const all: number[] = [];
+    let s = 3;
+    for (let i = 0; i < 5000; i++) {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      const d = s % 7 === 0 ? 65536 + (s >>> 8) : s % 300;
+      h.add(d);
+      all.push(d);
+    }
+    all.sort((x, y) => x - y);
+    for (const p of [0.01, 0.5, 0.8, 0.857, 0.9, 0.99, 1])
+      expect(h.percentile(p), `p = ${p}`).toBe(all[Math.ceil(p * all.length) - 1]);
+    expect(new UlpHistogram().percentile(0.99)).toBe(0);
   });
 });
