@@ -36,6 +36,10 @@ import { type TopKAgreement, topKAgreement } from './topk.js';
 /** A precision tier, or `ggml` for test-backend-ops' fixed limits. */
 export type ParityTier = TierName | 'ggml';
 
+export function isParityTier(s: string): s is ParityTier {
+  return s === 'ggml' || isTierName(s);
+}
+
 export interface CompareOptions {
   tier: ParityTier;
   /** Per-element Σ_j|x_j|·|w_j| of the reference dot products (bound mode; needs K). */
@@ -108,8 +112,7 @@ export interface Comparison extends ErrorMetrics {
 }
 
 function checkOptions(opts: CompareOptions, n: number): void {
-  if (!(opts.tier === 'ggml' || isTierName(opts.tier)))
-    throw new ParityOptionError(`unknown tier ${JSON.stringify(opts.tier)}`);
+  if (!isParityTier(opts.tier)) throw new ParityOptionError(`unknown tier ${JSON.stringify(opts.tier)}`);
   if (opts.magnitude && opts.bound)
     throw new ParityOptionError('give either a magnitude or explicit bounds, not both');
   if (opts.magnitude && !(Number.isInteger(opts.K) && (opts.K as number) > 0))

@@ -4,6 +4,7 @@ export {
   type CompareOptions,
   type Comparison,
   compare,
+  isParityTier,
   type ParityTier,
   type Verdict,
   type WorstElement,
