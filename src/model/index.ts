@@ -1,0 +1,39 @@
+/** GGUF models on the engine: loading, the forward pass, generation, trace capture, synthetic test models. */
+export {
+  architectureStages,
+  Capture,
+  type CapturePlan,
+  LAYER_STAGES,
+  type ModelStage,
+  POST_STAGES,
+  PRE_STAGES,
+  type Trace,
+  type TraceTensor,
+} from './capture.js';
+export {
+  HyperparameterError,
+  ModelError,
+  ModelTensorError,
+  ModelTooLargeError,
+  UnsupportedArchitectureError,
+} from './errors.js';
+export { type GenerateOptions, type GenerateResult, generate } from './generate.js';
+export { ARCHITECTURES, type Architecture, type ArchSpec, type HParams, readHParams } from './hparams.js';
+export {
+  DEFAULT_BATCH,
+  DEFAULT_CONTEXT,
+  type LoadModelOptions,
+  loadModel,
+  type ModelPlan,
+  planModel,
+} from './load.js';
+export { estimateModelBytes, type MemoryEstimate, WASM32_MEMORY_BYTES } from './memory.js';
+export { type ForwardOptions, type ForwardResult, Model, type Numerics } from './model.js';
+export { argmax, Prng, Sampler, type SamplingOptions } from './sampling.js';
+export {
+  type SyntheticModelSpec,
+  syntheticModel,
+  type WeightRole,
+  writeSyntheticModel,
+} from './synthetic.js';
+export type { LoadProgress } from './weights.js';
