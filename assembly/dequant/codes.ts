@@ -40,20 +40,26 @@ function load_sbytes(p: usize, part: i32): v128 {
   return v128.load8x8_s(p + (<usize>part << 3));
 }
 
+/**
+ * Shifts by whole i16 lanes, for either width: on 16 bytes the bits that cross into the
+ * neighbouring byte are always cleared by the byte mask that follows (x86 has no byte shifts,
+ * so this is one instruction instead of a shift and a mask).
+ */
 @inline
-function shr(v: v128, n: u32, part: i32): v128 {
-  return part < 0 ? i8x16.shr_u(v, n) : i16x8.shr_u(v, n);
+function shr(v: v128, n: u32): v128 {
+  return i16x8.shr_u(v, n);
 }
 
 @inline
-function shl(v: v128, n: u32, part: i32): v128 {
-  return part < 0 ? i8x16.shl(v, n) : i16x8.shl(v, n);
+function shl(v: v128, n: u32): v128 {
+  return i16x8.shl(v, n);
 }
 
 /** Low (h = 0) or high (h = 1) nibbles of load_bytes' result at either width. */
 @inline
 function nibbles_at(b: v128, h: i32, part: i32): v128 {
-  return h == 0 ? v128.and(b, i8x16.splat(0x0f)) : shr(b, 4, part);
+  if (h == 0) return v128.and(b, i8x16.splat(0x0f));
+  return part < 0 ? i8x16.shr_u(b, 4) : i16x8.shr_u(b, 4);
 }
 
 /** Elements 8·part..8·part+7 of a 16-element group as i16x8 from its 16 narrow codes. */
@@ -158,7 +164,7 @@ export function q2_K_codes(b: usize, g: i32): v128 {
 @inline
 export function q2_K_codes_at(b: usize, g: i32, part: i32): v128 {
   const q = load_bytes(b + 16 + ((<usize>g >> 3) << 5) + ((<usize>g & 1) << 4), part);
-  return v128.and(shr(q, <u32>(g & 6), part), i8x16.splat(3));
+  return v128.and(shr(q, <u32>(g & 6)), i8x16.splat(3));
 }
 /** q2_K's 16 scale bytes: low nibble the scale, high nibble the min. */
 @inline
@@ -179,10 +185,10 @@ export function q3_K_codes(b: usize, g: i32): v128 {
 }
 @inline
 export function q3_K_codes_at(b: usize, g: i32, part: i32): v128 {
-  const low = v128.and(shr(load_bytes(b + 32 + ((<usize>g >> 3) << 5) + ((<usize>g & 1) << 4), part), <u32>(g & 6), part), i8x16.splat(3));
+  const low = v128.and(shr(load_bytes(b + 32 + ((<usize>g >> 3) << 5) + ((<usize>g & 1) << 4), part), <u32>(g & 6)), i8x16.splat(3));
   const hm = load_bytes(b + ((<usize>g & 1) << 4), part);
-  const high = v128.and(shr(hm, <u32>(((g >> 3) << 2) | ((g >> 1) & 3)), part), i8x16.splat(1));
-  return v128.or(low, shl(high, 2, part));
+  const high = v128.and(shr(hm, <u32>(((g >> 3) << 2) | ((g >> 1) & 3))), i8x16.splat(1));
+  return v128.or(low, shl(high, 2));
 }
 /** q3_K's 16 six-bit scales (biased by 32), unpacked from 12 bytes, one per byte. */
 @inline
@@ -265,7 +271,7 @@ export function q5_K_codes(b: usize, g: i32): v128 {
 export function q5_K_codes_at(b: usize, j: i32, h: i32, l: i32, part: i32): v128 {
   const low = nibbles_at(load_bytes(b + 48 + (<usize>j << 5) + (<usize>l << 4), part), h, part);
   const qh = load_bytes(b + 16 + (<usize>l << 4), part);
-  return v128.or(low, shl(v128.and(shr(qh, <u32>(2 * j + h), part), i8x16.splat(1)), 4, part));
+  return v128.or(low, shl(v128.and(shr(qh, <u32>(2 * j + h)), i8x16.splat(1)), 4));
 }
 export const Q5_K_SCALES: usize = 4;
 
@@ -284,7 +290,9 @@ export function q6_K_codes(b: usize, g: i32): v128 {
 export function q6_K_codes_at(b: usize, half: i32, k: i32, t: i32, part: i32): v128 {
   const ql = load_bytes(b + (<usize>half << 6) + (<usize>(k & 1) << 5) + (<usize>t << 4), part);
   const qh = load_bytes(b + 128 + (<usize>half << 5) + (<usize>t << 4), part);
-  return v128.or(nibbles_at(ql, k >> 1, part), shl(v128.and(shr(qh, <u32>(k << 1), part), i8x16.splat(3)), 4, part));
+  // Bits 2k, 2k+1 of qh moved to bits 4, 5: one shift and one mask.
+  const high = k < 2 ? shl(qh, <u32>(4 - 2 * k)) : k == 2 ? qh : shr(qh, 2);
+  return v128.or(nibbles_at(ql, k >> 1, part), v128.and(high, i8x16.splat(0x30)));
 }
 export const Q6_K_SCALES: usize = 192;
 export const Q6_K_D: usize = 208;
