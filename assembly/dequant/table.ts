@@ -68,6 +68,7 @@ export function pair_lanes(a: i32, b: i32): v128 {
 @inline
 export function widen(q: v128, mask: v128, dq: v128, m: v128, affine: bool, prescaled: bool): v128 {
   let v: v128;
+  // Mask bytes are 0..15 or 0x80 (zero), where relaxed_swizzle is defined the same on every engine.
   if (ASC_FEATURE_RELAXED_SIMD) v = i8x16.relaxed_swizzle(q, mask);
   else v = i8x16.swizzle(q, mask);
   if (!prescaled) v = i32x4.shr_s(v, 24);

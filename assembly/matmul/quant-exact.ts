@@ -97,10 +97,10 @@ function place_mask(s: usize, i: i32): v128 {
 @inline
 function gemv_rows<T>(NR: i32, x: usize, w: usize, rowBytes: usize, y: usize, K: i32, t: usize): void {
   const fmt = changetype<T>(0);
-  const mk0 = place_mask(t + RV * TABLE_BYTES, 0);
-  const mk1 = place_mask(t + RV * TABLE_BYTES, 1);
-  const mk2 = place_mask(t + RV * TABLE_BYTES, 2);
-  const mk3 = place_mask(t + RV * TABLE_BYTES, 3);
+  const mk0 = place_mask(t + <usize>RV * TABLE_BYTES, 0);
+  const mk1 = place_mask(t + <usize>RV * TABLE_BYTES, 1);
+  const mk2 = place_mask(t + <usize>RV * TABLE_BYTES, 2);
+  const mk3 = place_mask(t + <usize>RV * TABLE_BYTES, 3);
   const per = chunk_blocks<T>();
   const chunkBytes = <usize>(per * fmt.bytes);
   let a0 = ZERO;
