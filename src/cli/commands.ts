@@ -1,6 +1,9 @@
 /** The list of `plumbline` subcommands, in the order `--help` shows them. */
 import type { Command } from './command.js';
 import { demoCommand } from './demo.js';
+import { diffCommand } from './diff.js';
 import { inspectCommand } from './inspect.js';
+import { runCommand } from './run.js';
+import { traceCommand } from './trace.js';
 
-export const commands: Command[] = [demoCommand, inspectCommand];
+export const commands: Command[] = [demoCommand, inspectCommand, runCommand, traceCommand, diffCommand];

@@ -81,15 +81,9 @@ export function errorGrowth(
   const model = growthModel(kind);
   const names = inputs.map((i) => i.name);
   if (model === 'none') {
+    // A source stage (the embedding lookup) carries nothing: any error is its own.
     const origin: Origin = own.relError > 0 || own.nonFinite > 0 ? 'introduced' : 'none';
-    return {
-      inputs: names,
-      model,
-      carried: 0,
-      ratio: own.relError > 0 ? Number.POSITIVE_INFINITY : null,
-      allowance,
-      origin,
-    };
+    return { inputs: names, model, carried: 0, ratio: null, allowance, origin };
   }
   if (inputs.length === 0) {
     const origin: Origin = own.relError > 0 || own.nonFinite > 0 ? 'unknown' : 'none';

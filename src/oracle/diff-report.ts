@@ -6,7 +6,7 @@
 import { formatTable } from '../cli/table.js';
 import type { DiffResult, StageMetrics, StageRow, TraceSummary } from './diff.js';
 import type { Growth } from './diff-growth.js';
-import { formatCosine, formatNumber as f } from './format.js';
+import { formatNumber as f, formatCosine } from './format.js';
 import { formatComparison } from './report.js';
 
 export interface DiffJson {
@@ -26,7 +26,9 @@ export function diffToJson(r: DiffResult): DiffJson {
   const d = r.firstDivergence;
   return {
     tier: r.tier,
-    firstDivergence: d ? { name: d.name, layer: d.layer, stage: d.stage, metrics: d.metrics as StageMetrics } : null,
+    firstDivergence: d
+      ? { name: d.name, layer: d.layer, stage: d.stage, metrics: d.metrics as StageMetrics }
+      : null,
     stages: r.stages.map((s) => ({
       name: s.name,
       layer: s.layer,
@@ -77,7 +79,8 @@ export function formatDiffTable(r: DiffResult): string {
   const rows = r.stages.map((s) => {
     const m = s.metrics;
     const mark = s === r.firstDivergence ? '>' : ' ';
-    if (!m) return [`${mark}${s.name}`, shapeText(s), VERDICT_TEXT[s.verdict], '', '', '', '', '', '', '', ''];
+    if (!m)
+      return [`${mark}${s.name}`, shapeText(s), VERDICT_TEXT[s.verdict], '', '', '', '', '', '', '', ''];
     const limit = m.threshold ? f(m.threshold.nmse) : m.basis === 'ggml' ? f(m.ggml.limit) : '-';
     return [
       `${mark}${s.name}`,
@@ -153,11 +156,14 @@ export function formatDiff(r: DiffResult): string {
   const d = r.firstDivergence;
   if (!d) out.push(`no divergence: every stage compared is within the ${r.tier} tier`);
   else {
-    out.push(`first divergence: ${d.name}${d.sources?.candidate ? ` (candidate's ${d.sources.candidate})` : ''}`);
+    out.push(
+      `first divergence: ${d.name}${d.sources?.candidate ? ` (candidate's ${d.sources.candidate})` : ''}`,
+    );
     if (d.comparison) out.push(indent(formatComparison(d.comparison, d.name)));
     out.push(indent(formatGrowth(d, r)));
     const i = r.firstIntroduced;
-    if (i && i !== d) out.push(`first stage that introduced error over the tier: ${i.name}`, indent(formatGrowth(i, r)));
+    if (i && i !== d)
+      out.push(`first stage that introduced error over the tier: ${i.name}`, indent(formatGrowth(i, r)));
     else if (!i) out.push('no stage over the tier introduced error beyond what its inputs carried');
   }
   out.push('', summaryLine(r));

@@ -116,7 +116,7 @@ export function tinyForward(
   const ones = (n: number) => Float64Array.from({ length: n }, () => 0.8 + 0.4 * next());
   const table = matrix(next, vocab, dim, 1);
   const emb = new Float64Array(T * dim);
-  tokens.forEach((tok, t) => emb.set(table.subarray(tok * dim, (tok + 1) * dim), t * dim));
+  for (let t = 0; t < T; t++) emb.set(table.subarray(tokens[t] * dim, (tokens[t] + 1) * dim), t * dim);
   let x = put('embedding', [T, dim], emb);
   for (let l = 0; l < cfg.layers; l++) {
     const p = (s: string) => `blk.${l}.${s}`;
