@@ -2,6 +2,8 @@
 export interface CliIo {
   out(text: string): void;
   err(text: string): void;
+  /** Writes text to stdout without a newline (streamed output); absent where output is collected by lines. */
+  write?(text: string): void;
   /** Whether stdout is a terminal (progress bars and colour only then). */
   readonly isTty: boolean;
 }

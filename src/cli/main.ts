@@ -50,6 +50,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 const processIo: CliIo = {
   out: (t) => process.stdout.write(`${t}\n`),
   err: (t) => process.stderr.write(`${t}\n`),
+  write: (t) => process.stdout.write(t),
   isTty: Boolean(process.stdout.isTTY),
 };
 

@@ -1,0 +1,156 @@
+/**
+ * What `run` and `trace` share: the model file, the input (--prompt or
+ * --tokens), engine options, and loading with progress on stderr when it is
+ * a terminal.
+ */
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { createEngine, type Engine } from '../engine/engine.js';
+import { loadModel } from '../model/load.js';
+import type { Model, Numerics } from '../model/model.js';
+import { UsageError } from './command.js';
+
+export const MODEL_OPTIONS = {
+  prompt: { type: 'string' },
+  tokens: { type: 'string' },
+  threads: { type: 'string' },
+  numerics: { type: 'string', default: 'exact' },
+  backend: { type: 'string', default: 'wasm' },
+  ctx: { type: 'string' },
+  json: { type: 'boolean', default: false },
+} as const;
+
+export const MODEL_OPTIONS_HELP = `  --prompt TEXT          text to start from (tokenized with the model's tokenizer, BOS added
+                         as the vocabulary asks, special tokens such as <s> recognized)
+  --tokens IDS           token ids instead, comma-separated (1,2,3)
+  --numerics exact|ggml  exact (default): f32 activations, exactly dequantized weights, f32
+                         KV cache; ggml: what llama.cpp's CPU backend computes (activations
+                         quantized to each weight type's vec_dot type, f16 KV cache, ggml's
+                         flash-attention rounding)
+  --backend wasm|reference  wasm (default) or the float64 reference (slow, exact)
+  --threads N            wasm threads, the calling thread included (default: all cores)
+  --ctx N                KV cache positions (default min(context_length, 4096))
+  --json                 print JSON`;
+
+/** Runs parseArgs, turning its errors into UsageErrors. */
+type Parsed<T extends Options> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>
+>;
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export function parseCommandArgs<T extends Options>(argv: string[], options: T): Parsed<T> {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+export function positiveInt(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new UsageError(`${name} must be a positive integer, got ${value}`);
+  return n;
+}
+
+/** A comma-separated list of non-negative integers (ranges a-b allowed). */
+export function intList(name: string, value: string): number[] {
+  const out: number[] = [];
+  for (const part of value.split(',')) {
+    const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
+    if (!m) throw new UsageError(`${name}: ${JSON.stringify(part)} is not an integer or a range a-b`);
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    if (b < a) throw new UsageError(`${name}: range ${part} is empty`);
+    for (let i = a; i <= b; i++) out.push(i);
+  }
+  return out;
+}
+
+export interface ModelArgs {
+  file: string;
+  prompt?: string;
+  tokens?: number[];
+  numerics: Numerics;
+  backend: 'wasm' | 'reference';
+  threads?: number;
+  nCtx?: number;
+  json: boolean;
+}
+
+export function modelArgs(
+  positionals: string[],
+  values: { [K in keyof typeof MODEL_OPTIONS]?: string | boolean },
+): ModelArgs {
+  if (positionals.length !== 1)
+    throw new UsageError(
+      positionals.length === 0 ? 'missing FILE.gguf' : `expected one file, got ${positionals.length}`,
+    );
+  const prompt = values.prompt as string | undefined;
+  const tokens = values.tokens as string | undefined;
+  if ((prompt === undefined) === (tokens === undefined))
+    throw new UsageError('give either --prompt or --tokens');
+  const numerics = values.numerics as string;
+  if (numerics !== 'exact' && numerics !== 'ggml')
+    throw new UsageError(`--numerics must be exact or ggml, got ${numerics}`);
+  const backend = values.backend as string;
+  if (backend !== 'wasm' && backend !== 'reference')
+    throw new UsageError(`--backend must be wasm or reference, got ${backend}`);
+  return {
+    file: positionals[0],
+    prompt,
+    tokens: tokens === undefined ? undefined : intList('--tokens', tokens),
+    numerics,
+    backend,
+    threads: positiveInt('--threads', values.threads as string | undefined),
+    nCtx: positiveInt('--ctx', values.ctx as string | undefined),
+    json: Boolean(values.json),
+  };
+}
+
+/** A progress line on stderr, rewritten in place; only when stderr is a terminal. */
+export function progress(label: string): { update(done: number, total: number): void; end(): void } {
+  const tty = Boolean(process.stderr.isTTY);
+  let shown = false;
+  return {
+    update(done, total) {
+      if (!tty) return;
+      shown = true;
+      process.stderr.write(`\r${label} ${Math.round((100 * done) / total)}%`);
+    },
+    end() {
+      if (shown) process.stderr.write('\r\x1b[K');
+    },
+  };
+}
+
+/** Creates the engine and loads the model; disposes the engine if loading fails. */
+export async function openModel(a: ModelArgs): Promise<{ engine: Engine; model: Model; tokens: number[] }> {
+  const engine = await createEngine({ backend: a.backend, threads: a.threads });
+  try {
+    const bar = progress(`loading ${a.file}`);
+    const model = await loadModel(engine, a.file, {
+      numerics: a.numerics,
+      nCtx: a.nCtx,
+      onProgress: (p) => bar.update(p.loaded, p.total),
+    });
+    bar.end();
+    try {
+      return { engine, model, tokens: inputTokens(model, a) };
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+  } catch (e) {
+    await engine.dispose();
+    throw e;
+  }
+}
+
+function inputTokens(model: Model, a: ModelArgs): number[] {
+  if (a.tokens) return a.tokens;
+  if (!model.tokenizer) throw new UsageError(`${a.file} has no tokenizer; give --tokens instead of --prompt`);
+  const ids = model.tokenizer.encode(a.prompt as string, { parseSpecial: true });
+  if (ids.length === 0) throw new UsageError('the prompt tokenizes to no tokens');
+  return ids;
+}
