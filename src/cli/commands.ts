@@ -5,7 +5,5 @@ import { diffCommand } from './diff.js';
 import { inspectCommand } from './inspect.js';
 import { runCommand } from './run.js';
 import { traceCommand } from './trace.js';
-import { runCommand } from './run.js';
-import { traceCommand } from './trace.js';
 
 export const commands: Command[] = [demoCommand, inspectCommand, runCommand, traceCommand, diffCommand];
