@@ -92,6 +92,7 @@ export { nn_layer_norm, nn_rms_norm } from './nn/norm';
 export { nn_rope } from './nn/rope';
 export { nn_softmax } from './nn/softmax';
 
+export { scan_chunk_apply, scan_chunk_carry, scan_chunk_reduce, scan_linear } from './scan/linear';
 export { noop, trap_if } from './scheduler/probe';
 
 /** First byte the host may allocate (after the module's static data). */
