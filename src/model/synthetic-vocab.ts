@@ -36,8 +36,8 @@ function pieces(): string[] {
   return out;
 }
 
-/** tokenizer.ggml.* metadata entries for a vocabulary of `size` tokens. */
-export function syntheticVocab(size: number): [string, GgufMetadataInputValue][] {
+/** tokenizer.ggml.* metadata entries for a vocabulary of `size` tokens; `eos` is the end-of-sequence id (default 2, `</s>`). */
+export function syntheticVocab(size: number, eos = 2): [string, GgufMetadataInputValue][] {
   const normal = pieces();
   const max = 259 + normal.length;
   if (!Number.isSafeInteger(size) || size < MIN_SYNTHETIC_VOCAB || size > max)
@@ -62,7 +62,7 @@ export function syntheticVocab(size: number): [string, GgufMetadataInputValue][]
     ['tokenizer.ggml.scores', scores],
     ['tokenizer.ggml.token_type', types],
     ['tokenizer.ggml.bos_token_id', 1],
-    ['tokenizer.ggml.eos_token_id', 2],
+    ['tokenizer.ggml.eos_token_id', eos],
     ['tokenizer.ggml.unknown_token_id', 0],
     ['tokenizer.ggml.add_bos_token', true],
     ['tokenizer.ggml.add_eos_token', false],

@@ -46,6 +46,8 @@ export interface SyntheticModelSpec {
   /** No output.weight: the head is tied to token_embd. */
   tiedOutput?: boolean;
   seed?: number;
+  /** tokenizer.ggml.eos_token_id (default 2, `</s>`): where generation stops. */
+  eos?: number;
   name?: string;
   ropeFreqBase?: number;
   rmsEps?: number;
@@ -88,7 +90,7 @@ function syntheticContents(spec: SyntheticModelSpec) {
           [`${a}.attention.value_length`, D],
         ] as [string, GgufMetadataInputValue][])
       : []),
-    ...syntheticVocab(V),
+    ...syntheticVocab(V, spec.eos),
   ];
 
   const rng = new Prng(spec.seed ?? 1);
