@@ -8,6 +8,7 @@ import { matmulF32Bench } from './matmul-f32.bench.js';
 import { matmulGgmlBench } from './matmul-ggml.bench.js';
 import { matmulPeersBench } from './matmul-peers.bench.js';
 import { matmulQuantBench } from './matmul-quant.bench.js';
+import { nnBench } from './nn.bench.js';
 import { schedulerBench } from './scheduler.bench.js';
 import { tokenizerBench } from './tokenizer.bench.js';
 
@@ -18,6 +19,7 @@ const suites: Record<string, () => Promise<SuiteResult>> = {
   'matmul-quant': () => matmulQuantBench(),
   scheduler: () => schedulerBench(),
   'matmul-ggml': () => matmulGgmlBench(),
+  nn: () => nnBench(),
   tokenizer: () => tokenizerBench(),
 };
 

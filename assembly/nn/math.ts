@@ -24,18 +24,16 @@ function f32_of(lo: v128, hi: v128): v128 {
 /**
  * x·σ(v) = x/(1 + e^(−v)) with v = vh + vl (vl a small correction, 0 when v
  * is an f32) of the sign of x (SiLU: v = x; GELU: v = 2z). With
- * e = e^(−|v|) ≤ 1: x/(1 + e) for v ≥ 0 and x·e/(1 + e) for v < 0, so nothing
+ * e = e^(−|v|) ≤ 1: q = x/(1 + e) for v ≥ 0 and q·e for v < 0, so nothing
  * overflows and small results keep their relative accuracy (e is carried as
- * e·2^64 and x·e scaled down last). x = −inf gives −0 (the limit).
+ * e·2^64 and q·e scaled down last). x = −inf gives −0 (the limit).
  */
 @inline
 export function x_sigmoid(x: v128, vh: v128, vl: v128): v128 {
   const negative = f32x4.lt(vh, f32x4.splat(0));
   const es = exp_v128_scaled(f32x4.neg(f32x4.abs(vh)), v128.bitselect(vl, f32x4.neg(vl), negative), 64);
-  const d = f32x4.add(f32x4.splat(1), f32x4.mul(es, f32x4.splat(TWO_POW_M64)));
-  const pos = f32x4.div(x, d);
-  const neg = f32x4.mul(f32x4.div(f32x4.mul(x, es), d), f32x4.splat(TWO_POW_M64));
-  const y = v128.bitselect(neg, pos, negative);
+  const q = f32x4.div(x, f32x4.add(f32x4.splat(1), f32x4.mul(es, f32x4.splat(TWO_POW_M64))));
+  const y = v128.bitselect(f32x4.mul(f32x4.mul(q, es), f32x4.splat(TWO_POW_M64)), q, negative);
   return v128.bitselect(i32x4.splat(0x80000000), y, f32x4.eq(x, f32x4.splat(NEG_INF)));
 }
 

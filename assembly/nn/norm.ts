@@ -25,19 +25,35 @@ import { load_partial, row_sum, store_partial } from './vec';
   @inline term(m: v128): v128 { return f32x4.mul(m, m); }
 }
 
+/** ((v·s)·w) + b, the weight and bias optional. */
+@inline
+function affine(v: v128, s: v128, w: v128, b: v128, hasW: bool, hasB: bool): v128 {
+  let y = f32x4.mul(v, s);
+  if (hasW) y = f32x4.mul(y, w);
+  if (hasB) y = f32x4.add(y, b);
+  return y;
+}
+
 /** y = ((x·s)·w) + b over n floats; w, b optional (0). */
 @inline
 function scale_row(x: usize, w: usize, b: usize, y: usize, n: i32, s: f32): void {
   const sv = f32x4.splat(s);
+  const zero = f32x4.splat(0);
+  const hasW = w != 0;
+  const hasB = b != 0;
   let i = 0;
-  for (; i < n; i += 4) {
+  for (; i + 4 <= n; i += 4) {
     const off = (<usize>i) << 2;
-    const k = min(n - i, 4);
-    let v = f32x4.mul(k == 4 ? v128.load(x + off) : load_partial(x + off, k, 0), sv);
-    if (w) v = f32x4.mul(v, k == 4 ? v128.load(w + off) : load_partial(w + off, k, 0));
-    if (b) v = f32x4.add(v, k == 4 ? v128.load(b + off) : load_partial(b + off, k, 0));
-    if (k == 4) v128.store(y + off, v);
-    else store_partial(y + off, v, k);
+    const wv = hasW ? v128.load(w + off) : zero;
+    const bv = hasB ? v128.load(b + off) : zero;
+    v128.store(y + off, affine(v128.load(x + off), sv, wv, bv, hasW, hasB));
+  }
+  if (i < n) {
+    const off = (<usize>i) << 2;
+    const k = n - i;
+    const wv = hasW ? load_partial(w + off, k, 0) : zero;
+    const bv = hasB ? load_partial(b + off, k, 0) : zero;
+    store_partial(y + off, affine(load_partial(x + off, k, 0), sv, wv, bv, hasW, hasB), k);
   }
 }
 

@@ -33,26 +33,35 @@ function rotate_adjacent(x: usize, cs: usize, sn: usize, y: usize, half: i32): v
   }
 }
 
+/** NeoX mode, four pairs (x[i], x[i + half]) of one row with their cos c and sin s. */
+@inline
+function rotate4(lo: v128, hi: v128, c: v128, s: v128, y: usize, hb: usize, off: usize, k: i32): void {
+  const ylo = f32x4.sub(f32x4.mul(lo, c), f32x4.mul(hi, s));
+  const yhi = f32x4.add(f32x4.mul(lo, s), f32x4.mul(hi, c));
+  if (k == 4) {
+    v128.store(y + off, ylo);
+    v128.store(y + hb + off, yhi);
+  } else {
+    store_partial(y + off, ylo, k);
+    store_partial(y + hb + off, yhi, k);
+  }
+}
+
 /** NeoX mode, one row: pairs (x[i], x[i + half]), four pairs per step. */
 @inline
 function rotate_halves(x: usize, cs: usize, sn: usize, y: usize, half: i32): void {
   const hb = (<usize>half) << 2;
-  for (let i = 0; i < half; i += 4) {
+  let i = 0;
+  for (; i + 4 <= half; i += 4) {
     const off = (<usize>i) << 2;
-    const k = min(half - i, 4);
-    const lo = k == 4 ? v128.load(x + off) : load_partial(x + off, k, 0);
-    const hi = k == 4 ? v128.load(x + hb + off) : load_partial(x + hb + off, k, 0);
-    const c = k == 4 ? v128.load(cs + off) : load_partial(cs + off, k, 0);
-    const s = k == 4 ? v128.load(sn + off) : load_partial(sn + off, k, 0);
-    const ylo = f32x4.sub(f32x4.mul(lo, c), f32x4.mul(hi, s));
-    const yhi = f32x4.add(f32x4.mul(lo, s), f32x4.mul(hi, c));
-    if (k == 4) {
-      v128.store(y + off, ylo);
-      v128.store(y + hb + off, yhi);
-    } else {
-      store_partial(y + off, ylo, k);
-      store_partial(y + hb + off, yhi, k);
-    }
+    rotate4(v128.load(x + off), v128.load(x + hb + off), v128.load(cs + off), v128.load(sn + off), y, hb, off, 4);
+  }
+  if (i < half) {
+    const off = (<usize>i) << 2;
+    const k = half - i;
+    const lo = load_partial(x + off, k, 0);
+    const hi = load_partial(x + hb + off, k, 0);
+    rotate4(lo, hi, load_partial(cs + off, k, 0), load_partial(sn + off, k, 0), y, hb, off, k);
   }
 }
 

@@ -20,19 +20,38 @@ const NEG_INF: f32 = -Infinity;
 function scaled_max(x: usize, m: usize, y: usize, n: i32, scale: f32): f32 {
   const sv = f32x4.splat(scale);
   let mx = f32x4.splat(NEG_INF);
-  for (let i = 0; i < n; i += 4) {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
     const off = (<usize>i) << 2;
-    const k = min(n - i, 4);
-    let w = f32x4.mul(k == 4 ? v128.load(x + off) : load_partial(x + off, k, 0), sv);
-    if (m) w = f32x4.add(w, k == 4 ? v128.load(m + off) : load_partial(m + off, k, 0));
-    if (k == 4) v128.store(y + off, w);
-    else {
-      store_partial(y + off, w, k);
-      w = v128.bitselect(w, f32x4.splat(NEG_INF), lane_mask(k));
-    }
+    let w = f32x4.mul(v128.load(x + off), sv);
+    if (m) w = f32x4.add(w, v128.load(m + off));
+    v128.store(y + off, w);
     mx = f32x4.max(mx, w);
   }
+  if (i < n) {
+    const off = (<usize>i) << 2;
+    const k = n - i;
+    let w = f32x4.mul(load_partial(x + off, k, 0), sv);
+    if (m) w = f32x4.add(w, load_partial(m + off, k, 0));
+    store_partial(y + off, w, k);
+    mx = f32x4.max(mx, v128.bitselect(w, f32x4.splat(NEG_INF), lane_mask(k)));
+  }
   return hmax(mx);
+}
+
+/** y = y·s over n floats. */
+@inline
+function scale_in_place(y: usize, n: i32, s: f32): void {
+  const sv = f32x4.splat(s);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const off = (<usize>i) << 2;
+    v128.store(y + off, f32x4.mul(v128.load(y + off), sv));
+  }
+  if (i < n) {
+    const off = (<usize>i) << 2;
+    store_partial(y + off, f32x4.mul(load_partial(y + off, n - i, 0), sv), n - i);
+  }
 }
 
 /**
@@ -60,12 +79,6 @@ export function nn_softmax(
       continue;
     }
     const sum = row_sum<ExpShifted>(yr, yr, n, NEG_INF, f32x4.splat(mx));
-    const inv = f32x4.splat(<f32>(1.0 / sum));
-    for (let i = 0; i < n; i += 4) {
-      const off = (<usize>i) << 2;
-      const k = min(n - i, 4);
-      if (k == 4) v128.store(yr + off, f32x4.mul(v128.load(yr + off), inv));
-      else store_partial(yr + off, f32x4.mul(load_partial(yr + off, k, 0), inv), k);
-    }
+    scale_in_place(yr, n, <f32>(1.0 / sum));
   }
 }

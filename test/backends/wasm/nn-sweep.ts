@@ -44,8 +44,9 @@ export interface SweepResult {
 }
 
 /**
- * Every `stride`-th f32 with lo ≤ x ≤ hi (by bit pattern, both signs), in
- * chunks through wasm memory.
+ * Every `stride`-th f32 with lo ≤ x ≤ hi (by bit pattern, both signs), and
+ * every f32 whose magnitude lies in the `dense` band, in chunks through wasm
+ * memory.
  */
 export function sweep(
   rt: WasmRuntime,
@@ -53,6 +54,7 @@ export function sweep(
   lo: number,
   hi: number,
   stride: number,
+  dense: readonly [number, number] = [0, 0],
 ): SweepResult {
   const { reference, run } = SWEEP[kernel];
   const CHUNK = 1 << 18;
@@ -62,19 +64,29 @@ export function sweep(
   const bits = new Uint32Array(1);
   const asF32 = new Float32Array(bits.buffer);
   const patternOf = (v: number) => {
-    asF32[0] = v;
+    asF32[0] = Math.abs(v);
     return bits[0];
   };
-  // Runs as unsigned bit patterns: negatives [0x80000000, pattern(lo)], positives [0, pattern(hi)].
-  const runs: [number, number][] = [];
-  if (lo < 0) runs.push([0x80000000, patternOf(lo)]);
-  if (hi >= 0) runs.push([0, patternOf(hi)]);
+  // Runs [first, last, step] of unsigned bit patterns of one sign: magnitudes up to `top`, the
+  // dense band at step 1; the sign bit is or-ed in.
+  const [d0, d1] = [patternOf(dense[0]), patternOf(dense[1])];
+  const runs: [number, number, number][] = [];
+  const addSign = (top: number, sign: number) => {
+    const t = patternOf(top);
+    if (d1 > d0) {
+      runs.push([sign, sign + Math.min(t, d0 - 1), stride]);
+      if (t >= d0) runs.push([sign + d0, sign + Math.min(t, d1), 1]);
+      if (t > d1) runs.push([sign + d1 + 1, sign + t, stride]);
+    } else runs.push([sign, sign + t, stride]);
+  };
+  if (lo < 0) addSign(lo, 0x80000000);
+  if (hi >= 0) addSign(hi, 0);
   try {
-    for (const [start, end] of runs) {
+    for (const [start, end, step] of runs) {
       for (let p = start; p <= end; ) {
         const x = new Uint32Array(rt.memory.buffer, xp, CHUNK);
         let n = 0;
-        for (; n < CHUNK && p <= end; n++, p += stride) x[n] = p;
+        for (; n < CHUNK && p <= end; n++, p += step) x[n] = p;
         run(rt, xp, yp, n);
         const xf = rt.f32(xp, n);
         const y = rt.f32(yp, n);
