@@ -1,0 +1,246 @@
+/**
+ * Float64 reference of the GRU scan and its recurrent structures
+ * (semantics: src/ops/gru.ts): structured products straight from their
+ * definitions, the dense equivalent built by explicit matrix products (not
+ * by the structured product, so one checks the other), the GRU and minGRU
+ * scans, and the quantized GRU (int8 weights per output channel, int8 state
+ * fake-quantized each step with the same round-half-to-even as the quantizer).
+ */
+import {
+  butterflyFactors,
+  type GruRecurrence,
+  monarchBlock,
+  recurrenceLayout,
+  validateGru,
+  validateRecurrence,
+} from '../../ops/gru.js';
+import { Int8Quantizer } from '../../ops/int8-quantizer.js';
+
+type Vec = ArrayLike<number>;
+
+const id = (v: number) => v;
+
+/** y = U·h ([3H]); abs: |U|·|h|, the magnitude of the f32 bound. */
+export function recurrenceMatvec(rec: GruRecurrence, h: Vec, abs = false): Float64Array {
+  const H = rec.H;
+  const f = abs ? Math.abs : id;
+  const y = new Float64Array(3 * H);
+  if (rec.kind === 'dense') {
+    for (let o = 0; o < 3 * H; o++) {
+      let s = 0;
+      for (let j = 0; j < H; j++) s += f(rec.u[o * H + j]) * f(h[j]);
+      y[o] = s;
+    }
+  } else if (rec.kind === 'diagonal') {
+    for (let o = 0; o < 3 * H; o++) y[o] = f(rec.u[o]) * f(h[o % H]);
+  } else if (rec.kind === 'monarch') {
+    const b = monarchBlock(H);
+    const x1 = new Float64Array(H);
+    const x2 = new Float64Array(H);
+    for (let g = 0; g < 3; g++) {
+      const base = g * b * b * b;
+      for (let k = 0; k < b; k++)
+        for (let i = 0; i < b; i++) {
+          let s = 0;
+          for (let j = 0; j < b; j++) s += f(rec.b1[base + (k * b + i) * b + j]) * f(h[k * b + j]);
+          x1[k * b + i] = s;
+        }
+      for (let k = 0; k < b; k++) for (let i = 0; i < b; i++) x2[i * b + k] = x1[k * b + i];
+      for (let k = 0; k < b; k++)
+        for (let i = 0; i < b; i++) {
+          let s = 0;
+          for (let j = 0; j < b; j++) s += f(rec.b2[base + (k * b + i) * b + j]) * x2[k * b + j];
+          y[g * H + k * b + i] = s;
+        }
+    }
+  } else {
+    const l = butterflyFactors(H);
+    for (let g = 0; g < 3; g++) {
+      const x = Float64Array.from({ length: H }, (_, i) => f(h[i]));
+      for (let fi = 0; fi < l; fi++) {
+        const s = 1 << fi;
+        for (let p = 0; p < H / 2; p++) {
+          const i = ((p >> fi) << (fi + 1)) | (p & (s - 1));
+          const w = ((g * l + fi) * (H / 2) + p) * 4;
+          const [xi, xj] = [x[i], x[i + s]];
+          x[i] = f(rec.w[w]) * xi + f(rec.w[w + 1]) * xj;
+          x[i + s] = f(rec.w[w + 2]) * xi + f(rec.w[w + 3]) * xj;
+        }
+      }
+      y.set(x, g * H);
+    }
+  }
+  return y;
+}
+
+/** C = A·B for n×n row-major matrices. */
+function matmul(A: Float64Array, B: Float64Array, n: number): Float64Array {
+  const C = new Float64Array(n * n);
+  for (let i = 0; i < n; i++)
+    for (let k = 0; k < n; k++) {
+      const a = A[i * n + k];
+      if (a !== 0) for (let j = 0; j < n; j++) C[i * n + j] += a * B[k * n + j];
+    }
+  return C;
+}
+
+/** The dense [3H, H] matrix of a structure, from explicit factor matrices. */
+export function denseEquivalent(rec: GruRecurrence): Float64Array {
+  validateRecurrence(rec);
+  const H = rec.H;
+  if (rec.kind === 'dense') return Float64Array.from(rec.u);
+  const U = new Float64Array(3 * H * H);
+  for (let g = 0; g < 3; g++) {
+    let G: Float64Array;
+    if (rec.kind === 'diagonal') {
+      G = new Float64Array(H * H);
+      for (let i = 0; i < H; i++) G[i * H + i] = rec.u[g * H + i];
+    } else if (rec.kind === 'monarch') {
+      const b = monarchBlock(H);
+      const blockDiag = (p: Vec) => {
+        const M = new Float64Array(H * H);
+        for (let k = 0; k < b; k++)
+          for (let i = 0; i < b; i++)
+            for (let j = 0; j < b; j++) M[(k * b + i) * H + k * b + j] = p[((g * b + k) * b + i) * b + j];
+        return M;
+      };
+      const Pi = new Float64Array(H * H); // x2 = Π·x1: x2[iβ + k] = x1[kβ + i]
+      for (let k = 0; k < b; k++) for (let i = 0; i < b; i++) Pi[(i * b + k) * H + k * b + i] = 1;
+      G = matmul(blockDiag(rec.b2), matmul(Pi, blockDiag(rec.b1), H), H);
+    } else {
+      const l = butterflyFactors(H);
+      G = new Float64Array(H * H);
+      for (let i = 0; i < H; i++) G[i * H + i] = 1;
+      for (let fi = 0; fi < l; fi++) {
+        const s = 1 << fi;
+        const F = new Float64Array(H * H);
+        for (let p = 0; p < H / 2; p++) {
+          const i = ((p >> fi) << (fi + 1)) | (p & (s - 1));
+          const w = ((g * l + fi) * (H / 2) + p) * 4;
+          F[i * H + i] = rec.w[w];
+          F[i * H + i + s] = rec.w[w + 1];
+          F[(i + s) * H + i] = rec.w[w + 2];
+          F[(i + s) * H + i + s] = rec.w[w + 3];
+        }
+        G = matmul(F, G, H);
+      }
+    }
+    U.set(G, g * H * H);
+  }
+  return U;
+}
+
+const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
+
+/** One GRU step from h (PyTorch's convention); gx: the step's [3H] input projections. */
+export function referenceGruStep(rec: GruRecurrence, gx: Vec, bh: Vec | null, h: Vec): Float64Array {
+  const H = rec.H;
+  const gh = recurrenceMatvec(rec, h);
+  const out = new Float64Array(H);
+  for (let i = 0; i < H; i++) {
+    const r = sigmoid(gx[i] + gh[i] + (bh ? bh[i] : 0));
+    const z = sigmoid(gx[H + i] + gh[H + i] + (bh ? bh[H + i] : 0));
+    const n = Math.tanh(gx[2 * H + i] + r * (gh[2 * H + i] + (bh ? bh[2 * H + i] : 0)));
+    out[i] = (1 - z) * n + z * h[i];
+  }
+  return out;
+}
+
+/** Every h_t ([T, H]); `state` maps each new state (identity, or fake quantization). */
+function gruScan(
+  rec: GruRecurrence,
+  gx: Vec,
+  bh: Vec | null,
+  h0: Vec | null,
+  state: (h: Float64Array) => Float64Array,
+): Float64Array {
+  validateRecurrence(rec);
+  const H = rec.H;
+  const T = validateGru(gx, bh, h0, H);
+  const out = new Float64Array(T * H);
+  let h = state(h0 ? Float64Array.from(h0) : new Float64Array(H));
+  for (let t = 0; t < T; t++) {
+    h = state(referenceGruStep(rec, Array.prototype.slice.call(gx, t * 3 * H, (t + 1) * 3 * H), bh, h));
+    out.set(h, t * H);
+  }
+  return out;
+}
+
+/** The GRU scan in float64: every h_t, [T, H]. */
+export function referenceGruScan(rec: GruRecurrence, gx: Vec, bh: Vec | null, h0: Vec | null): Float64Array {
+  return gruScan(rec, gx, bh, h0, (h) => h);
+}
+
+/** minGRU, sequentially: h_t = (1 − σ(k_t))·h_{t−1} + σ(k_t)·h̃_t ([T, H] each). */
+export function referenceMinGru(k: Vec, hTilde: Vec, h0: Vec | null, T: number, H: number): Float64Array {
+  const out = new Float64Array(T * H);
+  for (let i = 0; i < H; i++) {
+    let h = h0 ? h0[i] : 0;
+    for (let t = 0; t < T; t++) {
+      const z = sigmoid(k[t * H + i]);
+      h = (1 - z) * h + z * hTilde[t * H + i];
+      out[t * H + i] = h;
+    }
+  }
+  return out;
+}
+
+/** minGRU's scan coefficients: a_t = 1 − σ(k_t), b_t = σ(k_t)·h̃_t (float64). */
+export function minGruCoefficients(k: Vec, hTilde: Vec): { a: Float64Array; b: Float64Array } {
+  const a = new Float64Array(k.length);
+  const b = new Float64Array(k.length);
+  for (let i = 0; i < k.length; i++) {
+    const z = sigmoid(k[i]);
+    a[i] = 1 - z;
+    b[i] = z * hTilde[i];
+  }
+  return { a, b };
+}
+
+export interface QuantizedRecurrence {
+  /** The structure with its dequantized parameters (q·s per output channel). */
+  rec: GruRecurrence;
+  /** int8 codes and f32 scales of each parameter array. */
+  codes: Record<string, Int8Array>;
+  scales: Record<string, Float32Array>;
+}
+
+/** int8 parameters, one max-abs scale per output channel (a fan-in row). */
+export function quantizeRecurrence(rec: GruRecurrence): QuantizedRecurrence {
+  validateRecurrence(rec);
+  const { sizes, fanIn } = recurrenceLayout(rec.kind, rec.H);
+  const out: Record<string, Float64Array> = {};
+  const codes: Record<string, Int8Array> = {};
+  const scales: Record<string, Float32Array> = {};
+  for (const [name, n] of Object.entries(sizes)) {
+    const p = (rec as unknown as Record<string, Vec>)[name];
+    const q = new Int8Quantizer({
+      granularity: 'per-channel',
+      channels: n / fanIn,
+      axis: 0,
+      calibration: { method: 'max-abs' },
+    });
+    q.observe(p);
+    scales[name] = q.freeze();
+    codes[name] = q.quantize(p);
+    out[name] = q.dequantize(codes[name]);
+  }
+  return { rec: { ...rec, ...out } as GruRecurrence, codes, scales };
+}
+
+/**
+ * The quantized GRU in float64: dequantized int8 weights, the state
+ * fake-quantized by `stateQuantizer` (frozen, per-tensor) at h0 and after
+ * every step; returns every (fake-quantized) h_t.
+ */
+export function referenceQuantizedGruScan(
+  q: QuantizedRecurrence,
+  gx: Vec,
+  bh: Vec | null,
+  h0: Vec | null,
+  stateQuantizer: Int8Quantizer,
+): Float64Array {
+  if (!stateQuantizer.frozen || stateQuantizer.config.granularity !== 'per-tensor')
+    throw new Error('referenceQuantizedGruScan: the state quantizer must be frozen and per-tensor');
+  return gruScan(q.rec, gx, bh, h0, (h) => stateQuantizer.fakeQuantize(h));
+}
