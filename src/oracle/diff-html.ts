@@ -11,7 +11,7 @@ import { formatNumber as f, formatCosine } from './format.js';
 
 /** Heat map metrics: each maps a stage's metrics to a log10 value (null: not compared). */
 export const HEAT_METRICS = {
-  ratio: 'log10(NMSE / tier limit): > 0 is over the tier',
+  ratio: 'log10(NMSE / tier limit): > 0 is over the tier (black outline: the stage introduced it)',
   nmse: 'log10 NMSE',
   cosine: 'log10(1 − cosine)',
   growth: 'log10 error growth from the inputs',
@@ -113,7 +113,7 @@ function heatMap(r: DiffResult, metric: HeatMetric): string {
     const m = c.row.metrics;
     const tip = `${c.row.name}: ${c.row.verdict}${m ? `, NMSE ${f(m.nmse)}, cosine ${formatCosine(m.cosine)}, growth ${m.growth?.ratio === null || !m.growth ? '-' : f(m.growth.ratio)}` : ''}`;
     parts.push(
-      `<rect class="cell${c.row.verdict === 'fail' ? ' over' : ''}" x="${c.x}" y="${c.y}" width="${w}" height="${ch - 2}" ${[...fills].map(([k, v]) => ` data-fill-${k}="${v[i]}"`).join('')} fill="${fills.get(metric)?.[i]}"${m ? '' : ' stroke="#999" stroke-dasharray="2,2"'}><title>${esc(tip)}</title></rect>`,
+      `<rect class="cell${c.row.verdict === 'fail' ? (m?.growth?.origin === 'carried' ? ' over' : ' over introduced') : ''}" x="${c.x}" y="${c.y}" width="${w}" height="${ch - 2}" ${[...fills].map(([k, v]) => ` data-fill-${k}="${v[i]}"`).join('')} fill="${fills.get(metric)?.[i]}"${m ? '' : ' stroke="#999" stroke-dasharray="2,2"'}><title>${esc(tip)}</title></rect>`,
     );
     if (c.row.layer === null)
       parts.push(`<text x="${c.x + 3}" y="${c.y + ch - 6}" class="glabel">${esc(c.row.name)}</text>`);
@@ -256,7 +256,7 @@ h1{font-size:20px;margin:0 0 8px} h2{font-size:16px;margin:24px 0 8px}
 .banner.clean{border-color:#080;background:#f3fff3}
 .col,.row,.tick,.glabel{font:10px ui-monospace,monospace;fill:#333}.row{text-anchor:end}.title{font:12px system-ui;fill:#222}
 .axis{stroke:#333}.grid{stroke:#eee}.mark{stroke:#c00;stroke-dasharray:3,3}
-rect.cell.over{stroke:#600;stroke-width:1}
+rect.cell.over{stroke:#600;stroke-width:1} rect.cell.introduced{stroke:#000;stroke-width:2.5}
 table{border-collapse:collapse;font:12px ui-monospace,monospace}td,th{padding:2px 8px;border-bottom:1px solid #eee;text-align:left;white-space:nowrap}
 tr.fail td{color:#a00} tr.first td{background:#ffe08a;font-weight:bold} tr.absent td{color:#888}
 .charts{display:flex;flex-wrap:wrap;gap:16px}
