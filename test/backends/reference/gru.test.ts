@@ -18,18 +18,10 @@ import {
 } from '../../../src/ops/gru.js';
 import { Int8Quantizer } from '../../../src/ops/int8-quantizer.js';
 import { gamma } from '../../../src/oracle/tiers.js';
+import { randomRecurrence } from '../../helpers/gru-cases.js';
 import { uniform } from '../wasm/nn-helpers.js';
 
 const U64 = 2 ** -53;
-
-/** A structure with f32 parameters uniform in ±scale. */
-export function randomRecurrence(kind: GruStructure, H: number, seed: number, scale = 0.5): GruRecurrence {
-  const { sizes } = recurrenceLayout(kind, H);
-  const p: Record<string, Float32Array> = {};
-  let s = seed;
-  for (const [name, n] of Object.entries(sizes)) p[name] = uniform(n, s++, scale);
-  return { kind, H, ...p } as GruRecurrence;
-}
 
 function denseMatvec(U: Float64Array, h: ArrayLike<number>, H: number): Float64Array {
   const y = new Float64Array(3 * H);
