@@ -2,6 +2,7 @@
  * `npm run bench [-- SUITE...] [--json]`: runs the benchmark suites (all by
  * default) and prints one table per suite, or JSON.
  */
+import { attentionBench } from './attention.bench.js';
 import { dequantBench } from './dequant.bench.js';
 import { type SuiteResult, table } from './lib.js';
 import { matmulF32Bench } from './matmul-f32.bench.js';
@@ -13,6 +14,7 @@ import { schedulerBench } from './scheduler.bench.js';
 import { tokenizerBench } from './tokenizer.bench.js';
 
 const suites: Record<string, () => Promise<SuiteResult>> = {
+  attention: () => attentionBench(),
   dequant: () => dequantBench(),
   'matmul-f32': () => matmulF32Bench(),
   'matmul-peers': () => matmulPeersBench(),
