@@ -26,6 +26,7 @@ export { type DequantizeOptions, dequantize } from './ops/dequantize.js';
 export type { MatmulNumerics, MatmulOptions } from './ops/matmul.js';
 export { quantize } from './ops/quantize.js';
 export * from './oracle/index.js';
+export * from './trace/index.js';
 export {
   byteSizeOf,
   GGML_TYPE_NAMES,

@@ -10,6 +10,17 @@ export {
   type WorstElement,
 } from './compare.js';
 export {
+  type DiffOptions,
+  type DiffResult,
+  diff,
+  type StageMetrics,
+  type StageRow,
+  type StageVerdict,
+  type TraceSummary,
+} from './diff.js';
+export { type DiffHtmlOptions, HEAT_METRICS, type HeatMetric, renderDiffHtml } from './diff-html.js';
+export { type DiffJson, diffToJson, finiteJson, formatDiff } from './diff-report.js';
+export {
   type Int8Options,
   type Int8Quantized,
   type OperandRounding,
