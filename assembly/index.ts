@@ -92,6 +92,15 @@ export { nn_layer_norm, nn_rms_norm } from './nn/norm';
 export { nn_rope } from './nn/rope';
 export { nn_softmax } from './nn/softmax';
 
+export { moe_route } from './moe/route';
+
+export {
+  gru_gates,
+  gru_matvec_butterfly,
+  gru_matvec_dense,
+  gru_matvec_diagonal,
+  gru_matvec_monarch,
+} from './scan/gru';
 export { scan_chunk_apply, scan_chunk_carry, scan_chunk_reduce, scan_linear } from './scan/linear';
 export { noop, trap_if } from './scheduler/probe';
 

@@ -1,0 +1,131 @@
+/**
+ * Error bounds of the wasm MoE routing kernel (assembly/moe/route.ts) against
+ * the float64 reference (src/backends/reference/moe.ts), derived from its
+ * arithmetic, never tuned. u = 2^-24, ε_e = EXP_REL_ERROR (f32 exp).
+ *
+ * Selection values: softmax schemes select on the logits themselves (exact,
+ * δ = 0: the kernel must pick the reference's experts bit for bit, ties
+ * included). Sigmoid: σ̃ = 1/(1 + exp(−l)) has relative error ≤ ε_e + 2u (exp,
+ * the add, the division), the bias add one more rounding:
+ * δ_i = (ε_e + 2u)·σ_i + u·|s_i| + 2^-126 (exp's clamp at 89 and subnormals).
+ * A group score (sum of the top-2) is off by at most 2·max δ in its group
+ * plus the rounding of the sum.
+ *
+ * Weights, relative error ρ_j of expert j's probability:
+ * - softmax over E logits, m = max: ε_j = ε_e + u·|l_j − m| (the f32
+ *   subtraction, then exp); the f64 denominator carries A = Σ p_i·ε_i;
+ *   f32(1/Σ) and the product two roundings: ρ_j = ε_j + A + 2u.
+ * - top-k then softmax: the same over the k selected logits.
+ * - sigmoid: ρ_j = ε_e + 2u.
+ * Normalization (f64 sum and factor, one f32 rounding): ρ_j + max_s ρ_s + u;
+ * scaling alone: + u. The bound is first order, times (1 + 2^-16) for the
+ * products of two errors (valid while every ρ < 2^-16, i.e. logit spreads
+ * below ~200), plus an absolute 2^-148·2^14·scale for results in the
+ * subnormal range.
+ */
+import { referenceGroupScores, referenceSelectionValues, topIndices } from '../backends/reference/moe.js';
+import type { MoeRoutePlan } from '../ops/moe-route.js';
+import { EXP_REL_ERROR } from './attention-bound.js';
+
+const U = 2 ** -24;
+const F64 = 2 ** -53;
+const SECOND_ORDER = 1 + 2 ** -16;
+
+type Vec = ArrayLike<number>;
+
+/** δ_i: how far the kernel's selection value of each expert can be from the reference's. */
+export function moeSelectionError(row: Vec, plan: MoeRoutePlan): Float64Array {
+  const d = new Float64Array(plan.experts);
+  if (plan.gating !== 'sigmoid') return d;
+  const s = referenceSelectionValues(row, plan);
+  for (let i = 0; i < plan.experts; i++) {
+    const sig = 1 / (1 + Math.exp(-row[i]));
+    d[i] = ((EXP_REL_ERROR + 2 * U) * sig + U * Math.abs(s[i])) * SECOND_ORDER + 2 ** -126;
+  }
+  return d;
+}
+
+/** Relative error of the kernel's probability of each selected expert (before normalization). */
+function probabilityError(row: Vec, plan: MoeRoutePlan, experts: ArrayLike<number>): number[] {
+  const k = experts.length;
+  if (plan.gating === 'sigmoid') return Array.from({ length: k }, () => EXP_REL_ERROR + 2 * U);
+  const over =
+    plan.gating === 'softmax' ? Array.from({ length: row.length }, (_, i) => i) : Array.from(experts);
+  const m = Math.max(...over.map((i) => row[i]));
+  const eps = (i: number) => EXP_REL_ERROR + U * Math.abs(row[i] - m);
+  const e = over.map((i) => Math.exp(row[i] - m));
+  const sum = e.reduce((a, b) => a + b, 0);
+  const A = over.reduce((acc, i, n) => acc + (e[n] / sum) * eps(i), 0) + over.length * F64;
+  return Array.from(experts, (j) => eps(j) + A + 2 * U);
+}
+
+/** Per-weight absolute bound |w̃_j − w_j| for the kernel's selected experts; w: the reference weights for them. */
+export function moeWeightBound(
+  row: Vec,
+  plan: MoeRoutePlan,
+  experts: ArrayLike<number>,
+  w: ArrayLike<number>,
+): Float64Array {
+  const rho = probabilityError(row, plan, experts);
+  const worst = Math.max(...rho);
+  const atol = 2 ** -148 * 2 ** 14 * Math.max(plan.scale, 1);
+  return Float64Array.from(rho, (r, j) => {
+    const rel = plan.normalize ? r + worst + U + (experts.length + 3) * F64 : r + (plan.scale !== 1 ? U : 0);
+    return rel * SECOND_ORDER * Math.abs(w[j]) + atol;
+  });
+}
+
+/**
+ * Whether the kernel's selection for one token is explained by its error:
+ * softmax schemes must equal the reference exactly; sigmoid schemes may
+ * differ only between values within δ_a + δ_b of each other — group scores
+ * within their bound of the reference's, no group kept over a clearly better
+ * one, every expert from a kept group, none chosen over a clearly better
+ * eligible one, listed in an order no clear inversion contradicts.
+ * Returns the reasons it is not (empty: explained).
+ */
+export function moeSelectionProblems(
+  row: Vec,
+  plan: MoeRoutePlan,
+  experts: ArrayLike<number>,
+  groupScores: ArrayLike<number> | null,
+  reference: ArrayLike<number>,
+): string[] {
+  const got = Array.from(experts);
+  const want = Array.from(reference);
+  if (new Set(got).size !== got.length) return [`experts not distinct: ${got}`];
+  if (plan.gating !== 'sigmoid')
+    return got.every((e, j) => e === want[j]) ? [] : [`experts ${got}, reference ${want}`];
+  const problems: string[] = [];
+  const s = referenceSelectionValues(row, plan);
+  const d = moeSelectionError(row, plan);
+  const size = plan.experts / plan.nGroup;
+  let kept = new Set(Array.from({ length: plan.nGroup }, (_, g) => g));
+  if (plan.nGroup > 1) {
+    if (!groupScores) return ['no group scores'];
+    const G = referenceGroupScores(s, plan);
+    const dG = Array.from(G, (g, j) => {
+      let m = 0;
+      for (let i = j * size; i < (j + 1) * size; i++) m = Math.max(m, d[i]);
+      return 2 * m + U * Math.abs(g);
+    });
+    for (let g = 0; g < plan.nGroup; g++)
+      if (Math.abs(groupScores[g] - G[g]) > dG[g])
+        problems.push(`group ${g} score ${groupScores[g]} vs ${G[g]}`);
+    kept = new Set(topIndices(Array.from(groupScores), () => true, plan.topkGroup));
+    for (const g of kept)
+      for (let h = 0; h < plan.nGroup; h++)
+        if (!kept.has(h) && G[g] + dG[g] < G[h] - dG[h])
+          problems.push(`group ${g} kept over clearly better ${h}`);
+  }
+  const eligible = (i: number) => kept.has(Math.floor(i / size));
+  for (const e of got) if (!eligible(e)) problems.push(`expert ${e} from a group not kept`);
+  for (const e of got)
+    for (let j = 0; j < plan.experts; j++)
+      if (eligible(j) && !got.includes(j) && s[e] + d[e] < s[j] - d[j])
+        problems.push(`expert ${e} chosen over clearly better ${j}`);
+  for (let p = 0; p + 1 < got.length; p++)
+    if (s[got[p]] + d[got[p]] < s[got[p + 1]] - d[got[p + 1]])
+      problems.push(`order ${got[p]} before ${got[p + 1]}`);
+  return problems;
+}
