@@ -71,14 +71,22 @@ export function dots_1x4(q: usize, k: usize, ks: usize, hd: i32, scale: f32, out
 }
 
 /**
- * Eight exact-order scores: q rows q0..q3 (byte stride qs) against k rows k and
- * k + ks → out[r·os + c] (byte stride os between rows, c = 0, 1).
+ * Eight exact-order scores: q rows q0..q3 against k rows k and k + ks →
+ * out[r·os + c] (byte stride os between rows, c = 0, 1).
  */
-export function dots_4x2(q0: usize, qs: usize, k: usize, ks: usize, hd: i32, scale: f32, out: usize, os: usize): void {
+export function dots_4x2(
+  q0: usize,
+  q1: usize,
+  q2: usize,
+  q3: usize,
+  k: usize,
+  ks: usize,
+  hd: i32,
+  scale: f32,
+  out: usize,
+  os: usize,
+): void {
   const hd4 = hd & ~3;
-  const q1 = q0 + qs;
-  const q2 = q1 + qs;
-  const q3 = q2 + qs;
   const k1 = k + ks;
   let a00 = f32x4.splat(0);
   let a01 = f32x4.splat(0);

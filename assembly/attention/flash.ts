@@ -174,24 +174,24 @@ function block_scores(params: usize, scr: usize, R: i32, kb: usize, ks: usize, b
   const scale = pf(params, P_SCALE);
   const S = scr + off_s(R, hdp);
   const srow: usize = (<usize>TK) << 2;
-  const qs = (<usize>hd) << 2;
   let r = 0;
-  // Rows of one unit come in runs of consecutive q rows (the heads of one query), so
-  // groups of four use the 4×2 kernel when their q rows are evenly spaced.
   for (; r + 4 <= R; r += 4) {
     const q0 = row_q(scr, r);
-    const even = row_q(scr, r + 1) == q0 + qs && row_q(scr, r + 2) == q0 + 2 * qs && row_q(scr, r + 3) == q0 + 3 * qs;
-    if (!even) break;
+    const q1 = row_q(scr, r + 1);
+    const q2 = row_q(scr, r + 2);
+    const q3 = row_q(scr, r + 3);
+    const out = S + (<usize>r) * srow;
     let j = u0;
     for (; j + 2 <= u1; j += 2) {
-      dots_4x2(q0, qs, kb + (<usize>(j - b0)) * ks, ks, hd, scale, S + (<usize>r) * srow + ((<usize>(j - b0)) << 2), srow);
+      dots_4x2(q0, q1, q2, q3, kb + (<usize>(j - b0)) * ks, ks, hd, scale, out + ((<usize>(j - b0)) << 2), srow);
     }
-    for (; j < u1; j++) {
+    if (j < u1) {
       const k = kb + (<usize>(j - b0)) * ks;
-      for (let t = 0; t < 4; t++) {
-        const o = S + (<usize>(r + t)) * srow + ((<usize>(j - b0)) << 2);
-        store<f32>(o, dot_1x1(q0 + (<usize>t) * qs, k, hd, scale));
-      }
+      const o = out + ((<usize>(j - b0)) << 2);
+      store<f32>(o, dot_1x1(q0, k, hd, scale));
+      store<f32>(o + srow, dot_1x1(q1, k, hd, scale));
+      store<f32>(o + 2 * srow, dot_1x1(q2, k, hd, scale));
+      store<f32>(o + 3 * srow, dot_1x1(q3, k, hd, scale));
     }
   }
   for (; r < R; r++) {
