@@ -32,7 +32,7 @@
 // are reduced across lanes (exactly), and the per-block f32 scaling runs on the
 // 4 rows at once. Sub-block loops are written out so every offset and lane index
 // is a constant.
-import { f16_to_f32, f16x4_to_f32x4 } from '../dequant/common';
+import { f16_to_f32, f16x4_to_f32x4, load_f16 } from '../dequant/common';
 import {
   IQ4_XS_SCALE_ZERO,
   iq4_nl_values_at,
@@ -73,6 +73,7 @@ import { ACT_Q8_0, ACT_Q8_1, ACT_Q8_K, act_block_bytes, act_row_bytes, act_scala
 // as its second operand, where every engine agrees (top bit clear). A "P sum" is the build's
 // partial-sum vector: i16x8 pair sums (relaxed) or i32x4 (plain); padd adds two (relaxed:
 // ≤ 4 products of codes ≤ 63 per i16 lane), pscale multiplies by a scale, pwiden gives i32x4.
+// All of them are exact integer arithmetic, so every build and form gives the same integers.
 
 /** Σ c·q over 16 values as i32x4 partial sums: codes 0..7 and 8..15 as i16x8, q's i16 copy at xw. */
 @inline
@@ -97,37 +98,53 @@ function wdot(lo: v128, hi: v128, xw: usize): v128 {
 @final class C_q6_K { @inline at(b: usize, i: i32, j: i32, k: i32, part: i32): v128 { return q6_K_codes_at(b, i, j, k, part); } }
 @final class C_iq4_xs { @inline at(b: usize, i: i32, j: i32, k: i32, part: i32): v128 { return iq4_xs_values_at(b, i, part); } }
 
-/** Σ code·q over one group of unsigned codes ≤ 63, as a P sum. xq: the int8 codes, xw: their i16 copy. */
+// Every helper below also has a four-row form (four = true): the same sums for activation rows
+// xq, xq + stride, xq + 2·stride, xq + 3·stride with the weight codes decoded once, returned as
+// the four rows' totals (one i32 lane each) instead of one row's partial sums.
+
+/** Σ code·q over one group of unsigned codes ≤ 63: a P sum (one row) or four rows' totals. */
 @inline
-function udot<C>(w: usize, i: i32, j: i32, k: i32, xq: usize, xw: usize): v128 {
+function udot<C>(w: usize, i: i32, j: i32, k: i32, xq: usize, xw: usize, stride: usize, four: bool): v128 {
   const c = changetype<C>(0);
-  if (ASC_FEATURE_RELAXED_SIMD) return i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xq), c.at(w, i, j, k, -1));
-  return wdot(c.at(w, i, j, k, 0), c.at(w, i, j, k, 1), xw);
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    const n = c.at(w, i, j, k, -1);
+    if (!four) return i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xq), n);
+    return hsum4(
+      i32x4.extadd_pairwise_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xq), n)),
+      i32x4.extadd_pairwise_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xq + stride), n)),
+      i32x4.extadd_pairwise_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xq + 2 * stride), n)),
+      i32x4.extadd_pairwise_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xq + 3 * stride), n)),
+    );
+  }
+  return sdot<C>(w, i, j, k, xw, stride, four);
 }
 
-/** Σ code·q over one group of any int8 codes, as i32x4 partial sums (both builds). */
+/** Σ code·q over one group of any int8 codes: i32x4 partial sums (one row) or four rows' totals. */
 @inline
-function sdot<C>(w: usize, i: i32, j: i32, k: i32, xw: usize): v128 {
+function sdot<C>(w: usize, i: i32, j: i32, k: i32, xw: usize, stride: usize, four: bool): v128 {
   const c = changetype<C>(0);
-  return wdot(c.at(w, i, j, k, 0), c.at(w, i, j, k, 1), xw);
+  const lo = c.at(w, i, j, k, 0);
+  const hi = c.at(w, i, j, k, 1);
+  if (!four) return wdot(lo, hi, xw);
+  return hsum4(wdot(lo, hi, xw), wdot(lo, hi, xw + stride), wdot(lo, hi, xw + 2 * stride), wdot(lo, hi, xw + 3 * stride));
 }
 
 @inline
-function padd(a: v128, b: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return i16x8.add(a, b);
+function padd(a: v128, b: v128, four: bool): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD && !four) return i16x8.add(a, b);
   return i32x4.add(a, b);
 }
 
-/** A P sum times a scalar scale. */
+/** A P sum (or four totals) times a scalar scale. */
 @inline
-function pscale(p: v128, sc: i32): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.dot_i16x8_s(p, i16x8.splat(<i16>sc));
+function pscale(p: v128, sc: i32, four: bool): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD && !four) return i32x4.dot_i16x8_s(p, i16x8.splat(<i16>sc));
   return i32x4.mul(p, i32x4.splat(sc));
 }
 
 @inline
-function pwiden(p: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.extadd_pairwise_i16x8_s(p);
+function pwiden(p: v128, four: bool): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD && !four) return i32x4.extadd_pairwise_i16x8_s(p);
   return p;
 }
 
@@ -166,14 +183,14 @@ const WITH_MINS: i32 = 2; // (d_w·d_x)·I − (dmin_w·d_x)·J
 
 /** A 32-element block of unsigned codes ≤ 63 (groups h = 0, 1); xq points at the activation codes. */
 @inline
-function udot32<C>(w: usize, xq: usize, xw: usize): v128 {
-  return pwiden(padd(udot<C>(w, 0, 0, 0, xq, xw), udot<C>(w, 1, 0, 0, xq + 16, xw + 32)));
+function udot32<C>(w: usize, xq: usize, xw: usize, stride: usize, four: bool): v128 {
+  return pwiden(padd(udot<C>(w, 0, 0, 0, xq, xw, stride, four), udot<C>(w, 1, 0, 0, xq + 16, xw + 32, stride, four), four), four);
 }
 
 /** A 32-element block of any int8 codes (q8_0, the iq4_nl codebook: |c·q| ≤ 2^14, no i16 sums). */
 @inline
-function sdot32<C>(w: usize, xw: usize): v128 {
-  return i32x4.add(sdot<C>(w, 0, 0, 0, xw), sdot<C>(w, 1, 0, 0, xw + 32));
+function sdot32<C>(w: usize, xw: usize, stride: usize, four: bool): v128 {
+  return i32x4.add(sdot<C>(w, 0, 0, 0, xw, stride, four), sdot<C>(w, 1, 0, 0, xw + 32, stride, four));
 }
 
 @final
@@ -185,8 +202,8 @@ class Q4_0 {
   @inline get zp(): i32 { return Q4_0_ZERO; }
   @inline get dOff(): usize { return 0; }
   @inline get mOff(): usize { return 0; }
-  @inline isum(w: usize, xq: usize, xw: usize): v128 { return udot32<C_q4_0>(w, xq + 2, xw); }
-  @inline msum(w: usize, xq: usize): v128 { return i32x4.splat(0); }
+  @inline isum(w: usize, xq: usize, xw: usize, stride: usize, four: bool): v128 { return udot32<C_q4_0>(w, xq + 2, xw, stride, four); }
+  @inline msum(w: usize, xq: usize, stride: usize, four: bool): v128 { return i32x4.splat(0); }
 }
 
 @final
@@ -198,8 +215,8 @@ class Q5_0 {
   @inline get zp(): i32 { return Q5_0_ZERO; }
   @inline get dOff(): usize { return 0; }
   @inline get mOff(): usize { return 0; }
-  @inline isum(w: usize, xq: usize, xw: usize): v128 { return udot32<C_q5_0>(w, xq + 2, xw); }
-  @inline msum(w: usize, xq: usize): v128 { return i32x4.splat(0); }
+  @inline isum(w: usize, xq: usize, xw: usize, stride: usize, four: bool): v128 { return udot32<C_q5_0>(w, xq + 2, xw, stride, four); }
+  @inline msum(w: usize, xq: usize, stride: usize, four: bool): v128 { return i32x4.splat(0); }
 }
 
 @final
@@ -211,8 +228,8 @@ class Q4_1 {
   @inline get zp(): i32 { return 0; }
   @inline get dOff(): usize { return 0; }
   @inline get mOff(): usize { return 2; }
-  @inline isum(w: usize, xq: usize, xw: usize): v128 { return udot32<C_q4_1>(w, xq + 4, xw); }
-  @inline msum(w: usize, xq: usize): v128 { return i32x4.splat(0); }
+  @inline isum(w: usize, xq: usize, xw: usize, stride: usize, four: bool): v128 { return udot32<C_q4_1>(w, xq + 4, xw, stride, four); }
+  @inline msum(w: usize, xq: usize, stride: usize, four: bool): v128 { return i32x4.splat(0); }
 }
 
 @final
@@ -224,8 +241,8 @@ class Q5_1 {
   @inline get zp(): i32 { return 0; }
   @inline get dOff(): usize { return 0; }
   @inline get mOff(): usize { return 2; }
-  @inline isum(w: usize, xq: usize, xw: usize): v128 { return udot32<C_q5_1>(w, xq + 4, xw); }
-  @inline msum(w: usize, xq: usize): v128 { return i32x4.splat(0); }
+  @inline isum(w: usize, xq: usize, xw: usize, stride: usize, four: bool): v128 { return udot32<C_q5_1>(w, xq + 4, xw, stride, four); }
+  @inline msum(w: usize, xq: usize, stride: usize, four: bool): v128 { return i32x4.splat(0); }
 }
 
 @final
@@ -237,8 +254,8 @@ class Q8_0 {
   @inline get zp(): i32 { return 0; }
   @inline get dOff(): usize { return 0; }
   @inline get mOff(): usize { return 0; }
-  @inline isum(w: usize, xq: usize, xw: usize): v128 { return sdot32<C_q8_0>(w, xw); }
-  @inline msum(w: usize, xq: usize): v128 { return i32x4.splat(0); }
+  @inline isum(w: usize, xq: usize, xw: usize, stride: usize, four: bool): v128 { return sdot32<C_q8_0>(w, xw, stride, four); }
+  @inline msum(w: usize, xq: usize, stride: usize, four: bool): v128 { return i32x4.splat(0); }
 }
 
 @final
@@ -250,16 +267,22 @@ class IQ4_NL {
   @inline get zp(): i32 { return 0; }
   @inline get dOff(): usize { return 0; }
   @inline get mOff(): usize { return 0; }
-  @inline isum(w: usize, xq: usize, xw: usize): v128 { return sdot32<C_iq4_nl>(w, xw); }
-  @inline msum(w: usize, xq: usize): v128 { return i32x4.splat(0); }
+  @inline isum(w: usize, xq: usize, xw: usize, stride: usize, four: bool): v128 { return sdot32<C_iq4_nl>(w, xw, stride, four); }
+  @inline msum(w: usize, xq: usize, stride: usize, four: bool): v128 { return i32x4.splat(0); }
 }
 
 // q8_K activation block: codes of group g at xq + 4 + 16g, widened at xw + 32g, bsums at xq + 260.
 
 /** Σ_g sc_g·bsum_g for 16 signed i16 scales (lo: groups 0..7, hi: 8..15). */
 @inline
-function bsum_dot(xq: usize, lo: v128, hi: v128): v128 {
+function bsum_dot1(xq: usize, lo: v128, hi: v128): v128 {
   return i32x4.add(i32x4.dot_i16x8_s(v128.load(xq, Q8_K_BSUMS), lo), i32x4.dot_i16x8_s(v128.load(xq, Q8_K_BSUMS + 16), hi));
+}
+
+@inline
+function bsum_dot(xq: usize, lo: v128, hi: v128, stride: usize, four: bool): v128 {
+  if (!four) return bsum_dot1(xq, lo, hi);
+  return hsum4(bsum_dot1(xq, lo, hi), bsum_dot1(xq + stride, lo, hi), bsum_dot1(xq + 2 * stride, lo, hi), bsum_dot1(xq + 3 * stride, lo, hi));
 }
 
 @final
@@ -271,18 +294,18 @@ class Q2_K {
   @inline get zp(): i32 { return 0; }
   @inline get dOff(): usize { return Q2_K_D; }
   @inline get mOff(): usize { return Q2_K_DMIN; }
-  @inline isum(w: usize, xq: usize, xw: usize): v128 {
+  @inline isum(w: usize, xq: usize, xw: usize, stride: usize, four: bool): v128 {
     let acc = i32x4.splat(0);
     for (let g = 0; g < 16; g++) {
       // ≤ 2·3·128 per lane before the 4-bit scale.
-      const p = udot<C_q2_K>(w, g, 0, 0, xq + 4 + (<usize>g << 4), xw + (<usize>g << 5));
-      acc = i32x4.add(acc, pscale(p, <i32>load<u8>(w + <usize>g) & 0xf));
+      const p = udot<C_q2_K>(w, g, 0, 0, xq + 4 + (<usize>g << 4), xw + (<usize>g << 5), stride, four);
+      acc = i32x4.add(acc, pscale(p, <i32>load<u8>(w + <usize>g) & 0xf, four));
     }
     return acc;
   }
-  @inline msum(w: usize, xq: usize): v128 {
+  @inline msum(w: usize, xq: usize, stride: usize, four: bool): v128 {
     const m = i8x16.shr_u(q2_K_scales(w), 4);
-    return bsum_dot(xq, i16x8.extend_low_i8x16_u(m), i16x8.extend_high_i8x16_u(m));
+    return bsum_dot(xq, i16x8.extend_low_i8x16_u(m), i16x8.extend_high_i8x16_u(m), stride, four);
   }
 }
 
@@ -295,43 +318,54 @@ class Q3_K {
   @inline get zp(): i32 { return 0; }
   @inline get dOff(): usize { return Q3_K_D; }
   @inline get mOff(): usize { return 0; }
-  @inline isum(w: usize, xq: usize, xw: usize): v128 {
+  @inline isum(w: usize, xq: usize, xw: usize, stride: usize, four: bool): v128 {
     let acc = i32x4.splat(0);
     for (let g = 0; g < 16; g++) {
-      const p = udot<C_q3_K>(w, g, 0, 0, xq + 4 + (<usize>g << 4), xw + (<usize>g << 5));
-      acc = i32x4.add(acc, pscale(p, q3_K_scale(w, g) - Q3_K_SCALE_ZERO));
+      const p = udot<C_q3_K>(w, g, 0, 0, xq + 4 + (<usize>g << 4), xw + (<usize>g << 5), stride, four);
+      acc = i32x4.add(acc, pscale(p, q3_K_scale(w, g) - Q3_K_SCALE_ZERO, four));
     }
     // Codes are value + 4: Σ_g sc_g·Σ(code − 4)·q = the sum above − 4·Σ_g sc_g·bsum_g.
     const sc = i8x16.sub(q3_K_scales(w), i8x16.splat(<i8>Q3_K_SCALE_ZERO));
-    return i32x4.sub(acc, i32x4.shl(bsum_dot(xq, i16x8.extend_low_i8x16_s(sc), i16x8.extend_high_i8x16_s(sc)), 2));
+    return i32x4.sub(acc, i32x4.shl(bsum_dot(xq, i16x8.extend_low_i8x16_s(sc), i16x8.extend_high_i8x16_s(sc), stride, four), 2));
   }
-  @inline msum(w: usize, xq: usize): v128 { return i32x4.splat(0); }
+  @inline msum(w: usize, xq: usize, stride: usize, four: bool): v128 { return i32x4.splat(0); }
 }
 
 /** q4_K / q5_K sub-block 2j + h (groups 4j + 2h + l, l = 0, 1) times its scale. */
 @inline
-function k4_sub<C>(w: usize, xq: usize, xw: usize, j: i32, h: i32): v128 {
+function k4_sub<C>(w: usize, xq: usize, xw: usize, j: i32, h: i32, stride: usize, four: bool): v128 {
   const g = 4 * j + 2 * h;
   // ≤ 4·31·128 per lane before the 6-bit scale.
-  const p = padd(udot<C>(w, j, h, 0, xq + 4 + (<usize>g << 4), xw + (<usize>g << 5)), udot<C>(w, j, h, 1, xq + 20 + (<usize>g << 4), xw + 32 + (<usize>g << 5)));
-  return pscale(p, k4_scale(w + Q4_K_SCALES, 2 * j + h, false));
+  const p = padd(
+    udot<C>(w, j, h, 0, xq + 4 + (<usize>g << 4), xw + (<usize>g << 5), stride, four),
+    udot<C>(w, j, h, 1, xq + 20 + (<usize>g << 4), xw + 32 + (<usize>g << 5), stride, four),
+    four,
+  );
+  return pscale(p, k4_scale(w + Q4_K_SCALES, 2 * j + h, false), four);
 }
 
 @inline
-function k4_isum<C>(w: usize, xq: usize, xw: usize): v128 {
+function k4_isum<C>(w: usize, xq: usize, xw: usize, stride: usize, four: bool): v128 {
   let acc = i32x4.splat(0);
-  for (let j = 0; j < 4; j++) acc = i32x4.add(acc, i32x4.add(k4_sub<C>(w, xq, xw, j, 0), k4_sub<C>(w, xq, xw, j, 1)));
+  for (let j = 0; j < 4; j++) acc = i32x4.add(acc, i32x4.add(k4_sub<C>(w, xq, xw, j, 0, stride, four), k4_sub<C>(w, xq, xw, j, 1, stride, four)));
   return acc;
 }
 
 /** q4_K / q5_K: Σ_s min_s·(bsum_2s + bsum_2s+1) (pair sums ≤ 32·128 fit i16). */
 @inline
-function k4_msum(w: usize, xq: usize): v128 {
+function k4_msum1(mins: v128, xq: usize): v128 {
   const pairs = i16x8.narrow_i32x4_s(
     i32x4.extadd_pairwise_i16x8_s(v128.load(xq, Q8_K_BSUMS)),
     i32x4.extadd_pairwise_i16x8_s(v128.load(xq, Q8_K_BSUMS + 16)),
   );
-  return i32x4.dot_i16x8_s(pairs, i16x8.extend_high_i8x16_u(k4_scales_mins(w + Q4_K_SCALES)));
+  return i32x4.dot_i16x8_s(pairs, mins);
+}
+
+@inline
+function k4_msum(w: usize, xq: usize, stride: usize, four: bool): v128 {
+  const mins = i16x8.extend_high_i8x16_u(k4_scales_mins(w + Q4_K_SCALES));
+  if (!four) return k4_msum1(mins, xq);
+  return hsum4(k4_msum1(mins, xq), k4_msum1(mins, xq + stride), k4_msum1(mins, xq + 2 * stride), k4_msum1(mins, xq + 3 * stride));
 }
 
 @final
@@ -343,8 +377,8 @@ class Q4_K {
   @inline get zp(): i32 { return 0; }
   @inline get dOff(): usize { return 0; }
   @inline get mOff(): usize { return 2; }
-  @inline isum(w: usize, xq: usize, xw: usize): v128 { return k4_isum<C_q4_K>(w, xq, xw); }
-  @inline msum(w: usize, xq: usize): v128 { return k4_msum(w, xq); }
+  @inline isum(w: usize, xq: usize, xw: usize, stride: usize, four: bool): v128 { return k4_isum<C_q4_K>(w, xq, xw, stride, four); }
+  @inline msum(w: usize, xq: usize, stride: usize, four: bool): v128 { return k4_msum(w, xq, stride, four); }
 }
 
 @final
@@ -356,17 +390,17 @@ class Q5_K {
   @inline get zp(): i32 { return 0; }
   @inline get dOff(): usize { return 0; }
   @inline get mOff(): usize { return 2; }
-  @inline isum(w: usize, xq: usize, xw: usize): v128 { return k4_isum<C_q5_K>(w, xq, xw); }
-  @inline msum(w: usize, xq: usize): v128 { return k4_msum(w, xq); }
+  @inline isum(w: usize, xq: usize, xw: usize, stride: usize, four: bool): v128 { return k4_isum<C_q5_K>(w, xq, xw, stride, four); }
+  @inline msum(w: usize, xq: usize, stride: usize, four: bool): v128 { return k4_msum(w, xq, stride, four); }
 }
 
 /** q6_K group g = 8·half + 2k + t times its signed scale. */
 @inline
-function q6_K_group(w: usize, xq: usize, xw: usize, half: i32, k: i32, t: i32): v128 {
+function q6_K_group(w: usize, xq: usize, xw: usize, half: i32, k: i32, t: i32, stride: usize, four: bool): v128 {
   const g = 8 * half + 2 * k + t;
   // ≤ 2·63·128 per lane before the scale.
-  const p = udot<C_q6_K>(w, half, k, t, xq + 4 + (<usize>g << 4), xw + (<usize>g << 5));
-  return pscale(p, <i32>load<i8>(w + Q6_K_SCALES + <usize>g));
+  const p = udot<C_q6_K>(w, half, k, t, xq + 4 + (<usize>g << 4), xw + (<usize>g << 5), stride, four);
+  return pscale(p, <i32>load<i8>(w + Q6_K_SCALES + <usize>g), four);
 }
 
 @final
@@ -378,20 +412,21 @@ class Q6_K {
   @inline get zp(): i32 { return 0; }
   @inline get dOff(): usize { return Q6_K_D; }
   @inline get mOff(): usize { return 0; }
-  @inline isum(w: usize, xq: usize, xw: usize): v128 {
+  @inline isum(w: usize, xq: usize, xw: usize, stride: usize, four: bool): v128 {
     let acc = i32x4.splat(0);
     // One pass per (half, t): its ql and qh bytes serve k = 0..3.
     for (let i = 0; i < 4; i++) {
       const half = i >> 1;
       const t = i & 1;
-      const a = i32x4.add(q6_K_group(w, xq, xw, half, 0, t), q6_K_group(w, xq, xw, half, 1, t));
-      acc = i32x4.add(acc, i32x4.add(a, i32x4.add(q6_K_group(w, xq, xw, half, 2, t), q6_K_group(w, xq, xw, half, 3, t))));
+      const a = i32x4.add(q6_K_group(w, xq, xw, half, 0, t, stride, four), q6_K_group(w, xq, xw, half, 1, t, stride, four));
+      const b = i32x4.add(q6_K_group(w, xq, xw, half, 2, t, stride, four), q6_K_group(w, xq, xw, half, 3, t, stride, four));
+      acc = i32x4.add(acc, i32x4.add(a, b));
     }
     // Codes are value + 32: subtract 32·Σ_g sc_g·bsum_g.
     const sc = v128.load(w, Q6_K_SCALES);
-    return i32x4.sub(acc, i32x4.shl(bsum_dot(xq, i16x8.extend_low_i8x16_s(sc), i16x8.extend_high_i8x16_s(sc)), 5));
+    return i32x4.sub(acc, i32x4.shl(bsum_dot(xq, i16x8.extend_low_i8x16_s(sc), i16x8.extend_high_i8x16_s(sc), stride, four), 5));
   }
-  @inline msum(w: usize, xq: usize): v128 { return i32x4.splat(0); }
+  @inline msum(w: usize, xq: usize, stride: usize, four: bool): v128 { return i32x4.splat(0); }
 }
 
 @final
@@ -403,17 +438,17 @@ class IQ4_XS {
   @inline get zp(): i32 { return 0; }
   @inline get dOff(): usize { return 0; }
   @inline get mOff(): usize { return 0; }
-  @inline isum(w: usize, xq: usize, xw: usize): v128 {
+  @inline isum(w: usize, xq: usize, xw: usize, stride: usize, four: bool): v128 {
     let acc = i32x4.splat(0);
     for (let s = 0; s < 8; s++) {
       // Signed codebook values (|c·q| ≤ 2^14): i32 partial sums, then the scale ls − 32.
       const g = 2 * s;
-      const p = i32x4.add(sdot<C_iq4_xs>(w, g, 0, 0, xw + (<usize>g << 5)), sdot<C_iq4_xs>(w, g + 1, 0, 0, xw + 32 + (<usize>g << 5)));
+      const p = i32x4.add(sdot<C_iq4_xs>(w, g, 0, 0, xw + (<usize>g << 5), stride, four), sdot<C_iq4_xs>(w, g + 1, 0, 0, xw + 32 + (<usize>g << 5), stride, four));
       acc = i32x4.add(acc, i32x4.mul(p, i32x4.splat(iq4_xs_scale(w, s) - IQ4_XS_SCALE_ZERO)));
     }
     return acc;
   }
-  @inline msum(w: usize, xq: usize): v128 { return i32x4.splat(0); }
+  @inline msum(w: usize, xq: usize, stride: usize, four: bool): v128 { return i32x4.splat(0); }
 }
 
 // ---------------------------------------------------------------- the kernel
@@ -437,15 +472,27 @@ function push_total(v: v128, p: v128): v128 {
   return i32x4.shuffle(v, i32x4.add(t, i32x4.shuffle(t, t, 1, 0, 3, 2)), 1, 2, 3, 4);
 }
 
+/** The f32 at offset off of four activation rows (stride apart) → f32x4. */
 @inline
-function matmul<T>(xq: usize, w: usize, y: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32): void {
+function f32_rows(p: usize, stride: usize): v128 {
+  let v = f32x4.splat(0);
+  v = v128.load32_lane(p, v, 0);
+  v = v128.load32_lane(p + stride, v, 1);
+  v = v128.load32_lane(p + 2 * stride, v, 2);
+  return v128.load32_lane(p + 3 * stride, v, 3);
+}
+
+/**
+ * Rows m in [m0, m1) against the weight rows [n0, n1), four weight rows per tile (lanes = n).
+ * Every block term is t = (d_w·d_x)·I [+ m_w·s_x | − (dmin_w·d_x)·J], acc = acc + t.
+ */
+@inline
+function rows_by_tiles<T>(xq: usize, w: usize, y: usize, N: i32, K: i32, n0: i32, n1: i32, m0: i32, m1: i32): void {
   const f = changetype<T>(0);
   const nb = K / f.elems;
   const actBytes = act_block_bytes(f.act);
   const wRow = <usize>nb * f.bytes;
   const xRow = act_row_bytes(f.act, K);
-  const wideOff = act_wide_offset(f.act, K);
-  const scalarsOff = act_scalars_offset(f.act, K);
   const wideBlock: usize = <usize>f.elems << 1;
   for (let n = n0; n < n1; n += 4) {
     const rows = min(4, n1 - n);
@@ -454,25 +501,25 @@ function matmul<T>(xq: usize, w: usize, y: usize, M: i32, N: i32, K: i32, n0: i3
     const r1 = r0 + <usize>min(1, rows - 1) * wRow;
     const r2 = r0 + <usize>min(2, rows - 1) * wRow;
     const r3 = r0 + <usize>min(3, rows - 1) * wRow;
-    for (let m = 0; m < M; m++) {
+    for (let m = m0; m < m1; m++) {
       const row = xq + <usize>m * xRow;
       let x = row;
-      let xw = row + wideOff;
-      let xs = row + scalarsOff; // 32-element types: f32 d, f32 s, i32 Σq per block
+      let xw = row + act_wide_offset(f.act, K);
+      let xs = row + act_scalars_offset(f.act, K); // 32-element types: f32 d, f32 s, i32 Σq per block
       let acc = f32x4.splat(0);
       for (let o: usize = 0; o < wRow; o += f.bytes, x += actBytes, xw += wideBlock, xs += 12) {
         let isum: v128;
         let msum = i32x4.splat(0);
         if (f.elems == 32) {
-          isum = hsum4(f.isum(r0 + o, x, xw), f.isum(r1 + o, x, xw), f.isum(r2 + o, x, xw), f.isum(r3 + o, x, xw));
+          isum = hsum4(f.isum(r0 + o, x, xw, 0, false), f.isum(r1 + o, x, xw, 0, false), f.isum(r2 + o, x, xw, 0, false), f.isum(r3 + o, x, xw, 0, false));
         } else {
           // Super-blocks: one row at a time in a loop, so the compiler keeps one row's
           // sub-blocks in registers instead of interleaving four rows and spilling.
           isum = i32x4.splat(0);
           for (let r: usize = 0; r < 4; r++) {
             const wr = r0 + <usize>min(<i32>r, rows - 1) * wRow + o;
-            isum = push_total(isum, f.isum(wr, x, xw));
-            if (f.kind == WITH_MINS) msum = push_total(msum, f.msum(wr, x));
+            isum = push_total(isum, f.isum(wr, x, xw, 0, false));
+            if (f.kind == WITH_MINS) msum = push_total(msum, f.msum(wr, x, 0, false));
           }
         }
         if (f.zp != 0) isum = i32x4.sub(isum, i32x4.splat(f.zp * load<i32>(xs, 8)));
@@ -488,6 +535,57 @@ function matmul<T>(xq: usize, w: usize, y: usize, M: i32, N: i32, K: i32, n0: i3
       store_lanes(y + ((<usize>m * <usize>N + <usize>n) << 2), acc, rows);
     }
   }
+}
+
+/**
+ * Rows [m0, m0 + 4k) in groups of four (lanes = m) against one weight row at a time: each weight
+ * block is decoded once for four activation rows. The f32 operations of every element are the
+ * ones rows_by_tiles performs (in another lane), so the results are bit-identical.
+ */
+@inline
+function row_groups<T>(xq: usize, w: usize, y: usize, N: i32, K: i32, n0: i32, n1: i32, groups: i32): void {
+  const f = changetype<T>(0);
+  const nb = K / f.elems;
+  const actBytes = act_block_bytes(f.act);
+  const wRow = <usize>nb * f.bytes;
+  const xRow = act_row_bytes(f.act, K);
+  const wideBlock: usize = <usize>f.elems << 1;
+  for (let n = n0; n < n1; n++) {
+    const wr = w + <usize>n * wRow;
+    for (let gi = 0; gi < groups; gi++) {
+      const row = xq + <usize>(4 * gi) * xRow;
+      let x = row;
+      let xw = row + act_wide_offset(f.act, K);
+      let xs = row + act_scalars_offset(f.act, K);
+      let acc = f32x4.splat(0);
+      for (let o: usize = 0; o < wRow; o += f.bytes, x += actBytes, xw += wideBlock, xs += 12) {
+        let isum = f.isum(wr + o, x, xw, xRow, true);
+        if (f.zp != 0) isum = i32x4.sub(isum, i32x4.mul(i32x4.splat(f.zp), f32_rows(xs + 8, xRow)));
+        const dx = f.act == ACT_Q8_K ? f32_rows(x, xRow) : f32_rows(xs, xRow);
+        let t = f32x4.mul(f32x4.mul(f32x4.splat(load_f16(wr + o + f.dOff)), dx), f32x4.convert_i32x4_s(isum));
+        if (f.kind == WITH_S) {
+          t = f32x4.add(t, f32x4.mul(f32x4.splat(load_f16(wr + o + f.mOff)), f32_rows(xs + 4, xRow)));
+        } else if (f.kind == WITH_MINS) {
+          const msum = f32x4.convert_i32x4_s(f.msum(wr + o, x, xRow, true));
+          t = f32x4.sub(t, f32x4.mul(f32x4.mul(f32x4.splat(load_f16(wr + o + f.mOff)), dx), msum));
+        }
+        acc = f32x4.add(acc, t);
+      }
+      const out = y + ((<usize>(4 * gi) * <usize>N + <usize>n) << 2);
+      const step = <usize>N << 2;
+      store<f32>(out, f32x4.extract_lane(acc, 0));
+      store<f32>(out + step, f32x4.extract_lane(acc, 1));
+      store<f32>(out + 2 * step, f32x4.extract_lane(acc, 2));
+      store<f32>(out + 3 * step, f32x4.extract_lane(acc, 3));
+    }
+  }
+}
+
+@inline
+function matmul<T>(xq: usize, w: usize, y: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32): void {
+  const groups = M >> 2;
+  if (groups > 0) row_groups<T>(xq, w, y, N, K, n0, n1, groups);
+  rows_by_tiles<T>(xq, w, y, N, K, n0, n1, groups << 2, M);
 }
 
 export function matmul_ggml_q4_0(xq: usize, w: usize, y: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32): void {
