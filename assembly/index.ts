@@ -101,6 +101,13 @@ export {
   gru_matvec_diagonal,
   gru_matvec_monarch,
 } from './scan/gru';
+export {
+  gru_gates,
+  gru_matvec_butterfly,
+  gru_matvec_dense,
+  gru_matvec_diagonal,
+  gru_matvec_monarch,
+} from './scan/gru';
 export { scan_chunk_apply, scan_chunk_carry, scan_chunk_reduce, scan_linear } from './scan/linear';
 export { noop, trap_if } from './scheduler/probe';
 

@@ -11,10 +11,13 @@ import {
   type GruRecurrence,
   monarchBlock,
   recurrenceLayout,
+  recurrenceRoundings,
   validateGru,
   validateRecurrence,
 } from '../../ops/gru.js';
 import { Int8Quantizer } from '../../ops/int8-quantizer.js';
+import { EXP_REL_ERROR } from '../../oracle/attention-bound.js';
+import { gamma, UNIT_ROUNDOFF } from '../../oracle/tiers.js';
 
 type Vec = ArrayLike<number>;
 
@@ -243,4 +246,62 @@ export function referenceQuantizedGruScan(
   if (!stateQuantizer.frozen || stateQuantizer.config.granularity !== 'per-tensor')
     throw new Error('referenceQuantizedGruScan: the state quantizer must be frozen and per-tensor');
   return gruScan(q.rec, gx, bh, h0, (h) => stateQuantizer.fakeQuantize(h));
+}
+
+/**
+ * One GRU step in float64 with the per-element bound an f32 kernel
+ * (assembly/scan/gru.ts) meets from the same f32 inputs. First order, per
+ * element, with u = 2^−24, ε_e = EXP_REL_ERROR (the kernels' exp), n the
+ * structure's roundings and m_g = (|U|·|h|) of gate g:
+ * - r, z pre-activations (gx + gh) + b: every term ≤ n + 2 roundings,
+ *   δ = γ(n + 2)·(|gx| + m + |b|); σ' ≤ ¼ and σ = 1/(1 + e^−x) adds a relative
+ *   θ = ε_e + 2u: |Δr| ≤ δ_r/4 + θ·(r + δ_r/4), |Δz| likewise;
+ * - c = gh_n + b_n: δ_c = γ(n + 1)·(m_n + |b_n|); p = r·c:
+ *   |Δp| ≤ |Δr|·(|c| + δ_c) + r·δ_c + u·(r + |Δr|)(|c| + δ_c);
+ *   pre_n = gx_n + p: δ_n = |Δp| + u·(|gx_n| + |p| + |Δp|);
+ * - tanh = 1 − 2/(e^{2x} + 1): tanh' ≤ 1, and the quotient (≤ 2) carries
+ *   ε_e + 2u relative, the subtraction u: |Δn| ≤ δ_n + 2(ε_e + 2u) + u;
+ * - h' = (1 − z)·n + z·h, three roundings:
+ *   |Δh'| ≤ |Δz|·(|n| + |h| + |Δn|) + (1 − z + |Δz|)·|Δn| + γ(3)·((1 − z)|n| + z|h|).
+ * The sum is scaled by 1 + γ(n + 10) for the second-order terms left out,
+ * plus (n + 10)·2^−149 for roundings in the subnormal range.
+ */
+export function referenceGruStepBound(
+  rec: GruRecurrence,
+  gx: Vec,
+  bh: Vec | null,
+  h: Vec,
+): { h: Float64Array; bound: Float64Array } {
+  const H = rec.H;
+  const u = UNIT_ROUNDOFF.f32;
+  const nr = recurrenceRoundings(rec.kind, H);
+  const gh = recurrenceMatvec(rec, h);
+  const m = recurrenceMatvec(rec, h, true);
+  const b = (g: number) => (bh ? bh[g] : 0);
+  const theta = EXP_REL_ERROR + 2 * u;
+  const out = new Float64Array(H);
+  const bound = new Float64Array(H);
+  for (let i = 0; i < H; i++) {
+    const [ir, iz, inn] = [i, H + i, 2 * H + i];
+    const r = sigmoid(gx[ir] + gh[ir] + b(ir));
+    const z = sigmoid(gx[iz] + gh[iz] + b(iz));
+    const c = gh[inn] + b(inn);
+    const p = r * c;
+    const n = Math.tanh(gx[inn] + p);
+    out[i] = (1 - z) * n + z * h[i];
+    const dr0 = gamma(nr + 2, u) * (Math.abs(gx[ir]) + m[ir] + Math.abs(b(ir)));
+    const dz0 = gamma(nr + 2, u) * (Math.abs(gx[iz]) + m[iz] + Math.abs(b(iz)));
+    const dr = dr0 / 4 + theta * (r + dr0 / 4);
+    const dz = dz0 / 4 + theta * (z + dz0 / 4);
+    const dc = gamma(nr + 1, u) * (m[inn] + Math.abs(b(inn)));
+    const ac = Math.abs(c) + dc;
+    const dp = dr * ac + r * dc + u * (r + dr) * ac;
+    const dn0 = dp + u * (Math.abs(gx[inn]) + Math.abs(p) + dp);
+    const dn = dn0 + 2 * theta + u;
+    const ah = Math.abs(h[i]);
+    const first =
+      dz * (Math.abs(n) + ah + dn) + (1 - z + dz) * dn + gamma(3, u) * ((1 - z) * Math.abs(n) + z * ah);
+    bound[i] = first * (1 + gamma(nr + 10, u)) + (nr + 10) * 2 ** -149;
+  }
+  return { h: out, bound };
 }

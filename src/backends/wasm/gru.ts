@@ -1,0 +1,102 @@
+/**
+ * The GRU step kernels (assembly/scan/gru.ts) from TypeScript. A structure's
+ * parameters live in wasm memory as f32 (layouts: src/ops/gru.ts); pointers
+ * are byte offsets. The recurrent product splits over outputs (dense,
+ * diagonal: 3H units) or gates (Monarch, butterfly: 3 units), the gates over
+ * elements; any split gives the same bits.
+ */
+import { ShapeError } from '../../errors.js';
+import { butterflyFactors, type GruStructure, monarchBlock } from '../../ops/gru.js';
+import type { WasmRuntime } from './module.js';
+
+/** Pointers to a structure's parameters: dense/diagonal {u}, monarch {b1, b2}, butterfly {w}. */
+export type WasmRecurrence =
+  | { kind: 'dense' | 'diagonal'; H: number; u: number }
+  | { kind: 'monarch'; H: number; b1: number; b2: number }
+  | { kind: 'butterfly'; H: number; w: number };
+
+/** Units the recurrent product splits over. */
+export function gruMatvecUnits(kind: GruStructure, H: number): number {
+  return kind === 'dense' || kind === 'diagonal' ? 3 * H : 3;
+}
+
+/** Bytes of scratch the recurrent product needs (Monarch: the permuted intermediate, [3H] f32). */
+export function gruMatvecScratchBytes(kind: GruStructure, H: number): number {
+  return kind === 'monarch' ? 3 * H * 4 : 0;
+}
+
+function checkRange(kernel: string, r0: number, r1: number, n: number): void {
+  if (!(Number.isSafeInteger(r0) && Number.isSafeInteger(r1) && 0 <= r0 && r0 <= r1 && r1 <= n))
+    throw new ShapeError(`${kernel}: range [${r0}, ${r1}) is outside [0, ${n})`);
+}
+
+/** y [3H] = U·h for units [r0, r1) (see gruMatvecUnits); scratch: gruMatvecScratchBytes. */
+export function gruMatvec(
+  rt: WasmRuntime,
+  rec: WasmRecurrence,
+  h: number,
+  y: number,
+  scratch: number,
+  r0 = 0,
+  r1 = gruMatvecUnits(rec.kind, rec.H),
+): void {
+  const H = rec.H;
+  checkRange(`gru_matvec_${rec.kind}`, r0, r1, gruMatvecUnits(rec.kind, H));
+  if (r0 === r1) return;
+  switch (rec.kind) {
+    case 'dense':
+    case 'diagonal':
+      rt.kernel(`gru_matvec_${rec.kind}`)(rec.u, h, y, H, r0, r1);
+      return;
+    case 'monarch':
+      rt.kernel('gru_matvec_monarch')(rec.b1, rec.b2, h, scratch, y, H, monarchBlock(H), r0, r1);
+      return;
+    case 'butterfly':
+      rt.kernel('gru_matvec_butterfly')(rec.w, h, y, H, butterflyFactors(H), r0, r1);
+      return;
+  }
+}
+
+/** out [H] = the gates for elements [i0, i1): gx, gh, bh [3H] (bh 0: none), h [H]. */
+export function gruGates(
+  rt: WasmRuntime,
+  gx: number,
+  gh: number,
+  bh: number,
+  h: number,
+  out: number,
+  H: number,
+  i0 = 0,
+  i1 = H,
+): void {
+  checkRange('gru_gates', i0, i1, H);
+  if (i0 < i1) rt.kernel('gru_gates')(gx, gh, bh, h, out, H, i0, i1);
+}
+
+/** Bytes of scratch for gruScan: gh [3H], the Monarch intermediate, a zero state [H]. */
+export function gruScanScratchBytes(kind: GruStructure, H: number): number {
+  return 3 * H * 4 + gruMatvecScratchBytes(kind, H) + H * 4;
+}
+
+/** hs [T, H] = the GRU scan on one thread: gx [T, 3H], bh [3H] (0: none), h0 [H] (0: zeros). */
+export function gruScan(
+  rt: WasmRuntime,
+  rec: WasmRecurrence,
+  gx: number,
+  bh: number,
+  h0: number,
+  hs: number,
+  T: number,
+  scratch: number,
+): void {
+  const H = rec.H;
+  const gh = scratch;
+  const ms = scratch + 3 * H * 4;
+  const zero = ms + gruMatvecScratchBytes(rec.kind, H);
+  if (!h0) rt.u8.fill(0, zero, zero + H * 4);
+  for (let t = 0; t < T; t++) {
+    const prev = t > 0 ? hs + (t - 1) * H * 4 : h0 || zero;
+    gruMatvec(rt, rec, prev, gh, ms);
+    gruGates(rt, gx + t * 3 * H * 4, gh, bh, prev, hs + t * H * 4, H);
+  }
+}
