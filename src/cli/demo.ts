@@ -10,18 +10,26 @@ import { quantize } from '../ops/quantize.js';
 import { errorMetrics } from '../oracle/metrics.js';
 import { GGML_TYPE_NAMES, GGML_TYPES } from '../types/ggml-types.js';
 import { type Command, UsageError } from './command.js';
+import { type DemoModelResult, runDemoModel } from './demo-model.js';
 import { formatTable } from './table.js';
 
-const HELP = `usage: plumbline demo [--size N] [--json]
+const HELP = `usage: plumbline demo [--size N] [--tokens N] [--skip-model] [--json]
 
 Quantizes a deterministic tensor (N values, default 65536, approximately
 normal with a few outliers) into every ggml format, dequantizes it with the
 wasm SIMD kernels and with the reference implementation, checks they agree
 bit for bit, and prints the round-trip error and throughput per format.
 
+Then writes (once, cached under node_modules/.cache/plumbline) a small
+deterministic llama GGUF with Q4_K weights, generates a few tokens with it
+on the wasm engine (tokens/s), and compares one traced forward pass with the
+float64 reference backend stage by stage.
+
 options:
-  --size N   number of values (a multiple of 256)
-  --json     print the results as JSON`;
+  --size N       number of values (a multiple of 256)
+  --tokens N     tokens to generate with the demo model (default 16)
+  --skip-model   only the format round trip
+  --json         print the results as JSON`;
 
 /** Deterministic test signal: xorshift32 uniforms → approx. normal, 1 in 512 an outlier ×8. */
 export function demoTensor(n: number, seed = 20261123): Float32Array {
@@ -62,8 +70,16 @@ export const demoCommand: Command = {
   async run(argv, io) {
     const { values } = parseArgs({
       args: argv,
-      options: { size: { type: 'string', default: '65536' }, json: { type: 'boolean', default: false } },
+      options: {
+        size: { type: 'string', default: '65536' },
+        tokens: { type: 'string', default: '16' },
+        'skip-model': { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+      },
     });
+    const maxTokens = Number(values.tokens);
+    if (!Number.isSafeInteger(maxTokens) || maxTokens < 1)
+      throw new UsageError(`--tokens must be a positive integer, got ${values.tokens}`);
     const n = Number(values.size);
     if (!Number.isSafeInteger(n) || n <= 0 || n % 256 !== 0) {
       throw new UsageError(`--size must be a positive multiple of 256, got ${values.size}`);
@@ -89,8 +105,9 @@ export const demoCommand: Command = {
         dequantGBps: (n * 4) / seconds / 1e9,
       });
     }
+    const model = values['skip-model'] || !status.build ? undefined : await runDemoModel(maxTokens);
     if (values.json) {
-      io.out(JSON.stringify({ wasm: status, size: n, formats: rows }, null, 2));
+      io.out(JSON.stringify({ wasm: status, size: n, formats: rows, model }, null, 2));
     } else {
       io.out(
         `plumbline demo: ${n} values through every ggml format on ${status.build ?? `the reference (${status.reason})`}\n`,
@@ -114,7 +131,28 @@ export const demoCommand: Command = {
       io.out(
         '\nerr = dequantize(quantize(x)) − x over the whole tensor; dequant GB/s of f32 output through dequantize().',
       );
+      if (model) io.out(`\n${formatDemoModel(model)}`);
     }
-    return rows.every((r) => r.wasmMatchesReference) ? 0 : 1;
+    const modelOk =
+      !model || (model.logits.pass && model.referenceTokens.every((t, i) => t === model.tokens[i]));
+    return rows.every((r) => r.wasmMatchesReference) && modelOk ? 0 : 1;
   },
 };
+
+function formatDemoModel(m: DemoModelResult): string {
+  const same = m.referenceTokens.every((t, i) => t === m.tokens[i]);
+  return [
+    `model: ${m.path}${m.written ? ' (written now)' : ' (cached)'}: llama, 2 layers, n_embd 256, Q4_K weights`,
+    `prompt ${JSON.stringify(m.prompt)} → ${JSON.stringify(m.tokens)}`,
+    `text: ${JSON.stringify(m.text)}`,
+    `${m.backend}, ${m.threads} threads: prompt ${m.promptTokensPerS.toFixed(1)} tokens/s, generation ${m.genTokensPerS.toFixed(1)} tokens/s`,
+    '',
+    'one pass over the prompt, wasm against the float64 reference (exact numerics):',
+    formatTable(
+      ['stage', 'values', 'NMSE', 'max |err|', 'cosine'],
+      m.stages.map((s) => [s.stage, s.count, s.nmse, s.maxAbs, s.cosine.toFixed(12)]),
+    ),
+    `logits: ${m.logits.pass ? 'PASS' : 'FAIL'} ${m.logits.reason}; top-10 overlap ${m.logits.top10Overlap.toFixed(3)}`,
+    `greedy tokens (first ${m.referenceTokens.length}): ${same ? 'identical on both backends' : `DIFFER: reference ${JSON.stringify(m.referenceTokens)}`}`,
+  ].join('\n');
+}

@@ -1,5 +1,6 @@
 /** `plumbline run FILE.gguf`: generate text, printed as it comes, then prompt and generation tokens/s. */
 import { generate } from '../model/generate.js';
+import { topKIndices } from '../oracle/topk.js';
 import { type Command, UsageError } from './command.js';
 import { MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelArgs, openModel, parseCommandArgs } from './model-args.js';
 
@@ -57,7 +58,7 @@ export const runCommand: Command = {
         },
       });
       const text = model.tokenizer?.decode(r.tokens) ?? '';
-      const top10 = topK(r.lastLogits, 10).map((id) => ({
+      const top10 = topKIndices(r.lastLogits, 10).map((id) => ({
         id,
         logit: r.lastLogits[id],
         ...(model.tokenizer ? { piece: model.tokenizer.tokenText(id) } : {}),
@@ -99,10 +100,3 @@ export const runCommand: Command = {
     }
   },
 };
-
-/** Indices of the k largest values, largest first (ties: lower index first). */
-function topK(x: Float32Array, k: number): number[] {
-  const ids = Array.from(x.keys());
-  ids.sort((a, b) => x[b] - x[a] || a - b);
-  return ids.slice(0, k);
-}
