@@ -9,19 +9,29 @@ import { load_partial, store_partial } from './vec';
 
 const SIGN_ALT: v128 = f32x4(-1, 1, -1, 1);
 
-/** Normal mode, one row: pairs (x[2i], x[2i+1]), two pairs per vector. */
+/** Normal mode, two adjacent pairs v = (a0, b0, a1, b1) with c = (c0, c0, c1, c1), s likewise. */
+@inline
+function rotate2(v: v128, c: v128, s: v128): v128 {
+  return f32x4.add(f32x4.mul(v, c), f32x4.mul(f32x4.mul(f32x4.shuffle(v, v, 1, 0, 3, 2), s), SIGN_ALT));
+}
+
+/** Normal mode, one row: pairs (x[2i], x[2i+1]), four pairs per step, then two, then one. */
 @inline
 function rotate_adjacent(x: usize, cs: usize, sn: usize, y: usize, half: i32): void {
   let i = 0;
-  for (; i + 2 <= half; i += 2) {
+  for (; i + 4 <= half; i += 4) {
+    const c4 = v128.load(cs + ((<usize>i) << 2));
+    const s4 = v128.load(sn + ((<usize>i) << 2));
+    const p = (<usize>i) << 3;
+    v128.store(y + p, rotate2(v128.load(x + p), f32x4.shuffle(c4, c4, 0, 0, 1, 1), f32x4.shuffle(s4, s4, 0, 0, 1, 1)));
+    v128.store(y + p, rotate2(v128.load(x + p, 16), f32x4.shuffle(c4, c4, 2, 2, 3, 3), f32x4.shuffle(s4, s4, 2, 2, 3, 3)), 16);
+  }
+  if (i + 2 <= half) {
     const c2 = v128.load64_zero(cs + ((<usize>i) << 2));
     const s2 = v128.load64_zero(sn + ((<usize>i) << 2));
-    const c = f32x4.shuffle(c2, c2, 0, 0, 1, 1);
-    const s = f32x4.shuffle(s2, s2, 0, 0, 1, 1);
-    const v = v128.load(x + ((<usize>i) << 3));
-    const swapped = f32x4.shuffle(v, v, 1, 0, 3, 2);
-    const out = f32x4.add(f32x4.mul(v, c), f32x4.mul(f32x4.mul(swapped, s), SIGN_ALT));
-    v128.store(y + ((<usize>i) << 3), out);
+    const p = (<usize>i) << 3;
+    v128.store(y + p, rotate2(v128.load(x + p), f32x4.shuffle(c2, c2, 0, 0, 1, 1), f32x4.shuffle(s2, s2, 0, 0, 1, 1)));
+    i += 2;
   }
   if (i < half) {
     const c = load<f32>(cs + ((<usize>i) << 2));
