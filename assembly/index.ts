@@ -92,15 +92,9 @@ export { nn_layer_norm, nn_rms_norm } from './nn/norm';
 export { nn_rope } from './nn/rope';
 export { nn_softmax } from './nn/softmax';
 
+export { moe_combine } from './moe/combine';
 export { moe_route } from './moe/route';
 
-export {
-  gru_gates,
-  gru_matvec_butterfly,
-  gru_matvec_dense,
-  gru_matvec_diagonal,
-  gru_matvec_monarch,
-} from './scan/gru';
 export {
   gru_gates,
   gru_matvec_butterfly,

@@ -24,8 +24,15 @@
  * subnormal range.
  */
 import { referenceGroupScores, referenceSelectionValues, topIndices } from '../backends/reference/moe.js';
-import type { MoeRoutePlan } from '../ops/moe-route.js';
+import {
+  type ReferenceFfnWeights,
+  type ReferenceSharedExpert,
+  referenceSharedGate,
+} from '../backends/reference/moe-dispatch.js';
+import { NN_MAX_ULP } from '../backends/wasm/nn.js';
+import type { MoeRoutePlan, MoeRouteResult } from '../ops/moe-route.js';
 import { EXP_REL_ERROR } from './attention-bound.js';
+import { gamma } from './tiers.js';
 
 const U = 2 ** -24;
 const F64 = 2 ** -53;
@@ -128,4 +135,97 @@ export function moeSelectionProblems(
     if (s[got[p]] + d[got[p]] < s[got[p + 1]] - d[got[p + 1]])
       problems.push(`order ${got[p]} before ${got[p + 1]}`);
   return problems;
+}
+
+/**
+ * Bound of the wasm MoE FFN (src/backends/wasm/moe-dispatch.ts, exact
+ * numerics) against referenceMoeFfn, per output element, first order:
+ * - gate and up dots (f32 over D): |δa| ≤ γ_D·Σ|x||W_g|, likewise δb;
+ * - h = silu(a)·b: |δh| ≤ L·|δa|·|b| + |silu(a)|·|δb| + (2·NN_MAX_ULP.silu + 1)·u·|h|,
+ *   L = max|silu′| < 1.1;
+ * - down (f32 over F): |δy_d| ≤ Σ_f |δh_f|·|W_df| + γ_F·Σ_f |h_f|·|W_df|;
+ * - combine (k products, k + 1 sums, f32): Σ_j |w_j|·|δy_j| + γ_{k+2}·(Σ_j |w_j·y_j| + |g·s|);
+ * - shared expert: its δs likewise, times g; its gate g = sigmoid of an f64
+ *   dot rounded to f32: |δg| ≤ g(1 − g)·u·|z| + u·g (the sigmoid rounded once).
+ * Times (1 + 2^-10) for products of two errors (each relative term < 2^-11
+ * in the tested sizes), plus 2^-140 for results in the subnormal range.
+ */
+export function moeFfnBound(
+  x: Vec,
+  T: number,
+  D: number,
+  route: MoeRouteResult,
+  k: number,
+  ffn: ReferenceFfnWeights,
+  shared: ReferenceSharedExpert | null = null,
+): Float64Array {
+  const bound = new Float64Array(T * D);
+  const L = 1.1;
+  const hU = (2 * NN_MAX_ULP.silu + 1) * U;
+  /** |y| and |δy| of one FFN for token t. */
+  const ffnError = (w: ReferenceFfnWeights, t: number, e: number) => {
+    const F = w.hidden;
+    const h = new Float64Array(F);
+    const dh = new Float64Array(F);
+    for (let f = 0; f < F; f++) {
+      let a = 0;
+      let b = 0;
+      let ma = 0;
+      let mb = 0;
+      const o = (e * F + f) * D;
+      for (let d = 0; d < D; d++) {
+        const xv = x[t * D + d];
+        a += xv * w.gate[o + d];
+        b += xv * w.up[o + d];
+        ma += Math.abs(xv * w.gate[o + d]);
+        mb += Math.abs(xv * w.up[o + d]);
+      }
+      const s = a / (1 + Math.exp(-a));
+      h[f] = s * b;
+      dh[f] = L * gamma(D, U) * ma * Math.abs(b) + Math.abs(s) * gamma(D, U) * mb + hU * Math.abs(h[f]);
+    }
+    const y = new Float64Array(D);
+    const dy = new Float64Array(D);
+    for (let d = 0; d < D; d++) {
+      let s = 0;
+      let m = 0;
+      let p = 0;
+      const o = (e * D + d) * F;
+      for (let f = 0; f < F; f++) {
+        s += h[f] * w.down[o + f];
+        m += Math.abs(h[f] * w.down[o + f]);
+        p += dh[f] * Math.abs(w.down[o + f]);
+      }
+      y[d] = s;
+      dy[d] = p + gamma(F, U) * m;
+    }
+    return { y, dy };
+  };
+  for (let t = 0; t < T; t++) {
+    const mag = new Float64Array(D);
+    const err = new Float64Array(D);
+    if (!route.dropped?.[t])
+      for (let j = 0; j < k; j++) {
+        const w = Math.abs(route.weights[t * k + j]);
+        const { y, dy } = ffnError(ffn, t, route.experts[t * k + j]);
+        for (let d = 0; d < D; d++) {
+          mag[d] += w * Math.abs(y[d]);
+          err[d] += w * dy[d];
+        }
+      }
+    if (shared) {
+      const { y, dy } = ffnError(shared, t, 0);
+      const g = referenceSharedGate(x, t, D, shared);
+      let z = 0;
+      if (shared.gateInp) for (let d = 0; d < D; d++) z += x[t * D + d] * shared.gateInp[d];
+      const dg = shared.gateInp ? g * (1 - g) * U * Math.abs(z) + U * g : 0;
+      for (let d = 0; d < D; d++) {
+        mag[d] += g * Math.abs(y[d]);
+        err[d] += g * dy[d] + dg * Math.abs(y[d]) + (shared.gateInp ? U * g * Math.abs(y[d]) : 0);
+      }
+    }
+    for (let d = 0; d < D; d++)
+      bound[t * D + d] = (err[d] + gamma(k + 2, U) * mag[d]) * (1 + 2 ** -10) + 2 ** -140;
+  }
+  return bound;
 }

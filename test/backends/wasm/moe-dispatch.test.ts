@@ -1,0 +1,165 @@
+import { describe, expect, it } from 'vitest';
+import { referenceMoeRoute } from '../../../src/backends/reference/moe.js';
+import {
+  type ReferenceFfnWeights,
+  type ReferenceSharedExpert,
+  referenceMoeFfn,
+} from '../../../src/backends/reference/moe-dispatch.js';
+import {
+  combineCall,
+  type ExpertFfn,
+  groupByExpert,
+  type MoeDims,
+  moeFfn,
+  runExpert,
+  runShared,
+  type SharedExpert,
+} from '../../../src/backends/wasm/moe-dispatch.js';
+import { dequantize } from '../../../src/ops/dequantize.js';
+import type { MoeRouteOptions, MoeRouteResult } from '../../../src/ops/moe-route.js';
+import { quantize } from '../../../src/ops/quantize.js';
+import { moeFfnBound } from '../../../src/oracle/moe-bound.js';
+import { alloc, free, put, read, rt, uniform } from './nn-helpers.js';
+
+function putBytes(b: Uint8Array): number {
+  const p = rt.arena.alloc(b.byteLength);
+  new Uint8Array(rt.memory.buffer, p, b.byteLength).set(b);
+  return p;
+}
+
+/** Random expert tensors of one type: the wasm views and the dequantized reference values. */
+function experts(type: string, E: number, D: number, F: number, seed: number) {
+  const make = (N: number, K: number, s: number) => {
+    const bytes = quantize(type, uniform(E * N * K, s, 0.5));
+    return { w: { type, ptr: putBytes(bytes), count: E, N, K }, values: dequantize(type, bytes) };
+  };
+  const g = make(F, D, seed);
+  const u = make(F, D, seed + 1);
+  const d = make(D, F, seed + 2);
+  const ffn: ExpertFfn = { gate: g.w, up: u.w, down: d.w };
+  const ref: ReferenceFfnWeights = { gate: g.values, up: u.values, down: d.values, hidden: F };
+  return { ffn, ref, ptrs: [g.w.ptr, u.w.ptr, d.w.ptr] };
+}
+
+describe('groupByExpert', () => {
+  it('a stable counting sort: tokens in order within each expert, rows per slot, dropped tokens without rows', () => {
+    const route: MoeRouteResult = {
+      experts: Int32Array.from([2, 0, 0, 1, 2, 1]),
+      weights: new Float32Array(6),
+      dropped: null,
+      droppedCount: 0,
+    };
+    const g = groupByExpert(route, 3, 2, 3);
+    expect([...g.offsets]).toEqual([0, 2, 4, 6]);
+    expect([...g.tokens]).toEqual([0, 1, 1, 2, 0, 2]);
+    expect([...g.pos]).toEqual([4, 0, 1, 2, 5, 3]);
+    expect(g.active).toEqual([0, 1, 2]);
+    const sw = groupByExpert(
+      {
+        experts: Int32Array.from([1, 1, 0]),
+        weights: new Float32Array(3),
+        dropped: Uint8Array.from([0, 1, 0]),
+        droppedCount: 1,
+      },
+      3,
+      1,
+      4,
+    );
+    expect([...sw.offsets]).toEqual([0, 1, 2, 2, 2]);
+    expect([...sw.pos]).toEqual([1, -1, 0]);
+    expect(sw.active).toEqual([0, 1]);
+    expect(() => groupByExpert({ ...route, experts: Int32Array.from([0, 3, 0, 1, 2, 1]) }, 3, 2, 3)).toThrow(
+      /outside/,
+    );
+  });
+});
+
+describe('MoE FFN (dispatch, quantized expert matmuls, combine) against the float64 reference', () => {
+  const cases: [string, MoeRouteOptions, number, number][] = [
+    ['q8_0', { scheme: 'mixtral', k: 2 }, 8, 32],
+    ['q4_K', { scheme: 'qwen3-moe', k: 3 }, 4, 256],
+    ['q8_0', { scheme: 'switch', k: 1, capacityFactor: 1 }, 4, 64],
+  ];
+  for (const [type, opts, E, D] of cases)
+    it(`${type}, ${opts.scheme}, E ${E}, D ${D}: within the derived bound`, () => {
+      const T = 11;
+      const F = D;
+      const dims: MoeDims = { tokens: T, dim: D, hidden: F };
+      const { ffn, ref, ptrs } = experts(type, E, D, F, E + D);
+      const x = uniform(T * D, 7, 1);
+      const route = referenceMoeRoute(uniform(T * E, 9, 3), T, E, opts);
+      const k = route.plan.k;
+      const xp = put(x);
+      const out = alloc(T * D);
+      moeFfn(rt, xp, route, k, ffn, out, dims);
+      const got = read(out, T * D);
+      const want = referenceMoeFfn(x, T, D, route, k, ref);
+      const bound = moeFfnBound(x, T, D, route, k, ref);
+      let worst = 0;
+      for (let i = 0; i < T * D; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / bound[i]);
+      expect(worst).toBeLessThanOrEqual(1);
+      if (route.dropped)
+        for (let t = 0; t < T; t++)
+          if (route.dropped[t]) expect(got.subarray(t * D, (t + 1) * D).every((v) => v === 0)).toBe(true);
+      free(xp, out, ...ptrs);
+    });
+
+  for (const gated of [true, false])
+    it(`a shared expert ${gated ? 'gated by sigmoid(gate_inp_shexp·x) (Qwen2-MoE)' : 'added unweighted (DeepSeek)'}`, () => {
+      const T = 6;
+      const E = 8;
+      const D = 32;
+      const F = 32;
+      const Fs = 64;
+      const dims: MoeDims = { tokens: T, dim: D, hidden: F };
+      const { ffn, ref, ptrs } = experts('q8_0', E, D, F, 3);
+      const sh = experts('q8_0', 1, D, Fs, 4);
+      const gateInp = uniform(D, 5, 0.5);
+      const gp = gated ? put(gateInp) : 0;
+      const shared: SharedExpert = { ffn: sh.ffn, hidden: Fs, gateInp: gp };
+      const refShared: ReferenceSharedExpert = { ...sh.ref, gateInp: gated ? gateInp : null };
+      const x = uniform(T * D, 8, 1);
+      const route = referenceMoeRoute(uniform(T * E, 10, 3), T, E, { scheme: 'qwen2-moe', k: 2 });
+      const xp = put(x);
+      const out = alloc(T * D);
+      moeFfn(rt, xp, route, 2, ffn, out, dims, { shared });
+      const got = read(out, T * D);
+      const want = referenceMoeFfn(x, T, D, route, 2, ref, refShared);
+      const bound = moeFfnBound(x, T, D, route, 2, ref, refShared);
+      for (let i = 0; i < T * D; i++) expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(bound[i]);
+      free(xp, out, gp, ...ptrs, ...sh.ptrs);
+    });
+
+  it('bit-identical for any order of experts and any split of the combine', () => {
+    const T = 13;
+    const E = 8;
+    const D = 32;
+    const dims: MoeDims = { tokens: T, dim: D, hidden: D };
+    const { ffn, ptrs } = experts('q8_0', E, D, D, 11);
+    const sh = experts('q8_0', 1, D, D, 12);
+    const x = put(uniform(T * D, 13, 1));
+    const route = referenceMoeRoute(uniform(T * E, 14, 3), T, E, { scheme: 'mixtral', k: 2 });
+    const shared: SharedExpert = { ffn: sh.ffn, hidden: D, gateInp: 0 };
+    const out = alloc(T * D);
+    moeFfn(rt, x, route, 2, ffn, out, dims, { shared });
+    const one = read(out, T * D);
+    // The same pieces by hand: experts in reverse order, the combine in three ranges.
+    const g = groupByExpert(route, T, 2, E);
+    const Y = alloc(g.offsets[E] * D);
+    const pos = put(g.pos);
+    const w = put(route.weights);
+    const S = alloc(T * D);
+    for (const e of [...g.active].reverse()) runExpert(rt, ffn, x, g, e, Y, dims);
+    runShared(rt, shared, x, S, 0, dims);
+    const out2 = alloc(T * D);
+    const c = combineCall(Y, pos, w, S, 0, out2, dims, 2);
+    for (const [t0, t1] of [
+      [7, 13],
+      [0, 2],
+      [2, 7],
+    ])
+      rt.kernel(c.kernel)(...c.args(t0, t1));
+    expect(new Uint32Array(read(out2, T * D).buffer)).toEqual(new Uint32Array(one.buffer));
+    free(x, out, Y, pos, w, S, out2, ...ptrs, ...sh.ptrs);
+  });
+});
