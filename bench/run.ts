@@ -10,6 +10,7 @@ import { matmulGgmlBench } from './matmul-ggml.bench.js';
 import { matmulPeersBench } from './matmul-peers.bench.js';
 import { matmulQuantBench } from './matmul-quant.bench.js';
 import { nnBench } from './nn.bench.js';
+import { scanBench } from './scan.bench.js';
 import { schedulerBench } from './scheduler.bench.js';
 import { tokenizerBench } from './tokenizer.bench.js';
 
@@ -19,6 +20,7 @@ const suites: Record<string, () => Promise<SuiteResult>> = {
   'matmul-f32': () => matmulF32Bench(),
   'matmul-peers': () => matmulPeersBench(),
   'matmul-quant': () => matmulQuantBench(),
+  scan: () => scanBench(),
   scheduler: () => schedulerBench(),
   'matmul-ggml': () => matmulGgmlBench(),
   nn: () => nnBench(),

@@ -146,7 +146,7 @@ describe('GRU step and scan (gru_gates)', () => {
       gruScan(rt, w, gxp, bhp, 0, hs, T, s);
       const got = read(hs, T * H);
       free(...ptrs, gxp, bhp, hs, s);
-      let prev = new Float32Array(H);
+      let prev: Float32Array = new Float32Array(H);
       for (let t = 0; t < T; t++) {
         const ref = referenceGruStepBound(rec, gx.subarray(t * 3 * H, (t + 1) * 3 * H), bh, prev);
         const cur = got.subarray(t * H, (t + 1) * H);

@@ -1,0 +1,151 @@
+/**
+ * Recurrent scans: the linear scan h_t = a_t·h_{t−1} + b_t, sequential
+ * (channels split over threads) vs chunked over time (64 chunks; reduce,
+ * carry, fix-up), on 1 and 2 threads of a WorkerPool; and one GRU step
+ * (recurrent product + gates, one thread) per structure of U.
+ *
+ * Scan figures: median wall ms per scan, effective GB/s over the 12 bytes
+ * each element moves (read a and b, write h), speedup over the sequential
+ * scan on one thread. GRU: median µs per step, GFLOPS of the recurrent
+ * product's multiply-adds (dense 6H², diagonal 6H, Monarch 12Hβ, butterfly
+ * 9H·log₂H), time relative to the dense step.
+ */
+import { gruGates, gruMatvec, gruMatvecScratchBytes, type WasmRecurrence } from '../src/backends/wasm/gru.js';
+import { WasmRuntime } from '../src/backends/wasm/module.js';
+import { chunkedScanOnPool, linearScanOnPool, scanChunkScratchBytes } from '../src/backends/wasm/scan.js';
+import { GRU_STRUCTURES, type GruStructure, monarchBlock, recurrenceLayout } from '../src/ops/gru.js';
+import { scanChunkLength } from '../src/ops/scan.js';
+import { WorkerPool } from '../src/scheduler/pool.js';
+import { measure, type SuiteResult } from './lib.js';
+
+function fill(rt: WasmRuntime, p: number, n: number, seed: number, lo: number, hi: number): void {
+  const v = rt.f32(p, n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    v[i] = lo + ((s >>> 0) / 2 ** 32) * (hi - lo);
+  }
+}
+
+async function median(reps: number, fn: () => Promise<void>): Promise<number> {
+  await fn();
+  const t: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await fn();
+    t.push(performance.now() - t0);
+  }
+  return t.sort((a, b) => a - b)[Math.floor(reps / 2)];
+}
+
+const SCAN_SHAPES: [number, number][] = [
+  [65536, 1024],
+  [65536, 64],
+  [65536, 4],
+  [4096, 1024],
+];
+
+const GRU_SIZES = [256, 1024, 4096];
+
+function gruFlops(kind: GruStructure, H: number): number {
+  switch (kind) {
+    case 'dense':
+      return 6 * H * H;
+    case 'diagonal':
+      return 6 * H;
+    case 'monarch':
+      return 12 * H * monarchBlock(H);
+    case 'butterfly':
+      return 9 * H * Math.log2(H);
+  }
+}
+
+export async function scanBench(): Promise<SuiteResult> {
+  const rt = await WasmRuntime.create();
+  const pools = [await WorkerPool.create({ threads: 1, compiled: rt, memory: rt.memory })];
+  pools.push(await WorkerPool.create({ threads: 2, compiled: rt, memory: rt.memory }));
+  const rows: (string | number)[][] = [];
+  for (const [T, D] of SCAN_SHAPES) {
+    const n = T * D;
+    const [a, b, h] = [rt.arena.alloc(n * 4), rt.arena.alloc(n * 4), rt.arena.alloc(n * 4)];
+    const h0 = rt.arena.alloc(D * 4);
+    fill(rt, a, n, 1, 0.9, 1);
+    fill(rt, b, n, 2, -1, 1);
+    fill(rt, h0, D, 3, -1, 1);
+    const L = scanChunkLength(T);
+    const scratch = rt.arena.alloc(scanChunkScratchBytes(T, D, L));
+    const reps = n >= 2 ** 24 ? 5 : 15;
+    let base = 0;
+    for (const form of ['sequential', 'chunked'] as const)
+      for (const pool of pools) {
+        const ms = await median(reps, () =>
+          form === 'sequential'
+            ? linearScanOnPool(pool, a, b, h0, h, T, D)
+            : chunkedScanOnPool(pool, a, b, h0, h, scratch, T, D, L),
+        );
+        if (!base) base = ms;
+        rows.push([
+          `scan T ${T} D ${D}`,
+          `${form}, ${pool.threads} thread(s)`,
+          ms,
+          (n * 12) / ms / 1e6,
+          base / ms,
+        ]);
+      }
+    for (const p of [a, b, h, h0, scratch]) rt.arena.release(p);
+  }
+  for (const p of pools) await p.dispose();
+
+  for (const H of GRU_SIZES) {
+    let dense = 0;
+    for (const kind of GRU_STRUCTURES) {
+      const { sizes } = recurrenceLayout(kind, H);
+      const ptr: Record<string, number> = {};
+      let seed = 10;
+      for (const [name, cnt] of Object.entries(sizes)) {
+        ptr[name] = rt.arena.alloc(cnt * 4);
+        fill(rt, ptr[name], cnt, seed++, -0.05, 0.05);
+      }
+      const rec = { kind, H, ...ptr } as WasmRecurrence;
+      const [gx, bh, hp, gh, out] = [3 * H, 3 * H, H, 3 * H, H].map((k) => rt.arena.alloc(k * 4));
+      fill(rt, gx, 3 * H, 20, -1, 1);
+      fill(rt, bh, 3 * H, 21, -0.1, 0.1);
+      fill(rt, hp, H, 22, -1, 1);
+      const s = rt.arena.alloc(gruMatvecScratchBytes(kind, H) + 4);
+      const [m] = await measure(
+        [
+          {
+            name: kind,
+            fn: () => {
+              gruMatvec(rt, rec, hp, gh, s);
+              gruGates(rt, gx, gh, bh, hp, out, H);
+            },
+          },
+        ],
+        300,
+      );
+      if (kind === 'dense') dense = m.seconds;
+      rows.push([
+        `GRU step H ${H}`,
+        kind,
+        m.seconds * 1e6,
+        gruFlops(kind, H) / m.seconds / 1e9,
+        m.seconds / dense,
+      ]);
+      for (const p of [...Object.values(ptr), gx, bh, hp, gh, out, s]) rt.arena.release(p);
+    }
+  }
+  return {
+    suite: 'scan',
+    notes: [
+      `wasm build: ${rt.build}. Scan rows: ms per scan | GB/s (12 B/element) | speedup over the sequential scan on 1 thread.`,
+      'GRU rows (one thread): µs per step | GFLOPS of the recurrent product | time / dense time.',
+      'The chunked scan does ~2x the memory traffic of the sequential one (the reduce pass reads a and b, the fix-up re-runs the chunk);',
+      'it pays off where D is too small to split channels over threads.',
+    ],
+    header: ['case', 'variant', 'ms | µs', 'GB/s | GFLOPS', 'speedup | ratio'],
+    rows,
+  };
+}
