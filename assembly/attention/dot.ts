@@ -4,7 +4,8 @@
 // a score does not depend on which one computed it, or on its tile):
 //   hd4 = head_dim rounded down to 4; lane l of one f32x4 accumulator sums
 //   q[d]·k[d] for d ≡ l (mod 4), d < hd4, in increasing d (a rounded product,
-//   then a rounded sum, from +0); s = (l0 + l1) + (l2 + l3); then
+//   then a rounded sum, from +0; in the relaxed-SIMD build f32x4.relaxed_madd,
+//   which the engine may fuse); s = (l0 + l1) + (l2 + l3); then
 //   s = s + q[d]·k[d] for d = hd4 .. head_dim − 1; the score is s·scale.
 //
 // ggml numerics (ggml_vec_dot_f16 / ggml_vec_dot_f32 as llama.cpp's wasm build
@@ -30,8 +31,20 @@ function tail(q: usize, k: usize, hd4: i32, hd: i32, s: f32): f32 {
   return s;
 }
 
+/** acc + a·b as ggml's wasm build computes it: a rounded product, then a rounded sum. */
 @inline
 function madd(acc: v128, a: v128, b: v128): v128 {
+  return f32x4.add(acc, f32x4.mul(a, b));
+}
+
+/**
+ * acc + a·b for the exact numerics: in the relaxed-SIMD build f32x4.relaxed_madd
+ * (fused where the engine fuses: one rounding instead of two, within the same
+ * bound), else a rounded product then a rounded sum.
+ */
+@inline
+export function fmadd(acc: v128, a: v128, b: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, acc);
   return f32x4.add(acc, f32x4.mul(a, b));
 }
 
@@ -41,7 +54,7 @@ export function dot_1x1(q: usize, k: usize, hd: i32, scale: f32): f32 {
   let a = f32x4.splat(0);
   for (let d = 0; d < hd4; d += 4) {
     const o = (<usize>d) << 2;
-    a = madd(a, v128.load(q + o), v128.load(k + o));
+    a = fmadd(a, v128.load(q + o), v128.load(k + o));
   }
   return tail(q, k, hd4, hd, hsum_pairs(a)) * scale;
 }
@@ -59,10 +72,10 @@ export function dots_1x4(q: usize, k: usize, ks: usize, hd: i32, scale: f32, out
   for (let d = 0; d < hd4; d += 4) {
     const o = (<usize>d) << 2;
     const x = v128.load(q + o);
-    a0 = madd(a0, x, v128.load(k + o));
-    a1 = madd(a1, x, v128.load(k1 + o));
-    a2 = madd(a2, x, v128.load(k2 + o));
-    a3 = madd(a3, x, v128.load(k3 + o));
+    a0 = fmadd(a0, x, v128.load(k + o));
+    a1 = fmadd(a1, x, v128.load(k1 + o));
+    a2 = fmadd(a2, x, v128.load(k2 + o));
+    a3 = fmadd(a3, x, v128.load(k3 + o));
   }
   store<f32>(out, tail(q, k, hd4, hd, hsum_pairs(a0)) * scale);
   store<f32>(out, tail(q, k1, hd4, hd, hsum_pairs(a1)) * scale, 4);
@@ -101,17 +114,17 @@ export function dots_4x2(
     const y0 = v128.load(k + o);
     const y1 = v128.load(k1 + o);
     let x = v128.load(q0 + o);
-    a00 = madd(a00, x, y0);
-    a01 = madd(a01, x, y1);
+    a00 = fmadd(a00, x, y0);
+    a01 = fmadd(a01, x, y1);
     x = v128.load(q1 + o);
-    a10 = madd(a10, x, y0);
-    a11 = madd(a11, x, y1);
+    a10 = fmadd(a10, x, y0);
+    a11 = fmadd(a11, x, y1);
     x = v128.load(q2 + o);
-    a20 = madd(a20, x, y0);
-    a21 = madd(a21, x, y1);
+    a20 = fmadd(a20, x, y0);
+    a21 = fmadd(a21, x, y1);
     x = v128.load(q3 + o);
-    a30 = madd(a30, x, y0);
-    a31 = madd(a31, x, y1);
+    a30 = fmadd(a30, x, y0);
+    a31 = fmadd(a31, x, y1);
   }
   store<f32>(out, tail(q0, k, hd4, hd, hsum_pairs(a00)) * scale);
   store<f32>(out, tail(q0, k1, hd4, hd, hsum_pairs(a01)) * scale, 4);

@@ -20,6 +20,8 @@
 //     α = exp(m − m');  p_j = exp(s_j − m')   (m = −inf at first: α = 0)
 //     l = l·α + (Σ_J p_j, summed in increasing j from +0)
 //     O = O·α (skipped when α = 1), then O = O + p_j·v_j for j in J ascending
+//     (the vector part: fmadd, fused in the relaxed-SIMD build where the engine fuses;
+//     head_dim mod 4 tail lanes: a rounded product then a rounded sum)
 //   prefill: out = O / l (0 for a row that sees nothing)
 //   decode chunk: the partial (m, l, O) as above over the chunk's blocks;
 //   combine: from M = −inf, S = 0, O = 0, for chunks c = 0, 1, … with l_c ≠ 0:
@@ -28,7 +30,7 @@
 // Chunks depend on n_kv only (CH), so any split of the units among workers
 // gives the same bits; with one chunk (n_kv ≤ CH) decode equals prefill.
 import { exp_f32_scalar, exp_v128 } from '../nn/exp';
-import { dot_1x1, dots_1x4, dots_4x2 } from './dot';
+import { dot_1x1, dots_1x4, dots_4x2, fmadd } from './dot';
 import { f16_row_to_f32 } from './half';
 import {
   CH,
@@ -228,10 +230,10 @@ function accumulate(o: usize, hd: i32, alpha: f32, p: usize, vb: usize, vs: usiz
     let v = vb + (<usize>(j0 - b0)) * vs + ((<usize>d) << 2);
     for (let j = j0; j < j1; j++) {
       const pj = v128.load32_splat(p + ((<usize>(j - b0)) << 2));
-      o0 = f32x4.add(o0, f32x4.mul(pj, v128.load(v)));
-      o1 = f32x4.add(o1, f32x4.mul(pj, v128.load(v, 16)));
-      o2 = f32x4.add(o2, f32x4.mul(pj, v128.load(v, 32)));
-      o3 = f32x4.add(o3, f32x4.mul(pj, v128.load(v, 48)));
+      o0 = fmadd(o0, pj, v128.load(v));
+      o1 = fmadd(o1, pj, v128.load(v, 16));
+      o2 = fmadd(o2, pj, v128.load(v, 32));
+      o3 = fmadd(o3, pj, v128.load(v, 48));
       v += vs;
     }
     v128.store(od, o0);
@@ -245,7 +247,7 @@ function accumulate(o: usize, hd: i32, alpha: f32, p: usize, vb: usize, vs: usiz
     if (scaled) o0 = f32x4.mul(o0, av);
     let v = vb + (<usize>(j0 - b0)) * vs + ((<usize>d) << 2);
     for (let j = j0; j < j1; j++) {
-      o0 = f32x4.add(o0, f32x4.mul(v128.load32_splat(p + ((<usize>(j - b0)) << 2)), v128.load(v)));
+      o0 = fmadd(o0, v128.load32_splat(p + ((<usize>(j - b0)) << 2)), v128.load(v));
       v += vs;
     }
     v128.store(od, o0);

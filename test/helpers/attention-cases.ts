@@ -111,3 +111,47 @@ export function checkOutput(
   }
   return { ref: r, ratio, failures };
 }
+
+/** The kernel's exp on one value (for the ggml emulation). */
+export function wasmExp(rt: WasmRuntime): (x: number) => number {
+  const p = rt.arena.alloc(32);
+  const exp = rt.kernel('exp_f32');
+  return (x) => {
+    rt.f32(p, 1)[0] = x;
+    exp(p, p + 16, 1);
+    return rt.f32(p + 16, 1)[0];
+  };
+}
+
+export function bitsEqual(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
+/** Equal values, NaN equal to NaN (NaN payloads differ between JS and the hardware). */
+export function sameValues(a: Float32Array, b: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) {
+    if (!(Object.is(a[i], b[i]) || (Number.isNaN(a[i]) && Number.isNaN(b[i])))) return false;
+  }
+  return a.length === b.length;
+}
+
+/** Splits a phase's units into `parts` uneven ranges, run in reverse order. */
+export const unevenSplit =
+  (parts: number): Split =>
+  (units) => {
+    const cuts = [0];
+    for (let p = 1; p < parts; p++) cuts.push(Math.min(units, Math.floor((units * p * p) / (parts * parts))));
+    cuts.push(units);
+    return cuts
+      .slice(1)
+      .map((e, k) => [cuts[k], e] as [number, number])
+      .reverse();
+  };
+
+/** One unit per range. */
+export const singleUnits: Split = (units) =>
+  Array.from({ length: units }, (_, u) => [u, u + 1] as [number, number]);

@@ -5,6 +5,8 @@
  * explained by the precision). ggml numerics are also checked bit for bit
  * against a scalar emulation of ggml's algorithm (test/helpers/ggml-attention.ts).
  */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { referenceAttention } from '../../../src/backends/reference/attention.js';
 import {
@@ -21,12 +23,16 @@ import { attentionScoresBound, attentionSoftmaxBound } from '../../../src/oracle
 import { WorkerPool } from '../../../src/scheduler/pool.js';
 import { f16ToF32, f32ToF16 } from '../../../src/types/half.js';
 import {
+  bitsEqual,
   checkOutput,
   dimsOf,
   makeInputs,
   runWasm,
   type Shape,
-  type Split,
+  sameValues,
+  singleUnits,
+  unevenSplit,
+  wasmExp,
 } from '../../helpers/attention-cases.js';
 import { attentionRuntime } from '../../helpers/attention-runtime.js';
 import { emulateGgmlAttention } from '../../helpers/ggml-attention.js';
@@ -36,33 +42,7 @@ const { rt, compiled } = await attentionRuntime();
 const NUMERICS = ['exact', 'ggml'] as const;
 const KV_TYPES = ['f32', 'f16'] as const;
 
-/** The kernel's exp on one value (for the emulation). */
-function wasmExp(): (x: number) => number {
-  const p = rt.arena.alloc(32);
-  const exp = rt.kernel('exp_f32');
-  return (x) => {
-    rt.f32(p, 1)[0] = x;
-    exp(p, p + 16, 1);
-    return rt.f32(p + 16, 1)[0];
-  };
-}
-const exp32 = wasmExp();
-
-function bitsEqual(a: Float32Array, b: Float32Array): boolean {
-  if (a.length !== b.length) return false;
-  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
-  return true;
-}
-
-/** Equal values, NaN equal to NaN (NaN payloads differ between JS and the hardware). */
-function sameValues(a: Float32Array, b: Float32Array): boolean {
-  for (let i = 0; i < a.length; i++) {
-    if (!(Object.is(a[i], b[i]) || (Number.isNaN(a[i]) && Number.isNaN(b[i])))) return false;
-  }
-  return a.length === b.length;
-}
+const exp32 = wasmExp(rt);
 
 describe('f16 K/V rows widen exactly', () => {
   it('every half, and rows with inf and NaN (the general path)', () => {
@@ -228,20 +208,8 @@ describe('decode over long caches', () => {
 });
 
 describe('determinism', () => {
-  /** Splits a phase's units into `parts` uneven ranges, run in reverse order. */
-  const uneven =
-    (parts: number): Split =>
-    (units) => {
-      const cuts = [0];
-      for (let p = 1; p < parts; p++)
-        cuts.push(Math.min(units, Math.floor((units * p * p) / (parts * parts))));
-      cuts.push(units);
-      return cuts
-        .slice(1)
-        .map((e, k) => [cuts[k], e] as [number, number])
-        .reverse();
-    };
-  const single: Split = (units) => Array.from({ length: units }, (_, u) => [u, u + 1] as [number, number]);
+  const uneven = unevenSplit;
+  const single = singleUnits;
 
   it('any split of the units gives the same bits (prefill, decode with chunks, ggml, scores)', () => {
     const cases: [Shape, Record<string, unknown>][] = [
@@ -416,6 +384,24 @@ describe('scores and softmax when a trace asks for them', () => {
         }
       }
     }
+  });
+});
+
+describe('relaxed-SIMD build (child process)', () => {
+  it('exact numerics within the bound and deterministic with f32x4.relaxed_madd; ggml path unchanged', () => {
+    const script = fileURLToPath(new URL('./attention-relaxed.mts', import.meta.url));
+    const out = execFileSync(
+      process.execPath,
+      ['--experimental-wasm-relaxed-simd', '--import', 'tsx', script],
+      {
+        encoding: 'utf8',
+      },
+    );
+    const report = JSON.parse(out) as { build: string; relaxed: number; cases: number; failures: object };
+    expect(report.build).toBe('wasm-relaxed-simd');
+    expect(report.relaxed).toBe(1);
+    expect(report.failures).toEqual({ bound: [], determinism: [], ggml: [] });
+    expect(report.cases).toBe(8);
   });
 });
 
