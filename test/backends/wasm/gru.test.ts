@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
   denseEquivalent,
+  minGruCoefficients,
   recurrenceMatvec,
   referenceGruStepBound,
 } from '../../../src/backends/reference/gru.js';
+import { referenceLinearScan } from '../../../src/backends/reference/scan.js';
 import {
   gruGates,
   gruMatvec,
@@ -13,12 +15,14 @@ import {
   gruScanScratchBytes,
   type WasmRecurrence,
 } from '../../../src/backends/wasm/gru.js';
+import { scanLinear } from '../../../src/backends/wasm/scan.js';
 import {
   GRU_STRUCTURES,
   type GruRecurrence,
   type GruStructure,
   recurrenceBound,
 } from '../../../src/ops/gru.js';
+import { linearScanBound } from '../../../src/ops/scan.js';
 import { randomRecurrence } from '../../helpers/gru-cases.js';
 import { alloc, free, put, read, rt, sameBits, splits, uniform } from './nn-helpers.js';
 
@@ -154,5 +158,24 @@ describe('GRU step and scan (gru_gates)', () => {
         prev = cur;
       }
     }
+  });
+
+  it('minGRU through scan_linear: the f32 scan of its coefficients within the scan bound of their float64 scan', () => {
+    const [T, H] = [200, 12];
+    const k = uniform(T * H, 101, 3);
+    const ht = uniform(T * H, 102, 2);
+    const h0 = uniform(H, 103);
+    const c = minGruCoefficients(k, ht);
+    const [a, b] = [Float32Array.from(c.a), Float32Array.from(c.b)];
+    const [ap, bp, hp0] = [put(a), put(b), put(h0)];
+    const hs = alloc(T * H);
+    scanLinear(rt, ap, bp, hp0, hs, T, H);
+    const got = read(hs, T * H);
+    free(ap, bp, hp0, hs);
+    const ref = referenceLinearScan(a, b, h0, T, H);
+    for (let i = 0; i < got.length; i++)
+      expect(Math.abs(got[i] - ref.h[i])).toBeLessThanOrEqual(
+        linearScanBound(Math.floor(i / H), ref.magnitude[i]),
+      );
   });
 });
