@@ -7,6 +7,7 @@
  */
 import { ShapeError } from '../../errors.js';
 import { butterflyFactors, type GruStructure, monarchBlock } from '../../ops/gru.js';
+import type { WorkerPool } from '../../scheduler/pool.js';
 import type { WasmRuntime } from './module.js';
 
 /** Pointers to a structure's parameters: dense/diagonal {u}, monarch {b1, b2}, butterfly {w}. */
@@ -98,5 +99,54 @@ export function gruScan(
     const prev = t > 0 ? hs + (t - 1) * H * 4 : h0 || zero;
     gruMatvec(rt, rec, prev, gh, ms);
     gruGates(rt, gx + t * 3 * H * 4, gh, bh, prev, hs + t * H * 4, H);
+  }
+}
+
+/**
+ * gruScan over a pool: per step, the recurrent product split over its units,
+ * then the gates split over elements (16-float grid); the same bits as gruScan.
+ */
+export async function gruScanOnPool(
+  pool: WorkerPool,
+  rt: WasmRuntime,
+  rec: WasmRecurrence,
+  gx: number,
+  bh: number,
+  h0: number,
+  hs: number,
+  T: number,
+  scratch: number,
+): Promise<void> {
+  const H = rec.H;
+  const gh = scratch;
+  const ms = scratch + 3 * H * 4;
+  const zero = ms + gruMatvecScratchBytes(rec.kind, H);
+  if (!h0) rt.u8.fill(0, zero, zero + H * 4);
+  const units = pool.split(gruMatvecUnits(rec.kind, H));
+  const elems = pool.split(H, 16);
+  const kernel = `gru_matvec_${rec.kind}`;
+  for (let t = 0; t < T; t++) {
+    const prev = t > 0 ? hs + (t - 1) * H * 4 : h0 || zero;
+    await pool.runRanges(kernel, units, (r) => {
+      switch (rec.kind) {
+        case 'dense':
+        case 'diagonal':
+          return [rec.u, prev, gh, H, r.start, r.end];
+        case 'monarch':
+          return [rec.b1, rec.b2, prev, ms, gh, H, monarchBlock(H), r.start, r.end];
+        case 'butterfly':
+          return [rec.w, prev, gh, H, butterflyFactors(H), r.start, r.end];
+      }
+    });
+    await pool.runRanges('gru_gates', elems, (r) => [
+      gx + t * 3 * H * 4,
+      gh,
+      bh,
+      prev,
+      hs + t * H * 4,
+      H,
+      r.start,
+      r.end,
+    ]);
   }
 }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   denseEquivalent,
   minGruCoefficients,
@@ -12,6 +12,7 @@ import {
   gruMatvecScratchBytes,
   gruMatvecUnits,
   gruScan,
+  gruScanOnPool,
   gruScanScratchBytes,
   type WasmRecurrence,
 } from '../../../src/backends/wasm/gru.js';
@@ -23,6 +24,7 @@ import {
   recurrenceBound,
 } from '../../../src/ops/gru.js';
 import { linearScanBound } from '../../../src/ops/scan.js';
+import { WorkerPool } from '../../../src/scheduler/pool.js';
 import { randomRecurrence } from '../../helpers/gru-cases.js';
 import { alloc, free, put, read, rt, sameBits, splits, uniform } from './nn-helpers.js';
 
@@ -177,5 +179,29 @@ describe('GRU step and scan (gru_gates)', () => {
       expect(Math.abs(got[i] - ref.h[i])).toBeLessThanOrEqual(
         linearScanBound(Math.floor(i / H), ref.magnitude[i]),
       );
+  });
+});
+
+describe('GRU scan over a WorkerPool', () => {
+  let pool: WorkerPool;
+  beforeAll(async () => {
+    pool = await WorkerPool.create({ threads: 2, compiled: rt, memory: rt.memory });
+  });
+  afterAll(() => pool.dispose());
+
+  it('every structure on 2 threads gives the bits of one thread', async () => {
+    for (const kind of GRU_STRUCTURES) {
+      const [H, T] = [16, 5];
+      const rec = randomRecurrence(kind, H, 120);
+      const gx = uniform(T * 3 * H, 121, 2);
+      const { w, ptrs } = upload(rec);
+      const [gxp, h0] = [put(gx), put(uniform(H, 122))];
+      const [one, two] = [alloc(T * H), alloc(T * H)];
+      const s = rt.arena.alloc(gruScanScratchBytes(kind, H));
+      gruScan(rt, w, gxp, 0, h0, one, T, s);
+      await gruScanOnPool(pool, rt, w, gxp, 0, h0, two, T, s);
+      expect(sameBits(read(two, T * H), read(one, T * H)), kind).toBe(true);
+      free(...ptrs, gxp, h0, one, two, s);
+    }
   });
 });
