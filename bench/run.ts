@@ -9,6 +9,7 @@ import { matmulF32Bench } from './matmul-f32.bench.js';
 import { matmulGgmlBench } from './matmul-ggml.bench.js';
 import { matmulPeersBench } from './matmul-peers.bench.js';
 import { matmulQuantBench } from './matmul-quant.bench.js';
+import { modelBench } from './model.bench.js';
 import { nnBench } from './nn.bench.js';
 import { scanBench } from './scan.bench.js';
 import { schedulerBench } from './scheduler.bench.js';
@@ -23,6 +24,7 @@ const suites: Record<string, () => Promise<SuiteResult>> = {
   scan: () => scanBench(),
   scheduler: () => schedulerBench(),
   'matmul-ggml': () => matmulGgmlBench(),
+  model: () => modelBench(),
   nn: () => nnBench(),
   tokenizer: () => tokenizerBench(),
 };
