@@ -13,8 +13,14 @@
 //     S = S·ms + vs
 //   out = A · (S == 0 ? 0 : 1/S)
 // from M = −inf, S = 0, A = 0. The only difference from llama.cpp's wasm
-// build is exp: this uses exp_v128 (assembly/nn/exp.ts, ≤ 1.75 u relative)
-// where ggml calls the C library's expf.
+// build on this path is exp: this uses exp_v128 (assembly/nn/exp.ts,
+// ≤ 1.75 u relative) where ggml calls the C library's expf. Native x86/ARM
+// builds also fuse the multiply-adds (one rounding less per step).
+// Not reproduced: the paths ggml d99724f2 takes instead of this one outside
+// its reference mode: n_q ≥ 64 (GGML_FA_TILE_Q) → a tiled f32 GEMM path (Q
+// not rounded, V accumulated in f32); n_q = 1 with n_kv ≥ 512 → kv split in
+// ceil(n_kv / threads) chunks combined in f32 (the bits depend on the thread
+// count). Before ggml commit 10e7b315 (2026-01-25) this was the only path.
 //
 //   attn_ggml(params, scratch, u0, u1)
 //       units u = i·n_head_kv + hk: query i with the heads that read kv head hk.

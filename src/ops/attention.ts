@@ -13,8 +13,9 @@
  *   sees nothing has a zero output row and a zero softmax row.
  *
  * Numerics: `exact` computes in f32 (f16 K/V widened exactly); `ggml`
- * reproduces ggml's CPU flash attention (Q rounded to K's vec_dot type, the V
- * accumulator kept in f16 when V is f16: assembly/attention/ggml.ts).
+ * reproduces ggml's CPU flash attention in its per-row path (Q rounded to K's
+ * vec_dot type, online softmax one kv position at a time, the V accumulator
+ * kept in f16 when V is f16: assembly/attention/ggml.ts says exactly what).
  */
 import { ShapeError, UnsupportedTypeError } from '../errors.js';
 

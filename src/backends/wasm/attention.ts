@@ -5,14 +5,14 @@
  *   const call = prepareAttention(rt, dims, { q, k, v, out });   // dims: validateAttention(...)
  *   for (const phase of call.phases)                              // in order
  *     for each thread t with its range [u0, u1) of phase.units:
- *       rt.kernel(phase.kernel)(...attentionArgs(call, phase, scratch_t, u0, u1));
+ *       rt.kernel(phase.kernel)(...attentionArgs(call, scratch_t, u0, u1));   // scratch_t: call.scratchBytes
  *   call.dispose();
  *
  * or `await attentionOnPool(rt, pool, dims, ptrs)` / `attention(rt, dims, ptrs)`.
  *
  * Phases: numerics 'exact' with n_q > 1: attn_prefill (units: kv head × block
- * of 4 queries); n_q = 1: attn_decode (units: kv head × chunk of 256 kv
- * positions) then attn_decode_combine (units: heads; chunks combined in order
+ * of 4 queries); n_q = 1: attn_decode (units: chunk of 256 kv positions × kv
+ * head) then attn_decode_combine (units: heads; chunks combined in order
  * 0, 1, 2, …); numerics 'ggml': attn_ggml (units: query × kv head). With
  * scores or softmax asked for, attn_scores (units: head × query) runs first.
  * Units depend on the sizes only, and every unit's output depends on its own
