@@ -9,6 +9,7 @@ import { matmulF32Bench } from './matmul-f32.bench.js';
 import { matmulGgmlBench } from './matmul-ggml.bench.js';
 import { matmulPeersBench } from './matmul-peers.bench.js';
 import { matmulQuantBench } from './matmul-quant.bench.js';
+import { moeBench } from './moe.bench.js';
 import { modelBench } from './model.bench.js';
 import { nnBench } from './nn.bench.js';
 import { scanBench } from './scan.bench.js';
@@ -21,6 +22,7 @@ const suites: Record<string, () => Promise<SuiteResult>> = {
   'matmul-f32': () => matmulF32Bench(),
   'matmul-peers': () => matmulPeersBench(),
   'matmul-quant': () => matmulQuantBench(),
+  moe: () => moeBench(),
   scan: () => scanBench(),
   scheduler: () => schedulerBench(),
   'matmul-ggml': () => matmulGgmlBench(),

@@ -72,29 +72,47 @@ function scan(row: usize, bias: usize, sig: bool, lo: i32, hi: i32, ids: usize, 
   let i = lo;
   for (; i + 4 <= hi; i += 4) {
     const v = sel4(v128.load(row + ((<usize>i) << 2)), bias, i, sig);
-    if (n == k && !v128.any_true(f32x4.gt(v, f32x4.splat(load<f32>(last))))) continue;
-    n = offer(ids, vals, k, n, i, f32x4.extract_lane(v, 0));
-    n = offer(ids, vals, k, n, i + 1, f32x4.extract_lane(v, 1));
-    n = offer(ids, vals, k, n, i + 2, f32x4.extract_lane(v, 2));
-    n = offer(ids, vals, k, n, i + 3, f32x4.extract_lane(v, 3));
+    // Lanes that beat the k-th value as the chunk starts (offer re-checks as it rises).
+    const beats = n == k ? i32x4.bitmask(f32x4.gt(v, f32x4.splat(load<f32>(last)))) : 15;
+    if (!beats) continue;
+    if (beats & 1) n = offer(ids, vals, k, n, i, f32x4.extract_lane(v, 0));
+    if (beats & 2) n = offer(ids, vals, k, n, i + 1, f32x4.extract_lane(v, 1));
+    if (beats & 4) n = offer(ids, vals, k, n, i + 2, f32x4.extract_lane(v, 2));
+    if (beats & 8) n = offer(ids, vals, k, n, i + 3, f32x4.extract_lane(v, 3));
   }
   for (; i < hi; i++) n = offer(ids, vals, k, n, i, sel1(row, bias, i, sig));
   return n;
 }
 
-/** Sum of the top-2 selection values of experts [lo, hi) (one expert: its value). */
+/** Keeps the two largest of the values seen (a ≥ b). */
+@inline
+function top2(ab: v128, v: f32): v128 {
+  const a = f64x2.extract_lane(ab, 0);
+  const b = f64x2.extract_lane(ab, 1);
+  const x = <f64>v;
+  if (x > a) return f64x2.replace_lane(f64x2.replace_lane(ab, 1, a), 0, x);
+  return x > b ? f64x2.replace_lane(ab, 1, x) : ab;
+}
+
+/**
+ * Sum of the top-2 selection values of experts [lo, hi) (one expert: its
+ * value), the sum rounded to f32. Values come four at a time from sel4 (the
+ * same bits as sel1); the two largest are kept exactly (f32 in f64 lanes).
+ */
 @inline
 function group_score(row: usize, bias: usize, sig: bool, lo: i32, hi: i32): f32 {
-  let a = NEG_INF;
-  let b = NEG_INF;
-  for (let i = lo; i < hi; i++) {
-    const v = sel1(row, bias, i, sig);
-    if (v > a) {
-      b = a;
-      a = v;
-    } else if (v > b) b = v;
+  let ab = f64x2.splat(-Infinity);
+  let i = lo;
+  for (; i + 4 <= hi; i += 4) {
+    const v = sel4(v128.load(row + ((<usize>i) << 2)), bias, i, sig);
+    ab = top2(ab, f32x4.extract_lane(v, 0));
+    ab = top2(ab, f32x4.extract_lane(v, 1));
+    ab = top2(ab, f32x4.extract_lane(v, 2));
+    ab = top2(ab, f32x4.extract_lane(v, 3));
   }
-  return hi - lo > 1 ? a + b : a;
+  for (; i < hi; i++) ab = top2(ab, sel1(row, bias, i, sig));
+  const a = <f32>f64x2.extract_lane(ab, 0);
+  return hi - lo > 1 ? a + <f32>f64x2.extract_lane(ab, 1) : a;
 }
 
 /** Groups kept: the top `keep` of the n scores at gs (ties: lower group), as a bit mask. */
