@@ -171,4 +171,32 @@ describe('moe_route kernel against the float64 reference', () => {
     expect(v.got.droppedCount).toBeGreaterThan(0);
     for (let t = 0; t < T; t++) if (v.got.dropped?.[t]) expect(v.got.weights[t]).toBe(0);
   });
+  it('edge sizes: k = E (every expert, Σw = 1), one expert, no tokens', () => {
+    for (const E of [1, 3, 8]) {
+      const logits = uniform(5 * E, E, 4);
+      for (const scheme of ['mixtral', 'topk-softmax', 'deepseek-v3'] as const) {
+        const v = check(logits, 5, E, { scheme, k: E });
+        expect(v.problems).toEqual([]);
+        for (let t = 0; t < 5; t++) {
+          const row = [...v.got.experts.subarray(t * E, (t + 1) * E)].sort((a, b) => a - b);
+          expect(row).toEqual(Array.from({ length: E }, (_, i) => i));
+        }
+      }
+    }
+    expect(run(new Float32Array(0), 0, 8, { scheme: 'mixtral', k: 2 }).experts.length).toBe(0);
+  });
+
+  it('the wrapper refuses a plan without the buffers it needs, and ranges outside the tokens', () => {
+    const plan = moeRoutePlan(2, 16, {
+      scheme: 'deepseek-v3',
+      k: 2,
+      nGroup: 4,
+      topkGroup: 2,
+      bias: new Array(16).fill(0),
+    });
+    const p = { logits: 16, bias: 16, groupScores: 0, weights: 16, experts: 16 };
+    expect(() => moeRoute(rt, plan, p)).toThrow(/group-score buffer/);
+    expect(() => moeRoute(rt, plan, { ...p, groupScores: 16, bias: 0 })).toThrow(/bias/);
+    expect(() => moeRoute(rt, plan, { ...p, groupScores: 16 }, 1, 3)).toThrow(/outside/);
+  });
 });
