@@ -6,38 +6,18 @@
  * the pass; attn_scores / attn_softmax are [n_head, n_q, n_kv].
  */
 import type { Tensor } from '../engine/tensor.js';
+import {
+  LAYER_STAGES,
+  type LayerStage,
+  POST_STAGES,
+  PRE_STAGES,
+  type Stage,
+  stageName,
+} from '../trace/stages.js';
 import { ModelError } from './errors.js';
 import type { ArchSpec } from './hparams.js';
 
-export const PRE_STAGES = ['embedding'] as const;
-export const LAYER_STAGES = [
-  'attn_norm',
-  'q_proj',
-  'k_proj',
-  'v_proj',
-  'q_norm',
-  'k_norm',
-  'q_post_rope',
-  'k_post_rope',
-  'attn_scores',
-  'attn_softmax',
-  'attention',
-  'attn_out',
-  'attn_residual',
-  'ffn_norm',
-  'ffn_gate',
-  'ffn_up',
-  'ffn_act',
-  'ffn_swiglu',
-  'ffn_out',
-  'layer_output',
-] as const;
-export const POST_STAGES = ['output_norm', 'logits'] as const;
-
-export type ModelStage =
-  | (typeof PRE_STAGES)[number]
-  | (typeof LAYER_STAGES)[number]
-  | (typeof POST_STAGES)[number];
+export type ModelStage = Stage;
 
 /** Which stages and layers to capture. */
 export interface CapturePlan {
@@ -54,18 +34,23 @@ export interface TraceTensor {
 }
 
 /** Captured stages by canonical name, in computation order. */
-export type Trace = Map<string, TraceTensor>;
+export type CapturedStages = Map<string, TraceTensor>;
+
+/** Stages a dense (non-MoE) block has; q_norm/k_norm only with qk-norm. */
+function hasStage(arch: ArchSpec, s: LayerStage): boolean {
+  if (s.startsWith('moe_')) return false;
+  return arch.qkNorm || (s !== 'q_norm' && s !== 'k_norm');
+}
 
 /** The stages an architecture computes, in order. */
 export function architectureStages(arch: ArchSpec): ModelStage[] {
-  const layer = LAYER_STAGES.filter((s) => arch.qkNorm || (s !== 'q_norm' && s !== 'k_norm'));
-  return [...PRE_STAGES, ...layer, ...POST_STAGES];
+  return [...PRE_STAGES, ...LAYER_STAGES.filter((s) => hasStage(arch, s)), ...POST_STAGES];
 }
 
 const PER_LAYER: ReadonlySet<string> = new Set(LAYER_STAGES);
 
 export class Capture {
-  readonly trace: Trace = new Map();
+  readonly trace: CapturedStages = new Map();
 
   private constructor(
     private readonly stages: ReadonlySet<string>,
@@ -110,7 +95,7 @@ export class Capture {
 
   putData(stage: ModelStage, layer: number | undefined, data: Float32Array, shape: readonly number[]): void {
     if (!this.wants(stage, layer)) return;
-    const name = PER_LAYER.has(stage) ? `blk.${layer}.${stage}` : stage;
+    const name = stageName(stage, PER_LAYER.has(stage) ? (layer as number) : null);
     this.trace.set(name, { shape: [...shape], data });
   }
 }

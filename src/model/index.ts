@@ -2,12 +2,9 @@
 export {
   architectureStages,
   Capture,
+  type CapturedStages,
   type CapturePlan,
-  LAYER_STAGES,
   type ModelStage,
-  POST_STAGES,
-  PRE_STAGES,
-  type Trace,
   type TraceTensor,
 } from './capture.js';
 export {

@@ -10,7 +10,7 @@ import { ContextOverflowError } from '../errors.js';
 import type { KvCache } from '../ops/kv-cache.js';
 import type { MatmulNumerics } from '../ops/matmul.js';
 import { type BlockContext, runBlock, Scope } from './block.js';
-import { Capture, type CapturePlan, type Trace } from './capture.js';
+import { Capture, type CapturedStages, type CapturePlan } from './capture.js';
 import { ModelError } from './errors.js';
 import type { HParams } from './hparams.js';
 import type { Tokenizer } from './tokenizer/index.js';
@@ -40,7 +40,7 @@ export interface ForwardResult {
   logits: Float32Array;
   rows: number;
   /** The captured stages, when a plan was given. */
-  trace?: Trace;
+  trace?: CapturedStages;
 }
 
 export class Model {

@@ -1,38 +1,18 @@
 /**
- * A captured trace as a file: safetensors with design.md's metadata
- * (`format` plumbline-trace/1, producer, backend, model = sha256 of the GGUF,
- * tokens as a JSON array, numerics). Stages keep their capture (computation)
- * order.
+ * A captured forward pass as a trace file (src/trace/trace-file.ts:
+ * safetensors with design.md's metadata, stages in computation order), and
+ * the sha256 of the GGUF that the metadata names.
  */
-import { writeSafetensorsFile } from '../formats/safetensors/index.js';
-import type { Trace } from './capture.js';
+import { type TraceWriteMetadata, writeTraceFile } from '../trace/trace-file.js';
+import type { CapturedStages } from './capture.js';
 
-export const TRACE_FORMAT = 'plumbline-trace/1';
-
-export interface ModelTraceMetadata {
-  producer: string;
-  backend: string;
-  /** sha256 of the GGUF, 64 lowercase hex digits. */
-  model: string;
-  tokens: readonly number[];
-  numerics: string;
-}
-
-export async function writeModelTrace(path: string, trace: Trace, meta: ModelTraceMetadata): Promise<void> {
-  const tensors = [...trace].map(([name, t]) => ({
-    name,
-    dtype: 'F32' as const,
-    shape: t.shape,
-    data: t.data,
-  }));
-  await writeSafetensorsFile(path, tensors, {
-    format: TRACE_FORMAT,
-    producer: meta.producer,
-    backend: meta.backend,
-    model: meta.model,
-    tokens: JSON.stringify(meta.tokens),
-    numerics: meta.numerics,
-  });
+export async function writeModelTrace(
+  path: string,
+  stages: CapturedStages,
+  meta: TraceWriteMetadata,
+): Promise<void> {
+  const tensors = [...stages].map(([name, t]) => ({ name, shape: t.shape, data: t.data }));
+  await writeTraceFile(path, tensors, meta);
 }
 
 /** sha256 (hex) of a file, streamed, or of bytes. */

@@ -10,6 +10,7 @@ import { createEngine } from '../../src/engine/engine.js';
 import { readSafetensors } from '../../src/formats/safetensors/index.js';
 import { loadModel } from '../../src/model/load.js';
 import { writeSyntheticModel } from '../../src/model/synthetic.js';
+import { readTrace } from '../../src/trace/trace-file.js';
 import { SYNTHETIC } from '../model/helpers.js';
 
 let dir: string;
@@ -137,6 +138,12 @@ describe('plumbline trace', () => {
       }
       m.dispose();
       await engine.dispose();
+      // The trace reader takes it as a plumbline trace: canonical stages in computation order, nothing unknown.
+      const t = await readTrace(out);
+      expect(t.metadata.tokens).toEqual([1, 300, 301, 302]);
+      expect(t.stages.map((s) => s.name)).toEqual([...trace!.keys()]);
+      expect(t.unknown).toHaveLength(0);
+      await t.close();
     } finally {
       await file.close();
     }

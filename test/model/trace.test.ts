@@ -5,8 +5,9 @@
  * used (residual sums recomputed from them match bit for bit).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { architectureStages, LAYER_STAGES } from '../../src/model/capture.js';
+import { architectureStages } from '../../src/model/capture.js';
 import { ModelError } from '../../src/model/errors.js';
+import { LAYER_STAGES } from '../../src/trace/stages.js';
 import { bits, Engines, load, SYNTHETIC, syntheticBytes } from './helpers.js';
 
 const engines = new Engines();
