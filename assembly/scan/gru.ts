@@ -96,7 +96,7 @@ function tanh4(x: v128): v128 {
 // h' for four lanes: r = σ((gx_r + gh_r) + b_r), z likewise,
 // n = tanh(gx_n + r·(gh_n + b_n)), h' = (1 − z)·n + z·h.
 @inline
-function gate4(xr: v128, xz: v128, xn: v128, hr: v128, hz: v128, hn: v128, br: v128, bz: v128, bn: v128, h: v128): v128 {
+export function gate4(xr: v128, xz: v128, xn: v128, hr: v128, hz: v128, hn: v128, br: v128, bz: v128, bn: v128, h: v128): v128 {
   const r = sigmoid4(f32x4.add(f32x4.add(xr, hr), br));
   const z = sigmoid4(f32x4.add(f32x4.add(xz, hz), bz));
   const n = tanh4(f32x4.add(xn, f32x4.mul(r, f32x4.add(hn, bn))));

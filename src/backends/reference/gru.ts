@@ -265,16 +265,23 @@ export function referenceQuantizedGruScan(
  *   |Δh'| ≤ |Δz|·(|n| + |h| + |Δn|) + (1 − z + |Δz|)·|Δn| + γ(3)·((1 − z)|n| + z|h|).
  * The sum is scaled by 1 + γ(n + 10) for the second-order terms left out,
  * plus (n + 10)·2^−149 for roundings in the subnormal range.
+ *
+ * Options for the int8 kernels (assembly/scan/gru-int8.ts): `productRoundings`
+ * replaces n (their integer dot is exact, then three f32 roundings: dense 3,
+ * diagonal 2), and `stateRelError` is the relative error of the kernel's h
+ * (q_h·s_h rounded to f32: u), which reaches h' through z·h: + z·|h|·ε.
  */
 export function referenceGruStepBound(
   rec: GruRecurrence,
   gx: Vec,
   bh: Vec | null,
   h: Vec,
+  opts: { productRoundings?: number; stateRelError?: number } = {},
 ): { h: Float64Array; bound: Float64Array } {
   const H = rec.H;
   const u = UNIT_ROUNDOFF.f32;
-  const nr = recurrenceRoundings(rec.kind, H);
+  const nr = opts.productRoundings ?? recurrenceRoundings(rec.kind, H);
+  const eh = opts.stateRelError ?? 0;
   const gh = recurrenceMatvec(rec, h);
   const m = recurrenceMatvec(rec, h, true);
   const b = (g: number) => (bh ? bh[g] : 0);
@@ -300,7 +307,10 @@ export function referenceGruStepBound(
     const dn = dn0 + 2 * theta + u;
     const ah = Math.abs(h[i]);
     const first =
-      dz * (Math.abs(n) + ah + dn) + (1 - z + dz) * dn + gamma(3, u) * ((1 - z) * Math.abs(n) + z * ah);
+      dz * (Math.abs(n) + ah + dn) +
+      (1 - z + dz) * dn +
+      gamma(3, u) * ((1 - z) * Math.abs(n) + z * ah) +
+      z * ah * eh;
     bound[i] = first * (1 + gamma(nr + 10, u)) + (nr + 10) * 2 ** -149;
   }
   return { h: out, bound };

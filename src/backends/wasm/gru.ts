@@ -150,3 +150,62 @@ export async function gruScanOnPool(
     ]);
   }
 }
+
+/** int8 GRU weights in wasm memory: codes qu (dense [3H, H], diagonal [3H]) and f32 scales su [3H]. */
+export interface WasmInt8Recurrence {
+  kind: 'dense' | 'diagonal';
+  H: number;
+  qu: number;
+  su: number;
+}
+
+/** gh [3H] f32 = U·h from int8 weights and state codes qh [H] with scale sh, outputs [o0, o1). */
+export function gruMatvecI8(
+  rt: WasmRuntime,
+  rec: WasmInt8Recurrence,
+  qh: number,
+  sh: number,
+  y: number,
+  o0 = 0,
+  o1 = 3 * rec.H,
+): void {
+  checkRange(`gru_matvec_${rec.kind}_i8`, o0, o1, 3 * rec.H);
+  if (o0 < o1) rt.kernel(`gru_matvec_${rec.kind}_i8`)(rec.qu, rec.su, qh, sh, y, rec.H, o0, o1);
+}
+
+/** qout [H] int8 = the new state codes for elements [i0, i1). */
+export function gruGatesI8(
+  rt: WasmRuntime,
+  gx: number,
+  gh: number,
+  bh: number,
+  qh: number,
+  sh: number,
+  qout: number,
+  H: number,
+  i0 = 0,
+  i1 = H,
+): void {
+  checkRange('gru_gates_i8', i0, i1, H);
+  if (i0 < i1) rt.kernel('gru_gates_i8')(gx, gh, bh, qh, sh, qout, H, i0, i1);
+}
+
+/** qs [T, H] int8 = the quantized GRU scan's state codes from q0 [H] (int8 codes); gh: [3H] f32 scratch. */
+export function gruScanI8(
+  rt: WasmRuntime,
+  rec: WasmInt8Recurrence,
+  gx: number,
+  bh: number,
+  q0: number,
+  sh: number,
+  qs: number,
+  T: number,
+  gh: number,
+): void {
+  const H = rec.H;
+  for (let t = 0; t < T; t++) {
+    const prev = t > 0 ? qs + (t - 1) * H : q0;
+    gruMatvecI8(rt, rec, prev, sh, gh);
+    gruGatesI8(rt, gx + t * 3 * H * 4, gh, bh, prev, sh, qs + t * H, H);
+  }
+}
