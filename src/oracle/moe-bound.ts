@@ -29,6 +29,7 @@ import {
   type ReferenceSharedExpert,
   referenceSharedGate,
 } from '../backends/reference/moe-dispatch.js';
+import { moeKernelPath } from '../backends/wasm/moe.js';
 import { NN_MAX_ULP } from '../backends/wasm/nn.js';
 import type { MoeRoutePlan, MoeRouteResult } from '../ops/moe-route.js';
 import { EXP_REL_ERROR } from './attention-bound.js';
@@ -73,11 +74,13 @@ export function moeWeightBound(
   experts: ArrayLike<number>,
   w: ArrayLike<number>,
 ): Float64Array {
-  const rho = probabilityError(row, plan, experts);
+  // The arithmetic the kernel runs (renormalized softmax as a softmax over the selected logits).
+  const path = { ...plan, ...moeKernelPath(plan) };
+  const rho = probabilityError(row, path, experts);
   const worst = Math.max(...rho);
   const atol = 2 ** -148 * 2 ** 14 * Math.max(plan.scale, 1);
   return Float64Array.from(rho, (r, j) => {
-    const rel = plan.normalize ? r + worst + U + (experts.length + 3) * F64 : r + (plan.scale !== 1 ? U : 0);
+    const rel = path.normalize ? r + worst + U + (experts.length + 3) * F64 : r + (plan.scale !== 1 ? U : 0);
     return rel * SECOND_ORDER * Math.abs(w[j]) + atol;
   });
 }

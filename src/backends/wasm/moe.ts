@@ -46,12 +46,27 @@ export function moeRouteBytes(plan: MoeRoutePlan): {
   };
 }
 
+/**
+ * The arithmetic the kernel runs for a plan. Softmax → top-k → renormalize
+ * equals, in real arithmetic, a softmax over the k selected logits (the full
+ * denominator cancels) whenever the floor 2^-14 is not reached, and it never
+ * is when E ≤ 16384·k (the top-k probabilities sum to at least k/E). The
+ * kernel then skips the exp over all E logits; its bound follows this path
+ * (src/oracle/moe-bound.ts).
+ */
+export function moeKernelPath(plan: MoeRoutePlan): Pick<MoeRoutePlan, 'gating' | 'normalize'> {
+  if (plan.gating === 'softmax' && plan.normalize && plan.experts <= plan.k * 16384)
+    return { gating: 'topk-softmax', normalize: false };
+  return { gating: plan.gating, normalize: plan.normalize };
+}
+
 export function moeRouteCall(plan: MoeRoutePlan, p: MoeRoutePointers): NnCall {
   if (plan.nGroup > 1 && !p.groupScores)
     throw new ShapeError(`moeRoute: ${plan.nGroup} groups need a group-score buffer [T, ${plan.nGroup}]`);
   if (plan.bias && !p.bias)
     throw new ShapeError('moeRoute: the plan has a bias but no bias pointer was given');
-  const flags = GATING_ID[plan.gating] | (plan.normalize ? FLAG_NORMALIZE : 0);
+  const path = moeKernelPath(plan);
+  const flags = GATING_ID[path.gating] | (path.normalize ? FLAG_NORMALIZE : 0);
   const groups = plan.nGroup | (plan.topkGroup << 8);
   return {
     kernel: 'moe_route',
