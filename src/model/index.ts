@@ -26,6 +26,13 @@ export {
 } from './load.js';
 export { estimateModelBytes, type MemoryEstimate, WASM32_MEMORY_BYTES } from './memory.js';
 export { type ForwardOptions, type ForwardResult, Model, type Numerics } from './model.js';
+export {
+  compareLogits,
+  type ForwardThresholds,
+  forwardDepth,
+  forwardThresholds,
+  type LogitParity,
+} from './parity.js';
 export { argmax, Prng, Sampler, type SamplingOptions } from './sampling.js';
 export {
   type SyntheticModelSpec,
@@ -33,4 +40,5 @@ export {
   type WeightRole,
   writeSyntheticModel,
 } from './synthetic.js';
+export { sha256Of, writeModelTrace } from './trace-output.js';
 export type { LoadProgress } from './weights.js';
