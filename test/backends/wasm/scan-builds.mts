@@ -8,6 +8,7 @@ import {
   gruGates,
   gruMatvec,
   gruMatvecScratchBytes,
+  gruScanI8,
   type WasmRecurrence,
 } from '../../../src/backends/wasm/gru.js';
 import { compileKernels, WasmRuntime } from '../../../src/backends/wasm/module.js';
@@ -89,6 +90,38 @@ for (const kind of GRU_STRUCTURES) {
       const s = rt.arena.alloc(gruMatvecScratchBytes(kind, H) + 4);
       gruMatvec(rt, rec, hp, gh, s);
       gruGates(rt, p(values(3 * H, 21, -3, 3)), gh, p(values(3 * H, 22)), hp, out, H);
+    },
+  });
+}
+
+for (const kind of ['dense', 'diagonal'] as const) {
+  cases.push({
+    kernel: `gru_matvec_${kind}_i8 + gru_gates_i8`,
+    n: H, // 4·H bytes of codes over T = 4 steps, read as f32 bit patterns
+    body: (rt, p, out) => {
+      const n = kind === 'dense' ? 3 * H * H : 3 * H;
+      const qu = rt.arena.alloc(n);
+      rt.u8.set(
+        Uint8Array.from(values(n, 30, 0, 255), (v) => v),
+        qu,
+      );
+      const q0 = rt.arena.alloc(H);
+      rt.u8.set(
+        Uint8Array.from(values(H, 31, 0, 255), (v) => v),
+        q0,
+      );
+      const rec = { kind, H, qu, su: p(values(3 * H, 32, 0.001, 0.01)) };
+      gruScanI8(
+        rt,
+        rec,
+        p(values(4 * 3 * H, 33, -3, 3)),
+        p(values(3 * H, 34)),
+        q0,
+        1 / 100,
+        out,
+        4,
+        rt.arena.alloc(3 * H * 4),
+      );
     },
   });
 }
