@@ -2,7 +2,8 @@
  * Recurrent scans: the linear scan h_t = a_t·h_{t−1} + b_t, sequential
  * (channels split over threads) vs chunked over time (64 chunks; reduce,
  * carry, fix-up), on 1 and 2 threads of a WorkerPool; and one GRU step
- * (recurrent product + gates, one thread) per structure of U.
+ * (recurrent product + gates, one thread) per structure of U, and the int8
+ * kernels (dense, diagonal) beside the f32 ones.
  *
  * Scan figures: median wall ms per scan, effective GB/s over the 12 bytes
  * each element moves (read a and b, write h), speedup over the sequential
@@ -10,7 +11,15 @@
  * product's multiply-adds (dense 6H², diagonal 6H, Monarch 12Hβ, butterfly
  * 9H·log₂H), time relative to the dense step.
  */
-import { gruGates, gruMatvec, gruMatvecScratchBytes, type WasmRecurrence } from '../src/backends/wasm/gru.js';
+import {
+  gruGates,
+  gruGatesI8,
+  gruMatvec,
+  gruMatvecI8,
+  gruMatvecScratchBytes,
+  type WasmInt8Recurrence,
+  type WasmRecurrence,
+} from '../src/backends/wasm/gru.js';
 import { WasmRuntime } from '../src/backends/wasm/module.js';
 import { chunkedScanOnPool, linearScanOnPool, scanChunkScratchBytes } from '../src/backends/wasm/scan.js';
 import { GRU_STRUCTURES, type GruStructure, monarchBlock, recurrenceLayout } from '../src/ops/gru.js';
@@ -135,6 +144,37 @@ export async function scanBench(): Promise<SuiteResult> {
         m.seconds / dense,
       ]);
       for (const p of [...Object.values(ptr), gx, bh, hp, gh, out, s]) rt.arena.release(p);
+      if (kind === 'dense' || kind === 'diagonal') {
+        const n = kind === 'dense' ? 3 * H * H : 3 * H;
+        const qu = rt.arena.alloc(n);
+        const bytes = rt.u8;
+        for (let i = 0; i < n; i++) bytes[qu + i] = (i * 37 + 11) & 0xff;
+        const [su, gx8, gh8] = [3 * H, 3 * H, 3 * H].map((k) => rt.arena.alloc(k * 4));
+        fill(rt, su, 3 * H, 30, 1e-4, 1e-3);
+        fill(rt, gx8, 3 * H, 31, -1, 1);
+        const [q0, q1] = [rt.arena.alloc(H), rt.arena.alloc(H)];
+        const rec8: WasmInt8Recurrence = { kind, H, qu, su };
+        const [m8] = await measure(
+          [
+            {
+              name: `${kind} int8`,
+              fn: () => {
+                gruMatvecI8(rt, rec8, q0, 0.01, gh8);
+                gruGatesI8(rt, gx8, gh8, 0, q0, 0.01, q1, H);
+              },
+            },
+          ],
+          300,
+        );
+        rows.push([
+          `GRU step H ${H}`,
+          `${kind} int8`,
+          m8.seconds * 1e6,
+          gruFlops(kind, H) / m8.seconds / 1e9,
+          m8.seconds / dense,
+        ]);
+        for (const p of [qu, su, gx8, gh8, q0, q1]) rt.arena.release(p);
+      }
     }
   }
   return {
