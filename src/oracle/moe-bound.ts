@@ -33,7 +33,7 @@ import { moeKernelPath } from '../backends/wasm/moe.js';
 import { NN_MAX_ULP } from '../backends/wasm/nn.js';
 import type { MoeRoutePlan, MoeRouteResult } from '../ops/moe-route.js';
 import { EXP_REL_ERROR } from './attention-bound.js';
-import { gamma } from './tiers.js';
+import { gamma, TIERS } from './tiers.js';
 
 const U = 2 ** -24;
 const F64 = 2 ** -53;
@@ -150,6 +150,13 @@ export function moeSelectionProblems(
  * - combine (k products, k + 1 sums, f32): Σ_j |w_j|·|δy_j| + γ_{k+2}·(Σ_j |w_j·y_j| + |g·s|);
  * - shared expert: its δs likewise, times g; its gate g = sigmoid of an f64
  *   dot rounded to f32: |δg| ≤ g(1 − g)·u·|z| + u·g (the sigmoid rounded once).
+ * ggml numerics (`quantBlock` set): the activations of each matmul (x, then
+ * h) are quantized in blocks of quantBlock values, |x̂ − x| ≤ q·amax of the
+ * block (q = TIERS.q8.operandError: the 8-bit step and the f16 scale), which
+ * adds Σ q·amax·|W| to the dot's error and to its magnitude. That holds for
+ * weight types whose ggml dot has no separate min term (q8_0, q4_0, q5_0,
+ * iq4_nl); with a min term (q4_1, k-quants) the partial sums can exceed
+ * Σ|x̂||ŵ| and this magnitude is not a bound.
  * Times (1 + 2^-10) for products of two errors (each relative term < 2^-11
  * in the tested sizes), plus 2^-140 for results in the subnormal range.
  */
@@ -161,8 +168,18 @@ export function moeFfnBound(
   k: number,
   ffn: ReferenceFfnWeights,
   shared: ReferenceSharedExpert | null = null,
+  quantBlock = 0,
 ): Float64Array {
   const bound = new Float64Array(T * D);
+  const q = quantBlock ? TIERS.q8.operandError : 0;
+  /** q·amax of the quantization block holding v[i] (0 in exact numerics). */
+  const quantError = (v: ArrayLike<number>, o: number, i: number) => {
+    if (!q) return 0;
+    const b0 = o + i - (i % quantBlock);
+    let m = 0;
+    for (let j = b0; j < b0 + quantBlock; j++) m = Math.max(m, Math.abs(v[j]));
+    return q * m;
+  };
   const L = 1.1;
   const hU = (2 * NN_MAX_ULP.silu + 1) * U;
   /** |y| and |δy| of one FFN for token t. */
@@ -176,17 +193,25 @@ export function moeFfnBound(
       let ma = 0;
       let mb = 0;
       const o = (e * F + f) * D;
+      let qa = 0;
+      let qb = 0;
       for (let d = 0; d < D; d++) {
         const xv = x[t * D + d];
+        const qx = quantError(x, t * D, d);
         a += xv * w.gate[o + d];
         b += xv * w.up[o + d];
-        ma += Math.abs(xv * w.gate[o + d]);
-        mb += Math.abs(xv * w.up[o + d]);
+        ma += (Math.abs(xv) + qx) * Math.abs(w.gate[o + d]);
+        mb += (Math.abs(xv) + qx) * Math.abs(w.up[o + d]);
+        qa += qx * Math.abs(w.gate[o + d]);
+        qb += qx * Math.abs(w.up[o + d]);
       }
       const s = a / (1 + Math.exp(-a));
       h[f] = s * b;
-      dh[f] = L * gamma(D, U) * ma * Math.abs(b) + Math.abs(s) * gamma(D, U) * mb + hU * Math.abs(h[f]);
+      const da = gamma(D, U) * ma + qa;
+      const db = gamma(D, U) * mb + qb;
+      dh[f] = L * da * Math.abs(b) + Math.abs(s) * db + hU * Math.abs(h[f]);
     }
+    if (q) for (let f = 0; f < F; f++) dh[f] += quantError(h, 0, f);
     const y = new Float64Array(D);
     const dy = new Float64Array(D);
     for (let d = 0; d < D; d++) {
@@ -196,7 +221,7 @@ export function moeFfnBound(
       const o = (e * D + d) * F;
       for (let f = 0; f < F; f++) {
         s += h[f] * w.down[o + f];
-        m += Math.abs(h[f] * w.down[o + f]);
+        m += (Math.abs(h[f]) + (q ? quantError(h, 0, f) : 0)) * Math.abs(w.down[o + f]);
         p += dh[f] * Math.abs(w.down[o + f]);
       }
       y[d] = s;

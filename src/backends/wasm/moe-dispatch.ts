@@ -1,7 +1,9 @@
 /**
  * MoE dispatch and combine on the wasm kernels: routed tokens grouped by
  * expert, each expert's gated FFN down(silu(gate·x) ⊙ up·x) run as quantized
- * matmuls (exact numerics, ./matmul-quant.ts) over its token group, then
+ * matmuls over its token group — `exact` numerics (./matmul-quant.ts: f32
+ * activations) or `ggml` (./matmul-ggml.ts: activations quantized to the
+ * weight type's vec_dot type, as llama.cpp's CPU backend computes) — then
  * out[t] = Σ_j w[t,j]·y[t,j] (+ g_t·shared(x_t)) by moe_combine
  * (assembly/moe/combine.ts) in slot order, the shared expert last.
  *
@@ -21,6 +23,13 @@
 import { ShapeError } from '../../errors.js';
 import type { MoeRouteResult } from '../../ops/moe-route.js';
 import { ggmlType } from '../../types/ggml-types.js';
+import {
+  activationBytes,
+  isGgmlMatmulType,
+  matmulGgml,
+  quantizeActivations,
+  vecDotType,
+} from './matmul-ggml.js';
 import { isQuantExactType, matmulQuantExact } from './matmul-quant.js';
 import type { WasmRuntime } from './module.js';
 import type { NnCall } from './nn.js';
@@ -114,8 +123,15 @@ function rowBytes(w: QuantWeight): number {
   return (w.K / info.blockSize) * info.typeSize;
 }
 
-/** Checks the expert tensors against the dimensions; returns their row sizes. */
-export function validateExpertFfn(ffn: ExpertFfn, experts: number, dims: MoeDims): void {
+export type MoeNumerics = 'exact' | 'ggml';
+
+/** Checks the expert tensors against the dimensions and the numerics' kernels. */
+export function validateExpertFfn(
+  ffn: ExpertFfn,
+  experts: number,
+  dims: MoeDims,
+  numerics: MoeNumerics = 'exact',
+): void {
   const want: [keyof ExpertFfn, number, number][] = [
     ['gate', dims.hidden, dims.dim],
     ['up', dims.hidden, dims.dim],
@@ -123,8 +139,8 @@ export function validateExpertFfn(ffn: ExpertFfn, experts: number, dims: MoeDims
   ];
   for (const [name, N, K] of want) {
     const w = ffn[name];
-    if (!isQuantExactType(w.type))
-      throw new ShapeError(`moe: ${name} weights of type ${w.type} have no quantized kernel`);
+    if (!(numerics === 'exact' ? isQuantExactType(w.type) : isGgmlMatmulType(w.type)))
+      throw new ShapeError(`moe: ${name} weights of type ${w.type} have no ${numerics}-numerics kernel`);
     if (w.count !== experts || w.N !== N || w.K !== K)
       throw new ShapeError(`moe: ${name} is [${w.count}, ${w.N}, ${w.K}], expected [${experts}, ${N}, ${K}]`);
     rowBytes(w);
@@ -149,6 +165,7 @@ export function runExpert(
   e: number,
   Y: number,
   dims: MoeDims,
+  numerics: MoeNumerics = 'exact',
 ): void {
   const r0 = g.offsets[e];
   const c = g.offsets[e + 1] - r0;
@@ -164,7 +181,7 @@ export function runExpert(
       const t = g.tokens[r0 + i];
       dst.set(src.subarray(t * D, (t + 1) * D), i * D);
     }
-    ffnRows(rt, ffn, e, xg, gate, up, Y + r0 * D * 4, c, D, F);
+    ffnRows(rt, ffn, e, xg, gate, up, Y + r0 * D * 4, c, D, F, numerics);
   } finally {
     rt.arena.release(xg);
     rt.arena.release(gate);
@@ -184,11 +201,34 @@ function ffnRows(
   c: number,
   D: number,
   F: number,
+  numerics: MoeNumerics,
 ): void {
-  matmulQuantExact(rt, ffn.gate.type, x, slice(ffn.gate, e), gate, c, F, D);
-  matmulQuantExact(rt, ffn.up.type, x, slice(ffn.up, e), up, c, F, D);
+  const mm = numerics === 'exact' ? matmulQuantExact : matmulQuantized;
+  mm(rt, ffn.gate.type, x, slice(ffn.gate, e), gate, c, F, D);
+  mm(rt, ffn.up.type, x, slice(ffn.up, e), up, c, F, D);
   swiglu(rt, gate, up, gate, c * F);
-  matmulQuantExact(rt, ffn.down.type, gate, slice(ffn.down, e), y, c, D, F);
+  mm(rt, ffn.down.type, gate, slice(ffn.down, e), y, c, D, F);
+}
+
+/** ggml numerics: quantize the M activation rows to the weight's vec_dot type, then the integer-dot matmul. */
+function matmulQuantized(
+  rt: WasmRuntime,
+  type: string,
+  x: number,
+  w: number,
+  y: number,
+  M: number,
+  N: number,
+  K: number,
+): void {
+  const vdt = vecDotType(type);
+  const xq = rt.arena.alloc(activationBytes(vdt, M, K));
+  try {
+    quantizeActivations(rt, vdt, x, xq, M, K);
+    matmulGgml(rt, type, xq, w, y, M, N, K);
+  } finally {
+    rt.arena.release(xq);
+  }
 }
 
 /** A shared expert: 2-D gate/up [Fs, D], down [D, Fs]; gateInp f32 [D] (Qwen2-MoE) or 0 (added unweighted). */
@@ -210,13 +250,14 @@ export function runShared(
   S: number,
   sgate: number,
   dims: MoeDims,
+  numerics: MoeNumerics = 'exact',
 ): void {
-  validateExpertFfn(sh.ffn, 1, { ...dims, hidden: sh.hidden });
+  validateExpertFfn(sh.ffn, 1, { ...dims, hidden: sh.hidden }, numerics);
   const { tokens: T, dim: D } = dims;
   const gate = rt.arena.alloc(T * sh.hidden * 4);
   const up = rt.arena.alloc(T * sh.hidden * 4);
   try {
-    ffnRows(rt, sh.ffn, 0, x, gate, up, S, T, D, sh.hidden);
+    ffnRows(rt, sh.ffn, 0, x, gate, up, S, T, D, sh.hidden, numerics);
   } finally {
     rt.arena.release(gate);
     rt.arena.release(up);
@@ -253,6 +294,8 @@ export function combineCall(
 
 export interface MoeFfnOptions {
   shared?: SharedExpert | null;
+  /** Expert matmul numerics (default 'exact'). */
+  numerics?: MoeNumerics;
 }
 
 /**
@@ -270,7 +313,8 @@ export function moeFfn(
   opts: MoeFfnOptions = {},
 ): ExpertGroups {
   const E = ffn.gate.count;
-  validateExpertFfn(ffn, E, dims);
+  const numerics = opts.numerics ?? 'exact';
+  validateExpertFfn(ffn, E, dims, numerics);
   const { tokens: T, dim: D } = dims;
   const g = groupByExpert(route, T, k, E);
   const rows = g.offsets[E];
@@ -283,8 +327,8 @@ export function moeFfn(
   try {
     new Int32Array(rt.memory.buffer, pos, T * k).set(g.pos);
     rt.f32(w, T * k).set(route.weights);
-    for (const e of g.active) runExpert(rt, ffn, x, g, e, Y, dims);
-    if (sh) runShared(rt, sh, x, S, sgate, dims);
+    for (const e of g.active) runExpert(rt, ffn, x, g, e, Y, dims, numerics);
+    if (sh) runShared(rt, sh, x, S, sgate, dims, numerics);
     const c = combineCall(Y, pos, w, S, sgate, out, dims, k);
     if (T > 0) rt.kernel(c.kernel)(...c.args(0, T));
   } finally {

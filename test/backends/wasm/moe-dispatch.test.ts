@@ -162,4 +162,42 @@ describe('MoE FFN (dispatch, quantized expert matmuls, combine) against the floa
     expect(new Uint32Array(read(out2, T * D).buffer)).toEqual(new Uint32Array(one.buffer));
     free(x, out, Y, pos, w, S, out2, ...ptrs, ...sh.ptrs);
   });
+  it('ggml numerics (activations quantized to q8_0, integer dots): within the q8 bound, not within the f32 one', () => {
+    const T = 7;
+    const E = 8;
+    const D = 64;
+    const F = 64;
+    const Fs = 32;
+    const dims: MoeDims = { tokens: T, dim: D, hidden: F };
+    const { ffn, ref, ptrs } = experts('q8_0', E, D, F, 21);
+    const sh = experts('q8_0', 1, D, Fs, 22);
+    const gateInp = uniform(D, 23, 0.5);
+    const gp = put(gateInp);
+    const x = uniform(T * D, 24, 1);
+    const route = referenceMoeRoute(uniform(T * E, 25, 3), T, E, { scheme: 'qwen2-moe', k: 2 });
+    const xp = put(x);
+    const out = alloc(T * D);
+    moeFfn(rt, xp, route, 2, ffn, out, dims, {
+      numerics: 'ggml',
+      shared: { ffn: sh.ffn, hidden: Fs, gateInp: gp },
+    });
+    const got = read(out, T * D);
+    const refShared: ReferenceSharedExpert = { ...sh.ref, gateInp };
+    const want = referenceMoeFfn(x, T, D, route, 2, ref, refShared);
+    const q8 = moeFfnBound(x, T, D, route, 2, ref, refShared, 32);
+    const f32 = moeFfnBound(x, T, D, route, 2, ref, refShared);
+    let worstQ8 = 0;
+    let worstF32 = 0;
+    for (let i = 0; i < T * D; i++) {
+      const err = Math.abs(got[i] - want[i]);
+      worstQ8 = Math.max(worstQ8, err / q8[i]);
+      worstF32 = Math.max(worstF32, err / f32[i]);
+    }
+    expect(worstQ8).toBeLessThanOrEqual(1);
+    expect(worstF32).toBeGreaterThan(1);
+    expect(() => moeFfn(rt, xp, route, 2, { ...ffn, gate: { ...ffn.gate, type: 'f32' } }, out, dims)).toThrow(
+      /no exact-numerics kernel/,
+    );
+    free(xp, out, gp, ...ptrs, ...sh.ptrs);
+  });
 });
