@@ -94,7 +94,7 @@ export async function modelBench(): Promise<SuiteResult> {
           const t = engine.threads;
           const w = WLLAMA[threads];
           rows.push([
-            t,
+            String(t),
             numerics,
             prompt,
             decode,
