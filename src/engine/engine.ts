@@ -55,6 +55,18 @@ export interface Engine {
   embedding(table: Tensor, ids: ArrayLike<number>): Promise<Tensor>;
   /** src/ops/attention.ts: q [n_q, n_head, head_dim], k/v [n_kv, n_head_kv, head_dim]. */
   attention(q: Tensor, k: Tensor, v: Tensor, opts?: AttentionOptions): Promise<AttentionResult>;
+  /**
+   * Linear recurrence h_t = a_t ⊙ h_{t−1} + b_t over a, b [T, D] from h0 [D]
+   * (zeros when absent) → every h_t, [T, D] (src/ops/scan.ts). 'sequential'
+   * splits channels over threads; 'chunked' also splits time (within the f32
+   * bound of the sequential scan, not bit-identical to it); 'auto' picks.
+   */
+  scan(
+    a: Tensor,
+    b: Tensor,
+    h0?: Tensor | null,
+    opts?: { method?: 'auto' | 'sequential' | 'chunked' },
+  ): Promise<Tensor>;
   /** A KV cache in this engine's memory (src/ops/kv-cache.ts). */
   kvCache(opts: KvCacheOptions): KvCache;
   /** Writes k, v ([n, n_head_kv, head_dim] f32) at positions [pos, pos + n) of a layer. */

@@ -191,3 +191,32 @@ describe('the reference engine computes the same ops', () => {
     for (const k of ['rms', 'rope', 'swiglu', 'att'] as const) await close(k, a[k], b[k], 2 ** -20);
   });
 });
+
+describe('engine.scan', () => {
+  it('sequential: bit-identical for 2 and 3 threads; chunked within the f32 bound; reference agrees', async () => {
+    const { referenceLinearScan } = await import('../../src/backends/reference/scan.js');
+    const { linearScanBound } = await import('../../src/ops/scan.js');
+    const [T, D] = [300, 24];
+    const a = signal(T * D, 31).map((v) => 0.9 + 0.1 * v);
+    const b = signal(T * D, 32);
+    const h0 = signal(D, 33);
+    const ref = referenceLinearScan(a, b, h0, T, D);
+    const outs: Float32Array[] = [];
+    for (const e of [await wasm2, await wasm3]) {
+      const args = [e.tensor(a, [T, D]), e.tensor(b, [T, D]), e.tensor(h0, [D])] as const;
+      outs.push(await (await e.scan(...args, { method: 'sequential' })).read());
+      const chunked = await (await e.scan(...args, { method: 'chunked' })).read();
+      for (let i = 0; i < T * D; i++) {
+        const t = Math.floor(i / D);
+        const bound = linearScanBound(t, ref.magnitude[i]);
+        if (!(Math.abs(chunked[i] - ref.h[i]) <= bound))
+          expect.fail(`chunked h[${i}] ${chunked[i]} vs ${ref.h[i]}`);
+        if (!(Math.abs(outs[outs.length - 1][i] - ref.h[i]) <= bound)) expect.fail(`sequential h[${i}]`);
+      }
+    }
+    expect(Buffer.from(outs[0].buffer).equals(Buffer.from(outs[1].buffer))).toBe(true);
+    const r = await createEngine({ backend: 'reference' });
+    const rs = await (await r.scan(r.tensor(a, [T, D]), r.tensor(b, [T, D]), r.tensor(h0, [D]))).read();
+    expect(rs).toEqual(Float32Array.from(ref.h));
+  });
+});

@@ -18,6 +18,7 @@ import { type MatmulOptions, validateMatmul } from '../../ops/matmul.js';
 import { quantize } from '../../ops/quantize.js';
 import { type RmsNormOptions, validateRmsNorm } from '../../ops/rms-norm.js';
 import { type RopeOptions, validateRope } from '../../ops/rope.js';
+import { validateScan } from '../../ops/scan.js';
 import { validateSilu } from '../../ops/silu.js';
 import { type SoftmaxOptions, validateSoftmax } from '../../ops/softmax.js';
 import { validateSwiglu } from '../../ops/swiglu.js';
@@ -35,6 +36,7 @@ import {
   referenceSoftmax,
   referenceSwiglu,
 } from './nn.js';
+import { referenceLinearScan } from './scan.js';
 
 class ReferenceTensor implements Tensor {
   private bytes: Uint8Array | undefined;
@@ -183,6 +185,11 @@ export class ReferenceEngine implements Engine {
       scores: r.scores ? fromF64(r.scores, side) : undefined,
       softmax: r.softmax ? fromF64(r.softmax, side) : undefined,
     };
+  }
+
+  async scan(a: Tensor, b: Tensor, h0?: Tensor | null): Promise<Tensor> {
+    const { T, D } = validateScan(a, b, h0 ?? undefined);
+    return fromF64(referenceLinearScan(values(a), values(b), maybe(h0), T, D).h, [T, D]);
   }
 
   kvCache(opts: KvCacheOptions): KvCache {

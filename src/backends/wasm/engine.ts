@@ -16,6 +16,7 @@ import { type LayerNormOptions, validateLayerNorm } from '../../ops/layer-norm.j
 import { type MatmulOptions, validateMatmul } from '../../ops/matmul.js';
 import { type RmsNormOptions, validateRmsNorm } from '../../ops/rms-norm.js';
 import { type RopeOptions, validateRope } from '../../ops/rope.js';
+import { scanChunkLength, validateScan } from '../../ops/scan.js';
 import { validateSilu } from '../../ops/silu.js';
 import { type SoftmaxOptions, validateSoftmax } from '../../ops/softmax.js';
 import { validateSwiglu } from '../../ops/swiglu.js';
@@ -46,6 +47,7 @@ import {
   unaryCall,
   writeRopeCache,
 } from './nn.js';
+import { chunkedScanOnPool, linearScanOnPool, scanChunkScratchBytes } from './scan.js';
 
 /** Output columns per scheduling unit for the quantized kernels (several rows per pass). */
 const QUANT_GRANULARITY = 8;
@@ -377,6 +379,30 @@ export class WasmEngine implements Engine {
       throw e;
     }
     return { out, scores, softmax };
+  }
+
+  async scan(
+    a: Tensor,
+    b: Tensor,
+    h0?: Tensor | null,
+    opts: { method?: 'auto' | 'sequential' | 'chunked' } = {},
+  ): Promise<Tensor> {
+    this.live(a, b, h0);
+    const { T, D } = validateScan(a, b, h0 ?? undefined);
+    const method = opts.method ?? 'auto';
+    // Channels alone keep every thread busy once there are a few 4-float groups per thread.
+    const chunked = method === 'chunked' || (method === 'auto' && D < 4 * this.pool.threads && T > 1);
+    const [ap, bp, hp] = [a, b, h0].map((t) => (t as WasmTensor | null | undefined)?.ptr ?? 0);
+    return this.produce([T, D], async (h) => {
+      if (!chunked) return linearScanOnPool(this.pool, ap, bp, hp, h.ptr, T, D);
+      const L = scanChunkLength(T);
+      const scratch = this.rt.arena.alloc(Math.max(scanChunkScratchBytes(T, D, L), 16));
+      try {
+        await chunkedScanOnPool(this.pool, ap, bp, hp, h.ptr, scratch, T, D, L);
+      } finally {
+        this.rt.arena.release(scratch);
+      }
+    });
   }
 
   kvCache(opts: KvCacheOptions): KvCache {
