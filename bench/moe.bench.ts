@@ -3,13 +3,18 @@
  * figure is the kernel's own) for T = 1..4096 tokens, E = 8..256 experts,
  * k = 2..8, softmax routing (mixtral) and DeepSeek-V3's sigmoid + bias with
  * group-limited selection (8 groups, 4 kept). Beside it, the float64
- * reference (plain JS) where it finishes in reasonable time.
+ * reference (plain JS) where it finishes in reasonable time. Then one MoE
+ * layer (q8_0 experts, exact and ggml numerics, decode and prefill token
+ * counts) split into routing / grouping / gathering / expert matmuls /
+ * combine, with the share spent outside the expert matmuls.
  */
 import { referenceMoeRoute } from '../src/backends/reference/moe.js';
 import { WasmRuntime } from '../src/backends/wasm/module.js';
-import { moeRoute, moeRouteBytes, putMoeBias } from '../src/backends/wasm/moe.js';
+import { finishMoeRoute, moeRoute, moeRouteBytes, putMoeBias } from '../src/backends/wasm/moe.js';
+import { type ExpertFfn, moeFfn, moeTimings, type QuantWeight } from '../src/backends/wasm/moe-dispatch.js';
 import { type MoeRouteOptions, moeRoutePlan } from '../src/ops/moe-route.js';
-import { measure, type SuiteResult } from './lib.js';
+import { quantize } from '../src/ops/quantize.js';
+import { measure, type SuiteResult, table } from './lib.js';
 
 function input(n: number, seed: number, scale: number): Float32Array {
   let s = seed >>> 0 || 1;
@@ -90,14 +95,116 @@ export async function moeBench(): Promise<SuiteResult> {
         for (const ptr of Object.values(p)) if (ptr) rt.arena.release(ptr);
       }
     }
+  const layer = layerSplit(rt);
   return {
     suite: 'moe',
     notes: [
       `MoE routing, moe_route kernel, one thread, ${rt.build} build.`,
       'ns/token: time per call / T. Mtok/s: tokens routed per second (millions).',
       'ref×: how many times slower the float64 reference (plain JS) is, where measured (T·E ≤ 4096).',
+      '',
+      'MoE layer, one thread, ms per layer (median of 5); overhead = everything but the expert matmuls, % of the layer',
+      '(the router logits matmul gate_inp·x is not included: a dense matmul like any other).',
+      table(layer.header, layer.rows),
     ],
     header: ['scheme', 'T', 'E', 'k', 'µs/call', 'ns/token', 'Mtok/s', 'ref×'],
+    rows,
+  };
+}
+
+const LAYERS: { E: number; k: number; D: number; F: number }[] = [
+  { E: 16, k: 4, D: 512, F: 256 },
+  { E: 64, k: 8, D: 512, F: 128 },
+];
+
+function expertWeight(rt: WasmRuntime, E: number, N: number, K: number, seed: number): QuantWeight {
+  const bytes = quantize('q8_0', input(E * N * K, seed, 0.5));
+  const ptr = rt.arena.alloc(bytes.byteLength);
+  rt.u8.set(bytes, ptr);
+  return { type: 'q8_0', ptr, count: E, N, K };
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Times each part of one MoE layer (routing kernel + moeFfn's timings). */
+function layerSplit(rt: WasmRuntime): { header: string[]; rows: (string | number)[][] } {
+  const rows: (string | number)[][] = [];
+  for (const { E, k, D, F } of LAYERS) {
+    const ffn: ExpertFfn = {
+      gate: expertWeight(rt, E, F, D, 1),
+      up: expertWeight(rt, E, F, D, 2),
+      down: expertWeight(rt, E, D, F, 3),
+    };
+    for (const numerics of ['exact', 'ggml'] as const)
+      for (const T of [1, 128]) {
+        const plan = moeRoutePlan(T, E, { scheme: 'qwen3-moe', k });
+        const bytes = moeRouteBytes(plan);
+        const logits = input(T * E, 5 + T, 3);
+        const lp = rt.arena.alloc(logits.byteLength);
+        rt.f32(lp, logits.length).set(logits);
+        const p = {
+          logits: lp,
+          bias: 0,
+          groupScores: 0,
+          weights: rt.arena.alloc(bytes.weights),
+          experts: rt.arena.alloc(bytes.experts),
+        };
+        const x = rt.arena.alloc(T * D * 4);
+        rt.f32(x, T * D).set(input(T * D, 9, 1));
+        const out = rt.arena.alloc(T * D * 4);
+        const parts: Record<string, number[]> = {
+          routing: [],
+          group: [],
+          gather: [],
+          experts: [],
+          combine: [],
+        };
+        for (let r = 0; r < 6; r++) {
+          const t0 = performance.now();
+          moeRoute(rt, plan, p);
+          const route = finishMoeRoute(rt, plan, p.weights, p.experts);
+          const routing = performance.now() - t0;
+          const tm = moeTimings();
+          moeFfn(rt, x, route, k, ffn, out, { tokens: T, dim: D, hidden: F }, { numerics, timings: tm });
+          if (r === 0) continue; // warm-up
+          parts.routing.push(routing);
+          for (const key of ['group', 'gather', 'experts', 'combine'] as const) parts[key].push(tm[key]);
+        }
+        const m = Object.fromEntries(Object.entries(parts).map(([key, v]) => [key, median(v)]));
+        const total = m.routing + m.group + m.gather + m.experts + m.combine;
+        const overhead = total - m.experts;
+        rows.push([
+          `E ${E} k ${k} D ${D} F ${F}`,
+          numerics,
+          String(T),
+          total,
+          m.routing,
+          m.group,
+          m.gather,
+          m.experts,
+          m.combine,
+          (100 * overhead) / total,
+        ]);
+        for (const ptr of [lp, p.weights, p.experts, x, out]) rt.arena.release(ptr);
+      }
+    for (const w of [ffn.gate, ffn.up, ffn.down]) rt.arena.release(w.ptr);
+  }
+  return {
+    header: [
+      'layer',
+      'numerics',
+      'T',
+      'total ms',
+      'routing',
+      'group',
+      'gather',
+      'experts',
+      'combine',
+      'overhead %',
+    ],
     rows,
   };
 }

@@ -14,11 +14,12 @@
  * on any workers in any order) and token ranges of the combine (combineCall):
  * results are bit-identical for any split.
  *
- *   const g = groupByExpert(route, T, k, E);
- *   const buf = allocDispatch(rt, g, dims);     // Y, pos
- *   for (const e of g.active) runExpert(rt, ffn, x, g, e, buf.Y, dims);
+ *   const g = groupByExpert(route, T, k, E);    // Y: [g.offsets[E], D]; g.pos into memory as i32
+ *   for (const e of g.active) runExpert(rt, ffn, x, g, e, Y, dims);
  *   runShared(...)                              // optional: S [T, D], gate [T]
  *   run combineCall(...) over token ranges
+ *
+ * moeFfn does all of it on the calling thread.
  */
 import { ShapeError } from '../../errors.js';
 import type { MoeRouteResult } from '../../ops/moe-route.js';
@@ -166,11 +167,13 @@ export function runExpert(
   Y: number,
   dims: MoeDims,
   numerics: MoeNumerics = 'exact',
+  timings?: MoeTimings,
 ): void {
   const r0 = g.offsets[e];
   const c = g.offsets[e + 1] - r0;
   if (c === 0) return;
   const { dim: D, hidden: F } = dims;
+  const t0 = timings ? performance.now() : 0;
   const xg = rt.arena.alloc(c * D * 4);
   const gate = rt.arena.alloc(c * F * 4);
   const up = rt.arena.alloc(c * F * 4);
@@ -181,7 +184,13 @@ export function runExpert(
       const t = g.tokens[r0 + i];
       dst.set(src.subarray(t * D, (t + 1) * D), i * D);
     }
+    const t1 = timings ? performance.now() : 0;
     ffnRows(rt, ffn, e, xg, gate, up, Y + r0 * D * 4, c, D, F, numerics);
+    if (timings) {
+      const t2 = performance.now();
+      timings.gather += t1 - t0;
+      timings.experts += t2 - t1;
+    }
   } finally {
     rt.arena.release(xg);
     rt.arena.release(gate);
@@ -292,10 +301,28 @@ export function combineCall(
   };
 }
 
+/** Milliseconds per part of moeFfn, accumulated (for benchmarks and profiles). */
+export interface MoeTimings {
+  /** groupByExpert and the buffers. */
+  group: number;
+  /** Copying each expert's token rows together. */
+  gather: number;
+  /** The experts' matmuls and SwiGLU. */
+  experts: number;
+  shared: number;
+  combine: number;
+}
+
+export function moeTimings(): MoeTimings {
+  return { group: 0, gather: 0, experts: 0, shared: 0, combine: 0 };
+}
+
 export interface MoeFfnOptions {
   shared?: SharedExpert | null;
   /** Expert matmul numerics (default 'exact'). */
   numerics?: MoeNumerics;
+  /** Filled with the time of each part when given. */
+  timings?: MoeTimings;
 }
 
 /**
@@ -316,6 +343,15 @@ export function moeFfn(
   const numerics = opts.numerics ?? 'exact';
   validateExpertFfn(ffn, E, dims, numerics);
   const { tokens: T, dim: D } = dims;
+  const tm = opts.timings;
+  let t0 = tm ? performance.now() : 0;
+  /** Adds the time since the last mark to part p. */
+  const mark = (p: keyof MoeTimings) => {
+    if (!tm) return;
+    const t = performance.now();
+    tm[p] += t - t0;
+    t0 = t;
+  };
   const g = groupByExpert(route, T, k, E);
   const rows = g.offsets[E];
   const Y = rt.arena.alloc(Math.max(rows, 1) * D * 4);
@@ -327,10 +363,14 @@ export function moeFfn(
   try {
     new Int32Array(rt.memory.buffer, pos, T * k).set(g.pos);
     rt.f32(w, T * k).set(route.weights);
-    for (const e of g.active) runExpert(rt, ffn, x, g, e, Y, dims, numerics);
+    mark('group');
+    for (const e of g.active) runExpert(rt, ffn, x, g, e, Y, dims, numerics, tm);
+    t0 = tm ? performance.now() : 0;
     if (sh) runShared(rt, sh, x, S, sgate, dims, numerics);
+    mark('shared');
     const c = combineCall(Y, pos, w, S, sgate, out, dims, k);
     if (T > 0) rt.kernel(c.kernel)(...c.args(0, T));
+    mark('combine');
   } finally {
     for (const p of [Y, pos, w, S, sgate]) if (p) rt.arena.release(p);
   }
