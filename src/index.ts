@@ -15,6 +15,7 @@ export type { Tensor } from './engine/tensor.js';
 export * from './errors.js';
 export * from './formats/gguf/index.js';
 export * from './formats/safetensors/index.js';
+export * from './model/index.js';
 export {
   type DecodeOptions,
   type EncodeOptions,

@@ -4,6 +4,8 @@
  */
 import { type CompiledKernels, compileKernels } from '../backends/wasm/module.js';
 import { PlumblineError, ShapeError, SizeError } from '../errors.js';
+import type { LoadModelOptions } from '../model/load.js';
+import type { Model } from '../model/model.js';
 import type { AttentionOptions } from '../ops/attention.js';
 import type { GeluOptions } from '../ops/gelu.js';
 import type { KvCache, KvCacheOptions } from '../ops/kv-cache.js';
@@ -35,6 +37,8 @@ export interface Engine {
    * given). It stays there between calls until disposed.
    */
   tensor(data: Float32Array | Uint8Array, shape: readonly number[], type?: GgmlTypeName | string): Tensor;
+  /** Loads a GGUF model (path, read by range, or bytes) into this engine: llama, qwen2, qwen3 (src/model/). */
+  load(source: string | Uint8Array, opts?: LoadModelOptions): Promise<Model>;
   /** The same storage under another shape with the same element count (no copy; the view does not own it). */
   reshape(t: Tensor, shape: readonly number[]): Tensor;
   /** y = x · wᵀ: x [M, K] f32, w [N, K] any ggml type → y [M, N] f32. */
@@ -83,6 +87,16 @@ export interface AttentionResult {
   scores?: Tensor;
   /** [n_head, n_q, n_kv] (opts.softmax). */
   softmax?: Tensor;
+}
+
+/** engine.load for every backend (imported lazily: the model code is only needed when a model is loaded). */
+export async function loadModelOn(
+  engine: Engine,
+  source: string | Uint8Array,
+  opts?: LoadModelOptions,
+): Promise<Model> {
+  const { loadModel } = await import('../model/load.js');
+  return loadModel(engine, source, opts);
 }
 
 /** Checks a reshape keeps the element count. */

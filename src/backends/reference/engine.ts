@@ -4,9 +4,11 @@
  * obviously right: the oracle side of every parity question.
  */
 import type { AttentionResult, Engine } from '../../engine/engine.js';
-import { checkReshape, tensorBytes } from '../../engine/engine.js';
+import { checkReshape, loadModelOn, tensorBytes } from '../../engine/engine.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { WasmRuntimeError } from '../../errors.js';
+import type { LoadModelOptions } from '../../model/load.js';
+import type { Model } from '../../model/model.js';
 import { validateAdd } from '../../ops/add.js';
 import { type AttentionOptions, validateAttention } from '../../ops/attention.js';
 import { dequantize } from '../../ops/dequantize.js';
@@ -115,6 +117,10 @@ export class ReferenceEngine implements Engine {
     const { y } = referenceMatmul(xv, (w as ReferenceTensor).values(), M, N, K);
     const out = Float32Array.from(y);
     return new ReferenceTensor([M, N], ggmlType('f32'), new Uint8Array(out.buffer), M * N);
+  }
+
+  load(source: string | Uint8Array, opts?: LoadModelOptions): Promise<Model> {
+    return loadModelOn(this, source, opts);
   }
 
   reshape(t: Tensor, shape: readonly number[]): Tensor {

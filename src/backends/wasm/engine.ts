@@ -4,9 +4,11 @@
  * bits do not depend on the thread count).
  */
 import type { AttentionResult, Engine } from '../../engine/engine.js';
-import { checkReshape, tensorBytes } from '../../engine/engine.js';
+import { checkReshape, loadModelOn, tensorBytes } from '../../engine/engine.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { WasmRuntimeError } from '../../errors.js';
+import type { LoadModelOptions } from '../../model/load.js';
+import type { Model } from '../../model/model.js';
 import { validateAdd } from '../../ops/add.js';
 import { type AttentionOptions, validateAttention } from '../../ops/attention.js';
 import { validateEmbedding } from '../../ops/embedding.js';
@@ -228,6 +230,10 @@ export class WasmEngine implements Engine {
     } finally {
       this.rt.arena.release(xq);
     }
+  }
+
+  load(source: string | Uint8Array, opts?: LoadModelOptions): Promise<Model> {
+    return loadModelOn(this, source, opts);
   }
 
   reshape(t: Tensor, shape: readonly number[]): Tensor {
