@@ -199,4 +199,34 @@ describe('moe_route kernel against the float64 reference', () => {
     expect(() => moeRoute(rt, plan, { ...p, groupScores: 16, bias: 0 })).toThrow(/bias/);
     expect(() => moeRoute(rt, plan, { ...p, groupScores: 16 }, 1, 3)).toThrow(/outside/);
   });
+  it('the full-softmax renormalizing path (taken when E > 16384·k) within its own bound', () => {
+    // Called directly: flags 0 (softmax) | 4 (normalize), as moeRouteCall builds them for such E.
+    const T = 9;
+    const E = 64;
+    const k = 4;
+    const logits = uniform(T * E, 77, 8);
+    const plan = moeRoutePlan(T, E, { scheme: 'mixtral', k });
+    const lp = put(logits);
+    const w = rt.arena.alloc(T * k * 4);
+    const ex = rt.arena.alloc(T * k * 4);
+    rt.kernel('moe_route')(lp, 0, 0, w, ex, E, k, 4, 1, 1, 0, T);
+    const got = rt.f32(w, T * k).slice();
+    const ids = new Int32Array(rt.memory.buffer, ex, T * k).slice();
+    free(lp, w, ex);
+    const ref = referenceMoeRoute(logits, T, E, { scheme: 'mixtral', k });
+    expect(ids).toEqual(ref.experts);
+    // A plan whose E is past 16384·k makes the bound follow the full-softmax path.
+    const full = { ...plan, experts: 16384 * k + 1 };
+    for (let t = 0; t < T; t++) {
+      const row = logits.subarray(t * E, (t + 1) * E);
+      const b = moeWeightBound(
+        row,
+        full,
+        ids.subarray(t * k, (t + 1) * k),
+        ref.exact.subarray(t * k, (t + 1) * k),
+      );
+      for (let j = 0; j < k; j++)
+        expect(Math.abs(got[t * k + j] - ref.exact[t * k + j])).toBeLessThanOrEqual(b[j]);
+    }
+  });
 });
