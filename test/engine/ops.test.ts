@@ -44,8 +44,13 @@ const engines: Engine[] = [];
 afterAll(async () => {
   for (const e of engines) await e.dispose();
 });
-const wasm2 = createEngine({ backend: 'wasm', threads: 2 }).then((e) => (engines.push(e), e));
-const wasm3 = createEngine({ backend: 'wasm', threads: 3 }).then((e) => (engines.push(e), e));
+async function tracked(threads: number): Promise<Engine> {
+  const e = await createEngine({ backend: 'wasm', threads });
+  engines.push(e);
+  return e;
+}
+const wasm2 = tracked(2);
+const wasm3 = tracked(3);
 const rtP = WasmRuntime.create();
 
 /** Runs a kernel call on one thread over inputs copied into a fresh runtime; returns `outLen` floats at y. */
