@@ -27,11 +27,10 @@
 //   f32x4 sums takes k ≡ l and k ≡ 4 + l (mod 8) over whole groups of 8, then
 //   s = a + b, y = (s0 + s1) + (s2 + s3), then the K mod 8 tail in order.
 //
-// Layout of the work: tiles of 4 weight rows (one f32 lane each; a partial tile
-// repeats its last row) × one activation row; each row's integer partial sums
-// are reduced across lanes (exactly), and the per-block f32 scaling runs on the
-// 4 rows at once. Sub-block loops are written out so every offset and lane index
-// is a constant.
+// Layout of the work: one weight row at a time, streamed in order. Activation
+// rows go in groups of four (each weight block decoded once for the four, their
+// sums in the four f32 lanes), the remaining M mod 4 rows one by one. The per-row
+// integer partial sums are reduced across lanes exactly.
 import { f16_to_f32, f16x4_to_f32x4, load_f16 } from '../dequant/common';
 import {
   IQ4_XS_SCALE_ZERO,
@@ -154,17 +153,6 @@ function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
   const ab = i32x4.add(i32x4.shuffle(a, b, 0, 4, 1, 5), i32x4.shuffle(a, b, 2, 6, 3, 7));
   const cd = i32x4.add(i32x4.shuffle(c, d, 0, 4, 1, 5), i32x4.shuffle(c, d, 2, 6, 3, 7));
   return i32x4.add(i32x4.shuffle(ab, cd, 0, 1, 4, 5), i32x4.shuffle(ab, cd, 2, 3, 6, 7));
-}
-
-/** The f16 at offset off of four blocks → f32x4. */
-@inline
-function f16_lanes(p0: usize, p1: usize, p2: usize, p3: usize, off: usize): v128 {
-  let v = i32x4.splat(0);
-  v = v128.load16_lane(p0 + off, v, 0);
-  v = v128.load16_lane(p1 + off, v, 2);
-  v = v128.load16_lane(p2 + off, v, 4);
-  v = v128.load16_lane(p3 + off, v, 6);
-  return f16x4_to_f32x4(v);
 }
 
 // ---------------------------------------------------------------- formats
@@ -453,25 +441,6 @@ class IQ4_XS {
 
 // ---------------------------------------------------------------- the kernel
 
-/** Stores the first `rows` lanes of v at p, p + 4, ... */
-@inline
-function store_lanes(p: usize, v: v128, rows: i32): void {
-  if (rows == 4) {
-    v128.store(p, v);
-    return;
-  }
-  store<f32>(p, f32x4.extract_lane(v, 0));
-  if (rows > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
-  if (rows > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
-}
-
-/** v with its lanes moved down one and the total of p's lanes in lane 3. */
-@inline
-function push_total(v: v128, p: v128): v128 {
-  const t = i32x4.add(p, i32x4.shuffle(p, p, 2, 3, 0, 1));
-  return i32x4.shuffle(v, i32x4.add(t, i32x4.shuffle(t, t, 1, 0, 3, 2)), 1, 2, 3, 4);
-}
-
 /** The f32 at offset off of four activation rows (stride apart) → f32x4. */
 @inline
 function f32_rows(p: usize, stride: usize): v128 {
@@ -482,65 +451,56 @@ function f32_rows(p: usize, stride: usize): v128 {
   return v128.load32_lane(p + 3 * stride, v, 3);
 }
 
+/** Σ of p's four lanes in every lane. */
+@inline
+function total(p: v128): v128 {
+  const t = i32x4.add(p, i32x4.shuffle(p, p, 2, 3, 0, 1));
+  return i32x4.add(t, i32x4.shuffle(t, t, 1, 0, 3, 2));
+}
+
 /**
- * Rows m in [m0, m1) against the weight rows [n0, n1), four weight rows per tile (lanes = n).
- * Every block term is t = (d_w·d_x)·I [+ m_w·s_x | − (dmin_w·d_x)·J], acc = acc + t.
+ * Rows m in [m0, m1) against one weight row at a time, so each row's weights stream from
+ * memory in order (one stream: tiles of four rows read four interleaved streams and ran up to
+ * 1.8× slower here). The block term is computed in every lane; lane 0 is stored.
  */
 @inline
-function rows_by_tiles<T>(xq: usize, w: usize, y: usize, N: i32, K: i32, n0: i32, n1: i32, m0: i32, m1: i32): void {
+function rows_single<T>(xq: usize, w: usize, y: usize, N: i32, K: i32, n0: i32, n1: i32, m0: i32, m1: i32): void {
   const f = changetype<T>(0);
   const nb = K / f.elems;
   const actBytes = act_block_bytes(f.act);
   const wRow = <usize>nb * f.bytes;
   const xRow = act_row_bytes(f.act, K);
   const wideBlock: usize = <usize>f.elems << 1;
-  for (let n = n0; n < n1; n += 4) {
-    const rows = min(4, n1 - n);
-    // A partial tile repeats its last row in the unused lanes (computed, never stored).
-    const r0 = w + <usize>n * wRow;
-    const r1 = r0 + <usize>min(1, rows - 1) * wRow;
-    const r2 = r0 + <usize>min(2, rows - 1) * wRow;
-    const r3 = r0 + <usize>min(3, rows - 1) * wRow;
+  for (let n = n0; n < n1; n++) {
+    const wr = w + <usize>n * wRow;
     for (let m = m0; m < m1; m++) {
       const row = xq + <usize>m * xRow;
       let x = row;
       let xw = row + act_wide_offset(f.act, K);
-      let xs = row + act_scalars_offset(f.act, K); // 32-element types: f32 d, f32 s, i32 Σq per block
+      let xs = row + act_scalars_offset(f.act, K);
       let acc = f32x4.splat(0);
       for (let o: usize = 0; o < wRow; o += f.bytes, x += actBytes, xw += wideBlock, xs += 12) {
-        let isum: v128;
-        let msum = i32x4.splat(0);
-        if (f.elems == 32) {
-          isum = hsum4(f.isum(r0 + o, x, xw, 0, false), f.isum(r1 + o, x, xw, 0, false), f.isum(r2 + o, x, xw, 0, false), f.isum(r3 + o, x, xw, 0, false));
-        } else {
-          // Super-blocks: one row at a time in a loop, so the compiler keeps one row's
-          // sub-blocks in registers instead of interleaving four rows and spilling.
-          isum = i32x4.splat(0);
-          for (let r: usize = 0; r < 4; r++) {
-            const wr = r0 + <usize>min(<i32>r, rows - 1) * wRow + o;
-            isum = push_total(isum, f.isum(wr, x, xw, 0, false));
-            if (f.kind == WITH_MINS) msum = push_total(msum, f.msum(wr, x, 0, false));
-          }
-        }
+        let isum = total(f.isum(wr + o, x, xw, 0, false));
         if (f.zp != 0) isum = i32x4.sub(isum, i32x4.splat(f.zp * load<i32>(xs, 8)));
         const dx = f32x4.splat(f.act == ACT_Q8_K ? load<f32>(x) : load<f32>(xs));
-        let t = f32x4.mul(f32x4.mul(f16_lanes(r0 + o, r1 + o, r2 + o, r3 + o, f.dOff), dx), f32x4.convert_i32x4_s(isum));
+        let t = f32x4.mul(f32x4.mul(f32x4.splat(load_f16(wr + o + f.dOff)), dx), f32x4.convert_i32x4_s(isum));
         if (f.kind == WITH_S) {
-          t = f32x4.add(t, f32x4.mul(f16_lanes(r0 + o, r1 + o, r2 + o, r3 + o, f.mOff), f32x4.splat(load<f32>(xs, 4))));
+          t = f32x4.add(t, f32x4.mul(f32x4.splat(load_f16(wr + o + f.mOff)), f32x4.splat(load<f32>(xs, 4))));
         } else if (f.kind == WITH_MINS) {
-          t = f32x4.sub(t, f32x4.mul(f32x4.mul(f16_lanes(r0 + o, r1 + o, r2 + o, r3 + o, f.mOff), dx), f32x4.convert_i32x4_s(msum)));
+          const msum = f32x4.convert_i32x4_s(total(f.msum(wr + o, x, 0, false)));
+          t = f32x4.sub(t, f32x4.mul(f32x4.mul(f32x4.splat(load_f16(wr + o + f.mOff)), dx), msum));
         }
         acc = f32x4.add(acc, t);
       }
-      store_lanes(y + ((<usize>m * <usize>N + <usize>n) << 2), acc, rows);
+      store<f32>(y + ((<usize>m * <usize>N + <usize>n) << 2), f32x4.extract_lane(acc, 0));
     }
   }
 }
 
 /**
- * Rows [m0, m0 + 4k) in groups of four (lanes = m) against one weight row at a time: each weight
- * block is decoded once for four activation rows. The f32 operations of every element are the
- * ones rows_by_tiles performs (in another lane), so the results are bit-identical.
+ * Rows [0, 4·groups) in groups of four (lanes = m) against one weight row at a time: each
+ * weight block is decoded once for four activation rows. The f32 operations of every element
+ * are the ones rows_single performs, so the results are bit-identical.
  */
 @inline
 function row_groups<T>(xq: usize, w: usize, y: usize, N: i32, K: i32, n0: i32, n1: i32, groups: i32): void {
@@ -585,7 +545,7 @@ function row_groups<T>(xq: usize, w: usize, y: usize, N: i32, K: i32, n0: i32, n
 function matmul<T>(xq: usize, w: usize, y: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32): void {
   const groups = M >> 2;
   if (groups > 0) row_groups<T>(xq, w, y, N, K, n0, n1, groups);
-  rows_by_tiles<T>(xq, w, y, N, K, n0, n1, groups << 2, M);
+  rows_single<T>(xq, w, y, N, K, n0, n1, groups << 2, M);
 }
 
 export function matmul_ggml_q4_0(xq: usize, w: usize, y: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32): void {
@@ -657,38 +617,21 @@ function finish_half(a: v128, b: v128, w: usize, x: usize, K8: i32, K: i32, bf16
 function matmul_half(xq: usize, w: usize, y: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32, bf16: bool): void {
   const wRow = <usize>K << 1;
   const K8 = K & ~7;
-  for (let n = n0; n < n1; n += 4) {
-    const rows = min(4, n1 - n);
-    const r0 = w + <usize>n * wRow;
-    const r1 = r0 + <usize>min(1, rows - 1) * wRow;
-    const r2 = r0 + <usize>min(2, rows - 1) * wRow;
-    const r3 = r0 + <usize>min(3, rows - 1) * wRow;
+  // One weight row at a time (one memory stream), against every activation row.
+  for (let n = n0; n < n1; n++) {
+    const r = w + <usize>n * wRow;
     for (let m = 0; m < M; m++) {
       const x = xq + <usize>m * wRow;
-      let a0 = f32x4.splat(0), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
+      let a = f32x4.splat(0);
+      let b = a;
       for (let o: usize = 0, end = <usize>K8 << 1; o < end; o += 16) {
         const xh = v128.load(x + o);
-        const xl = halves_lo(xh, bf16);
-        const xu = halves_hi(xh, bf16);
+        const h = v128.load(r + o);
         // Products of two halves are exact in f32, so only the sums round.
-        let h = v128.load(r0 + o);
-        a0 = f32x4.add(a0, f32x4.mul(halves_lo(h, bf16), xl));
-        b0 = f32x4.add(b0, f32x4.mul(halves_hi(h, bf16), xu));
-        h = v128.load(r1 + o);
-        a1 = f32x4.add(a1, f32x4.mul(halves_lo(h, bf16), xl));
-        b1 = f32x4.add(b1, f32x4.mul(halves_hi(h, bf16), xu));
-        h = v128.load(r2 + o);
-        a2 = f32x4.add(a2, f32x4.mul(halves_lo(h, bf16), xl));
-        b2 = f32x4.add(b2, f32x4.mul(halves_hi(h, bf16), xu));
-        h = v128.load(r3 + o);
-        a3 = f32x4.add(a3, f32x4.mul(halves_lo(h, bf16), xl));
-        b3 = f32x4.add(b3, f32x4.mul(halves_hi(h, bf16), xu));
+        a = f32x4.add(a, f32x4.mul(halves_lo(h, bf16), halves_lo(xh, bf16)));
+        b = f32x4.add(b, f32x4.mul(halves_hi(h, bf16), halves_hi(xh, bf16)));
       }
-      const out = y + ((<usize>m * <usize>N + <usize>n) << 2);
-      store<f32>(out, finish_half(a0, b0, r0, x, K8, K, bf16));
-      if (rows > 1) store<f32>(out, finish_half(a1, b1, r1, x, K8, K, bf16), 4);
-      if (rows > 2) store<f32>(out, finish_half(a2, b2, r2, x, K8, K, bf16), 8);
-      if (rows > 3) store<f32>(out, finish_half(a3, b3, r3, x, K8, K, bf16), 12);
+      store<f32>(y + ((<usize>m * <usize>N + <usize>n) << 2), finish_half(a, b, r, x, K8, K, bf16));
     }
   }
 }
