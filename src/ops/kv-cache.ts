@@ -13,7 +13,7 @@ import { f16ToF32, f32ToF16 } from '../types/half.js';
 import type { KvType } from './attention.js';
 
 export interface KvMemory {
-  /** A region of at least `bytes` bytes, 4-byte aligned; returns its offset. */
+  /** A region of at least `bytes` bytes, 64-byte aligned; returns its offset. */
   alloc(bytes: number): number;
   release(offset: number): void;
   /** A current view of the whole memory (wasm views go stale when the memory grows). */
@@ -30,13 +30,12 @@ export interface KvCacheOptions {
   type?: KvType;
 }
 
-/** Plain JS memory for a KvCache (one ArrayBuffer per region). */
+/** Plain JS memory for KvCaches: one buffer, regions bump-allocated (a cache allocates once). */
 export function arrayKvMemory(): KvMemory {
-  // Regions live in one growable list of buffers addressed by offset; a simple bump allocator.
   let buffer = new Uint8Array(0);
   return {
     alloc(bytes) {
-      const at = Math.ceil(buffer.byteLength / 16) * 16;
+      const at = Math.ceil(buffer.byteLength / 64) * 64;
       const next = new Uint8Array(at + bytes);
       next.set(buffer);
       buffer = next;
@@ -58,6 +57,8 @@ export class KvCache {
   private readonly k: number[] = [];
   private readonly v: number[] = [];
   private readonly lengths: number[];
+  /** The one region holding every layer's K and V. */
+  private readonly region: number;
   private live = true;
 
   constructor(
@@ -78,14 +79,12 @@ export class KvCache {
     this.headDim = opts.headDim;
     this.type = type;
     this.lengths = new Array(this.nLayer).fill(0);
-    try {
-      for (let l = 0; l < this.nLayer; l++) {
-        this.k.push(memory.alloc(this.layerBytes));
-        this.v.push(memory.alloc(this.layerBytes));
-      }
-    } catch (e) {
-      this.dispose();
-      throw e;
+    // One allocation; each layer's K and V start on a 64-byte boundary.
+    const stride = Math.ceil(this.layerBytes / 64) * 64;
+    this.region = memory.alloc(2 * this.nLayer * stride);
+    for (let l = 0; l < this.nLayer; l++) {
+      this.k.push(this.region + 2 * l * stride);
+      this.v.push(this.region + (2 * l + 1) * stride);
     }
   }
 
@@ -192,6 +191,6 @@ export class KvCache {
   dispose(): void {
     if (!this.live) return;
     this.live = false;
-    for (const p of [...this.k, ...this.v]) this.memory.release(p);
+    this.memory.release(this.region);
   }
 }
