@@ -11,6 +11,7 @@ import type { GeluOptions } from '../ops/gelu.js';
 import type { KvCache, KvCacheOptions } from '../ops/kv-cache.js';
 import type { LayerNormOptions } from '../ops/layer-norm.js';
 import type { MatmulOptions } from '../ops/matmul.js';
+import type { MoeRouteOptions } from '../ops/moe-route.js';
 import type { RmsNormOptions } from '../ops/rms-norm.js';
 import type { RopeOptions } from '../ops/rope.js';
 import type { SoftmaxOptions } from '../ops/softmax.js';
@@ -71,6 +72,11 @@ export interface Engine {
     h0?: Tensor | null,
     opts?: { method?: 'auto' | 'sequential' | 'chunked' },
   ): Promise<Tensor>;
+  /**
+   * MoE routing of router logits [T, E] by a named scheme (src/ops/moe-route.ts):
+   * weights and expert ids, each [T, k] (ids as exact f32 integers).
+   */
+  moeRoute(logits: Tensor, opts: MoeRouteOptions): Promise<MoeRouteTensors>;
   /** A KV cache in this engine's memory (src/ops/kv-cache.ts). */
   kvCache(opts: KvCacheOptions): KvCache;
   /** Writes k, v ([n, n_head_kv, head_dim] f32) at positions [pos, pos + n) of a layer. */
@@ -78,6 +84,14 @@ export interface Engine {
   /** The first n positions of a layer as k, v tensors (views of the cache, valid until its next write). */
   kvView(cache: KvCache, layer: number, n?: number): { k: Tensor; v: Tensor };
   dispose(): Promise<void>;
+}
+
+export interface MoeRouteTensors {
+  weights: Tensor;
+  experts: Tensor;
+  /** switch: 1 for each token dropped past capacity (reported, never silent); null otherwise. */
+  dropped: Uint8Array | null;
+  droppedCount: number;
 }
 
 export interface AttentionResult {

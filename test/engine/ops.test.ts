@@ -225,3 +225,30 @@ describe('engine.scan', () => {
     expect(rs).toEqual(Float32Array.from(ref.h));
   });
 });
+
+describe('engine.moeRoute', () => {
+  it('every scheme: the same experts as the reference engine, bit-identical for 2 and 3 threads', async () => {
+    const ref = await createEngine({ backend: 'reference' });
+    const [T, E] = [37, 16];
+    const logits = signal(T * E, 41, 4);
+    const schemes = [
+      { scheme: 'mixtral', k: 2 },
+      { scheme: 'qwen3-moe', k: 4 },
+      { scheme: 'qwen2-moe', k: 4 },
+      { scheme: 'topk-softmax', k: 2 },
+      { scheme: 'switch', k: 1, capacityFactor: 1 },
+    ] as const;
+    for (const opts of schemes) {
+      const r = await ref.moeRoute(ref.tensor(logits, [T, E]), opts);
+      const want = await r.experts.read();
+      const bits: Float32Array[] = [];
+      for (const e of [await wasm2, await wasm3]) {
+        const got = await e.moeRoute(e.tensor(logits, [T, E]), opts);
+        expect(await got.experts.read(), opts.scheme).toEqual(want);
+        expect(got.droppedCount).toBe(r.droppedCount);
+        bits.push(await got.weights.read());
+      }
+      expect(Buffer.from(bits[0].buffer).equals(Buffer.from(bits[1].buffer)), opts.scheme).toBe(true);
+    }
+  });
+});

@@ -3,7 +3,7 @@
  * (src/backends/reference/matmul.ts), results rounded once to f32. Slow and
  * obviously right: the oracle side of every parity question.
  */
-import type { AttentionResult, Engine } from '../../engine/engine.js';
+import type { AttentionResult, Engine, MoeRouteTensors } from '../../engine/engine.js';
 import { checkReshape, loadModelOn, tensorBytes } from '../../engine/engine.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { WasmRuntimeError } from '../../errors.js';
@@ -17,6 +17,7 @@ import { type GeluOptions, validateGelu } from '../../ops/gelu.js';
 import { arrayKvMemory, KvCache, type KvCacheOptions } from '../../ops/kv-cache.js';
 import { type LayerNormOptions, validateLayerNorm } from '../../ops/layer-norm.js';
 import { type MatmulOptions, validateMatmul } from '../../ops/matmul.js';
+import { type MoeRouteOptions, validateMoeRoute } from '../../ops/moe-route.js';
 import { quantize } from '../../ops/quantize.js';
 import { type RmsNormOptions, validateRmsNorm } from '../../ops/rms-norm.js';
 import { type RopeOptions, validateRope } from '../../ops/rope.js';
@@ -27,6 +28,7 @@ import { validateSwiglu } from '../../ops/swiglu.js';
 import { type GgmlTypeInfo, type GgmlTypeName, ggmlType } from '../../types/ggml-types.js';
 import { referenceAttention } from './attention.js';
 import { referenceMatmul } from './matmul.js';
+import { referenceMoeRoute } from './moe.js';
 import {
   referenceAdd,
   referenceEmbedding,
@@ -196,6 +198,18 @@ export class ReferenceEngine implements Engine {
   async scan(a: Tensor, b: Tensor, h0?: Tensor | null): Promise<Tensor> {
     const { T, D } = validateScan(a, b, h0 ?? undefined);
     return fromF64(referenceLinearScan(values(a), values(b), maybe(h0), T, D).h, [T, D]);
+  }
+
+  async moeRoute(logits: Tensor, opts: MoeRouteOptions): Promise<MoeRouteTensors> {
+    const plan = validateMoeRoute(logits, opts);
+    const r = referenceMoeRoute(values(logits), plan.tokens, plan.experts, opts);
+    const shape = [plan.tokens, plan.k];
+    return {
+      weights: this.tensor(r.weights, shape),
+      experts: this.tensor(Float32Array.from(r.experts), shape),
+      dropped: r.dropped,
+      droppedCount: r.droppedCount,
+    };
   }
 
   kvCache(opts: KvCacheOptions): KvCache {

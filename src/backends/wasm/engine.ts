@@ -3,7 +3,7 @@
  * worker pool by output columns (each element computed by one thread, so the
  * bits do not depend on the thread count).
  */
-import type { AttentionResult, Engine } from '../../engine/engine.js';
+import type { AttentionResult, Engine, MoeRouteTensors } from '../../engine/engine.js';
 import { checkReshape, loadModelOn, tensorBytes } from '../../engine/engine.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { WasmRuntimeError } from '../../errors.js';
@@ -16,6 +16,7 @@ import { type GeluOptions, validateGelu } from '../../ops/gelu.js';
 import { KvCache, type KvCacheOptions } from '../../ops/kv-cache.js';
 import { type LayerNormOptions, validateLayerNorm } from '../../ops/layer-norm.js';
 import { type MatmulOptions, validateMatmul } from '../../ops/matmul.js';
+import { type MoeRouteOptions, validateMoeRoute } from '../../ops/moe-route.js';
 import { type RmsNormOptions, validateRmsNorm } from '../../ops/rms-norm.js';
 import { type RopeOptions, validateRope } from '../../ops/rope.js';
 import { scanChunkLength, validateScan } from '../../ops/scan.js';
@@ -36,6 +37,7 @@ import {
 } from './matmul-ggml.js';
 import { matmulQuantExactScratchBytes } from './matmul-quant.js';
 import { type CompiledKernels, WasmRuntime } from './module.js';
+import { finishMoeRoute, moeRouteBytes, moeRouteCall, putMoeBias } from './moe.js';
 import {
   addCall,
   embeddingCall,
@@ -409,6 +411,38 @@ export class WasmEngine implements Engine {
         this.rt.arena.release(scratch);
       }
     });
+  }
+
+  async moeRoute(logits: Tensor, opts: MoeRouteOptions): Promise<MoeRouteTensors> {
+    this.live(logits);
+    const plan = validateMoeRoute(logits, opts);
+    const sizes = moeRouteBytes(plan);
+    const owned: number[] = [];
+    const alloc = (n: number) => {
+      const p = this.rt.arena.alloc(Math.max(n, 16));
+      owned.push(p);
+      return p;
+    };
+    try {
+      const weights = alloc(sizes.weights);
+      const experts = alloc(sizes.experts);
+      const groupScores = sizes.groupScores ? alloc(sizes.groupScores) : 0;
+      const bias = putMoeBias(this.rt, plan);
+      if (bias) owned.push(bias);
+      await this.runCall(
+        moeRouteCall(plan, { logits: (logits as WasmTensor).ptr, bias, groupScores, weights, experts }),
+      );
+      const r = finishMoeRoute(this.rt, plan, weights, experts);
+      const shape = [plan.tokens, plan.k];
+      return {
+        weights: this.tensor(r.weights, shape),
+        experts: this.tensor(Float32Array.from(r.experts), shape),
+        dropped: r.dropped,
+        droppedCount: r.droppedCount,
+      };
+    } finally {
+      for (const p of owned) this.rt.arena.release(p);
+    }
   }
 
   kvCache(opts: KvCacheOptions): KvCache {
