@@ -118,6 +118,58 @@ function udot<C>(w: usize, i: i32, j: i32, k: i32, xq: usize, xw: usize, stride:
   return sdot<C>(w, i, j, k, xw, stride, four);
 }
 
+/** One activation row's P sum for a group whose codes were decoded (n: narrow; lo, hi: wide). */
+@inline
+function urow(n: v128, lo: v128, hi: v128, xq: usize, xw: usize): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xq), n);
+  return wdot(lo, hi, xw);
+}
+
+/**
+ * Two groups of unsigned codes ≤ 63 (A and B) times scales sa and sb (scaled: false: one shared
+ * scale applied later, the sum A + B as a P sum for one row), for one row or four; in the
+ * four-row form the rows' sums of both groups are reduced once.
+ */
+@inline
+function udot_pair<CA, CB>(
+  w: usize,
+  ia: i32, ja: i32, ka: i32, xqa: usize, xwa: usize, sa: i32,
+  ib: i32, jb: i32, kb: i32, xqb: usize, xwb: usize, sb: i32,
+  stride: usize, four: bool, scaled: bool,
+): v128 {
+  if (!four) {
+    // One row: each group decoded right before its use (fewer live registers).
+    const a = udot<CA>(w, ia, ja, ka, xqa, xwa, 0, false);
+    const b = udot<CB>(w, ib, jb, kb, xqb, xwb, 0, false);
+    return scaled ? i32x4.add(pscale(a, sa, false), pscale(b, sb, false)) : padd(a, b, false);
+  }
+  const ca = changetype<CA>(0);
+  const cb = changetype<CB>(0);
+  let na = i32x4.splat(0), loa = na, hia = na, nb = na, lob = na, hib = na;
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    na = ca.at(w, ia, ja, ka, -1);
+    nb = cb.at(w, ib, jb, kb, -1);
+  } else {
+    loa = ca.at(w, ia, ja, ka, 0);
+    hia = ca.at(w, ia, ja, ka, 1);
+    lob = cb.at(w, ib, jb, kb, 0);
+    hib = cb.at(w, ib, jb, kb, 1);
+  }
+  let r0: v128, r1: v128, r2: v128, r3: v128;
+  if (scaled) {
+    r0 = i32x4.add(pscale(urow(na, loa, hia, xqa, xwa), sa, false), pscale(urow(nb, lob, hib, xqb, xwb), sb, false));
+    r1 = i32x4.add(pscale(urow(na, loa, hia, xqa + stride, xwa + stride), sa, false), pscale(urow(nb, lob, hib, xqb + stride, xwb + stride), sb, false));
+    r2 = i32x4.add(pscale(urow(na, loa, hia, xqa + 2 * stride, xwa + 2 * stride), sa, false), pscale(urow(nb, lob, hib, xqb + 2 * stride, xwb + 2 * stride), sb, false));
+    r3 = i32x4.add(pscale(urow(na, loa, hia, xqa + 3 * stride, xwa + 3 * stride), sa, false), pscale(urow(nb, lob, hib, xqb + 3 * stride, xwb + 3 * stride), sb, false));
+  } else {
+    r0 = pwiden(padd(urow(na, loa, hia, xqa, xwa), urow(nb, lob, hib, xqb, xwb), false), false);
+    r1 = pwiden(padd(urow(na, loa, hia, xqa + stride, xwa + stride), urow(nb, lob, hib, xqb + stride, xwb + stride), false), false);
+    r2 = pwiden(padd(urow(na, loa, hia, xqa + 2 * stride, xwa + 2 * stride), urow(nb, lob, hib, xqb + 2 * stride, xwb + 2 * stride), false), false);
+    r3 = pwiden(padd(urow(na, loa, hia, xqa + 3 * stride, xwa + 3 * stride), urow(nb, lob, hib, xqb + 3 * stride, xwb + 3 * stride), false), false);
+  }
+  return hsum4(r0, r1, r2, r3);
+}
+
 /** Σ code·q over one group of any int8 codes: i32x4 partial sums (one row) or four rows' totals. */
 @inline
 function sdot<C>(w: usize, i: i32, j: i32, k: i32, xw: usize, stride: usize, four: bool): v128 {
@@ -172,7 +224,7 @@ const WITH_MINS: i32 = 2; // (d_w·d_x)·I − (dmin_w·d_x)·J
 /** A 32-element block of unsigned codes ≤ 63 (groups h = 0, 1); xq points at the activation codes. */
 @inline
 function udot32<C>(w: usize, xq: usize, xw: usize, stride: usize, four: bool): v128 {
-  return pwiden(padd(udot<C>(w, 0, 0, 0, xq, xw, stride, four), udot<C>(w, 1, 0, 0, xq + 16, xw + 32, stride, four), four), four);
+  return pwiden(udot_pair<C, C>(w, 0, 0, 0, xq, xw, 0, 1, 0, 0, xq + 16, xw + 32, 0, stride, four, false), four);
 }
 
 /** A 32-element block of any int8 codes (q8_0, the iq4_nl codebook: |c·q| ≤ 2^14, no i16 sums). */
@@ -284,10 +336,13 @@ class Q2_K {
   @inline get mOff(): usize { return Q2_K_DMIN; }
   @inline isum(w: usize, xq: usize, xw: usize, stride: usize, four: bool): v128 {
     let acc = i32x4.splat(0);
-    for (let g = 0; g < 16; g++) {
-      // ≤ 2·3·128 per lane before the 4-bit scale.
-      const p = udot<C_q2_K>(w, g, 0, 0, xq + 4 + (<usize>g << 4), xw + (<usize>g << 5), stride, four);
-      acc = i32x4.add(acc, pscale(p, <i32>load<u8>(w + <usize>g) & 0xf, four));
+    for (let g = 0; g < 16; g += 2) {
+      // ≤ 2·3·128 per lane before the 4-bit scales.
+      const xa = xq + 4 + (<usize>g << 4);
+      const wa = xw + (<usize>g << 5);
+      const sa = <i32>load<u8>(w + <usize>g) & 0xf;
+      const sb = <i32>load<u8>(w + <usize>g + 1) & 0xf;
+      acc = i32x4.add(acc, udot_pair<C_q2_K, C_q2_K>(w, g, 0, 0, xa, wa, sa, g + 1, 0, 0, xa + 16, wa + 32, sb, stride, four, true));
     }
     return acc;
   }
@@ -308,9 +363,12 @@ class Q3_K {
   @inline get mOff(): usize { return 0; }
   @inline isum(w: usize, xq: usize, xw: usize, stride: usize, four: bool): v128 {
     let acc = i32x4.splat(0);
-    for (let g = 0; g < 16; g++) {
-      const p = udot<C_q3_K>(w, g, 0, 0, xq + 4 + (<usize>g << 4), xw + (<usize>g << 5), stride, four);
-      acc = i32x4.add(acc, pscale(p, q3_K_scale(w, g) - Q3_K_SCALE_ZERO, four));
+    for (let g = 0; g < 16; g += 2) {
+      const xa = xq + 4 + (<usize>g << 4);
+      const wa = xw + (<usize>g << 5);
+      const sa = q3_K_scale(w, g) - Q3_K_SCALE_ZERO;
+      const sb = q3_K_scale(w, g + 1) - Q3_K_SCALE_ZERO;
+      acc = i32x4.add(acc, udot_pair<C_q3_K, C_q3_K>(w, g, 0, 0, xa, wa, sa, g + 1, 0, 0, xa + 16, wa + 32, sb, stride, four, true));
     }
     // Codes are value + 4: Σ_g sc_g·Σ(code − 4)·q = the sum above − 4·Σ_g sc_g·bsum_g.
     const sc = i8x16.sub(q3_K_scales(w), i8x16.splat(<i8>Q3_K_SCALE_ZERO));
@@ -324,11 +382,9 @@ class Q3_K {
 function k4_sub<C>(w: usize, xq: usize, xw: usize, j: i32, h: i32, stride: usize, four: bool): v128 {
   const g = 4 * j + 2 * h;
   // ≤ 4·31·128 per lane before the 6-bit scale.
-  const p = padd(
-    udot<C>(w, j, h, 0, xq + 4 + (<usize>g << 4), xw + (<usize>g << 5), stride, four),
-    udot<C>(w, j, h, 1, xq + 20 + (<usize>g << 4), xw + 32 + (<usize>g << 5), stride, four),
-    four,
-  );
+  const xa = xq + 4 + (<usize>g << 4);
+  const wa = xw + (<usize>g << 5);
+  const p = udot_pair<C, C>(w, j, h, 0, xa, wa, 0, j, h, 1, xa + 16, wa + 32, 0, stride, four, false);
   return pscale(p, k4_scale(w + Q4_K_SCALES, 2 * j + h, false), four);
 }
 
@@ -382,13 +438,16 @@ class Q5_K {
   @inline msum(w: usize, xq: usize, stride: usize, four: bool): v128 { return k4_msum(w, xq, stride, four); }
 }
 
-/** q6_K group g = 8·half + 2k + t times its signed scale. */
+/** q6_K groups g = 8·half + 2k + t for k and k + 1, each times its signed scale. */
 @inline
-function q6_K_group(w: usize, xq: usize, xw: usize, half: i32, k: i32, t: i32, stride: usize, four: bool): v128 {
+function q6_K_groups(w: usize, xq: usize, xw: usize, half: i32, k: i32, t: i32, stride: usize, four: bool): v128 {
   const g = 8 * half + 2 * k + t;
-  // ≤ 2·63·128 per lane before the scale.
-  const p = udot<C_q6_K>(w, half, k, t, xq + 4 + (<usize>g << 4), xw + (<usize>g << 5), stride, four);
-  return pscale(p, <i32>load<i8>(w + Q6_K_SCALES + <usize>g), four);
+  const sa = <i32>load<i8>(w + Q6_K_SCALES + <usize>g);
+  const sb = <i32>load<i8>(w + Q6_K_SCALES + <usize>g + 2);
+  const xa = xq + 4 + (<usize>g << 4);
+  const wa = xw + (<usize>g << 5);
+  // ≤ 2·63·128 per lane before the scales.
+  return udot_pair<C_q6_K, C_q6_K>(w, half, k, t, xa, wa, sa, half, k + 1, t, xa + 32, wa + 64, sb, stride, four, true);
 }
 
 @final
@@ -406,9 +465,7 @@ class Q6_K {
     for (let i = 0; i < 4; i++) {
       const half = i >> 1;
       const t = i & 1;
-      const a = i32x4.add(q6_K_group(w, xq, xw, half, 0, t, stride, four), q6_K_group(w, xq, xw, half, 1, t, stride, four));
-      const b = i32x4.add(q6_K_group(w, xq, xw, half, 2, t, stride, four), q6_K_group(w, xq, xw, half, 3, t, stride, four));
-      acc = i32x4.add(acc, i32x4.add(a, b));
+      acc = i32x4.add(acc, i32x4.add(q6_K_groups(w, xq, xw, half, 0, t, stride, four), q6_K_groups(w, xq, xw, half, 2, t, stride, four)));
     }
     // Codes are value + 32: subtract 32·Σ_g sc_g·bsum_g.
     const sc = v128.load(w, Q6_K_SCALES);
@@ -440,6 +497,9 @@ class IQ4_XS {
 }
 
 // ---------------------------------------------------------------- the kernel
+
+/** Weight rows per block of row_groups. */
+const ROW_BLOCK: i32 = 16;
 
 /** The f32 at offset off of four activation rows (stride apart) → f32x4. */
 @inline
@@ -510,33 +570,38 @@ function row_groups<T>(xq: usize, w: usize, y: usize, N: i32, K: i32, n0: i32, n
   const wRow = <usize>nb * f.bytes;
   const xRow = act_row_bytes(f.act, K);
   const wideBlock: usize = <usize>f.elems << 1;
-  for (let n = n0; n < n1; n++) {
-    const wr = w + <usize>n * wRow;
+  // NB consecutive weight rows (one contiguous run of memory) meet each group of four
+  // activation rows while that group is in L1/L2, instead of every group passing once per row.
+  for (let nb0 = n0; nb0 < n1; nb0 += ROW_BLOCK) {
+    const nb1 = min(nb0 + ROW_BLOCK, n1);
     for (let gi = 0; gi < groups; gi++) {
       const row = xq + <usize>(4 * gi) * xRow;
-      let x = row;
-      let xw = row + act_wide_offset(f.act, K);
-      let xs = row + act_scalars_offset(f.act, K);
-      let acc = f32x4.splat(0);
-      for (let o: usize = 0; o < wRow; o += f.bytes, x += actBytes, xw += wideBlock, xs += 12) {
-        let isum = f.isum(wr + o, x, xw, xRow, true);
-        if (f.zp != 0) isum = i32x4.sub(isum, i32x4.mul(i32x4.splat(f.zp), f32_rows(xs + 8, xRow)));
-        const dx = f.act == ACT_Q8_K ? f32_rows(x, xRow) : f32_rows(xs, xRow);
-        let t = f32x4.mul(f32x4.mul(f32x4.splat(load_f16(wr + o + f.dOff)), dx), f32x4.convert_i32x4_s(isum));
-        if (f.kind == WITH_S) {
-          t = f32x4.add(t, f32x4.mul(f32x4.splat(load_f16(wr + o + f.mOff)), f32_rows(xs + 4, xRow)));
-        } else if (f.kind == WITH_MINS) {
-          const msum = f32x4.convert_i32x4_s(f.msum(wr + o, x, xRow, true));
-          t = f32x4.sub(t, f32x4.mul(f32x4.mul(f32x4.splat(load_f16(wr + o + f.mOff)), dx), msum));
+      for (let n = nb0; n < nb1; n++) {
+        const wr = w + <usize>n * wRow;
+        let x = row;
+        let xw = row + act_wide_offset(f.act, K);
+        let xs = row + act_scalars_offset(f.act, K);
+        let acc = f32x4.splat(0);
+        for (let o: usize = 0; o < wRow; o += f.bytes, x += actBytes, xw += wideBlock, xs += 12) {
+          let isum = f.isum(wr + o, x, xw, xRow, true);
+          if (f.zp != 0) isum = i32x4.sub(isum, i32x4.mul(i32x4.splat(f.zp), f32_rows(xs + 8, xRow)));
+          const dx = f.act == ACT_Q8_K ? f32_rows(x, xRow) : f32_rows(xs, xRow);
+          let t = f32x4.mul(f32x4.mul(f32x4.splat(load_f16(wr + o + f.dOff)), dx), f32x4.convert_i32x4_s(isum));
+          if (f.kind == WITH_S) {
+            t = f32x4.add(t, f32x4.mul(f32x4.splat(load_f16(wr + o + f.mOff)), f32_rows(xs + 4, xRow)));
+          } else if (f.kind == WITH_MINS) {
+            const msum = f32x4.convert_i32x4_s(f.msum(wr + o, x, xRow, true));
+            t = f32x4.sub(t, f32x4.mul(f32x4.mul(f32x4.splat(load_f16(wr + o + f.mOff)), dx), msum));
+          }
+          acc = f32x4.add(acc, t);
         }
-        acc = f32x4.add(acc, t);
+        const out = y + ((<usize>(4 * gi) * <usize>N + <usize>n) << 2);
+        const step = <usize>N << 2;
+        store<f32>(out, f32x4.extract_lane(acc, 0));
+        store<f32>(out + step, f32x4.extract_lane(acc, 1));
+        store<f32>(out + 2 * step, f32x4.extract_lane(acc, 2));
+        store<f32>(out + 3 * step, f32x4.extract_lane(acc, 3));
       }
-      const out = y + ((<usize>(4 * gi) * <usize>N + <usize>n) << 2);
-      const step = <usize>N << 2;
-      store<f32>(out, f32x4.extract_lane(acc, 0));
-      store<f32>(out + step, f32x4.extract_lane(acc, 1));
-      store<f32>(out + 2 * step, f32x4.extract_lane(acc, 2));
-      store<f32>(out + 3 * step, f32x4.extract_lane(acc, 3));
     }
   }
 }
