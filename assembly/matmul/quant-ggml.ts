@@ -230,7 +230,24 @@ function udot32<C>(w: usize, xq: usize, xw: usize, stride: usize, four: bool): v
 /** A 32-element block of any int8 codes (q8_0, the iq4_nl codebook: |c·q| ≤ 2^14, no i16 sums). */
 @inline
 function sdot32<C>(w: usize, xw: usize, stride: usize, four: bool): v128 {
-  return i32x4.add(sdot<C>(w, 0, 0, 0, xw, stride, four), sdot<C>(w, 1, 0, 0, xw + 32, stride, four));
+  return sdot_pair<C>(w, 0, 1, xw, stride, four);
+}
+
+/** Groups ia and ib of any int8 codes (their activations at xw and xw + 32): one row's partial sums, or four rows' totals reduced once. */
+@inline
+function sdot_pair<C>(w: usize, ia: i32, ib: i32, xw: usize, stride: usize, four: bool): v128 {
+  const c = changetype<C>(0);
+  if (!four) return i32x4.add(sdot<C>(w, ia, 0, 0, xw, 0, false), sdot<C>(w, ib, 0, 0, xw + 32, 0, false));
+  const loa = c.at(w, ia, 0, 0, 0);
+  const hia = c.at(w, ia, 0, 0, 1);
+  const lob = c.at(w, ib, 0, 0, 0);
+  const hib = c.at(w, ib, 0, 0, 1);
+  return hsum4(
+    i32x4.add(wdot(loa, hia, xw), wdot(lob, hib, xw + 32)),
+    i32x4.add(wdot(loa, hia, xw + stride), wdot(lob, hib, xw + 32 + stride)),
+    i32x4.add(wdot(loa, hia, xw + 2 * stride), wdot(lob, hib, xw + 32 + 2 * stride)),
+    i32x4.add(wdot(loa, hia, xw + 3 * stride), wdot(lob, hib, xw + 32 + 3 * stride)),
+  );
 }
 
 @final
@@ -488,7 +505,7 @@ class IQ4_XS {
     for (let s = 0; s < 8; s++) {
       // Signed codebook values (|c·q| ≤ 2^14): i32 partial sums, then the scale ls − 32.
       const g = 2 * s;
-      const p = i32x4.add(sdot<C_iq4_xs>(w, g, 0, 0, xw + (<usize>g << 5), stride, four), sdot<C_iq4_xs>(w, g + 1, 0, 0, xw + 32 + (<usize>g << 5), stride, four));
+      const p = sdot_pair<C_iq4_xs>(w, g, g + 1, xw + (<usize>g << 5), stride, four);
       acc = i32x4.add(acc, i32x4.mul(p, i32x4.splat(iq4_xs_scale(w, s) - IQ4_XS_SCALE_ZERO)));
     }
     return acc;
