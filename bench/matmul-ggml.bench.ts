@@ -9,6 +9,9 @@
  *   weights stream from DRAM, as in a real decode step over a whole model.
  * - prefill M = 64, 64×4096×4096: GFLOPS (2·M·N·K per call, quantization included).
  *
+ * `npm run bench` runs the SIMD128 build (Node 20 needs --experimental-wasm-relaxed-simd for
+ * the relaxed one: `node --experimental-wasm-relaxed-simd --import tsx bench/run.ts matmul-ggml`).
+ *
  * Beside them: this machine's single-thread wasm read bandwidth (./peers/machine.ts)
  * and the peers the issue measured on this machine: onnxruntime-web MatMulNBits
  * ≈ 49 ms for 1×4096×4096 (4-bit), native ggml (AVX-512, 1 core) q4_K ≈ 8.4 GB/s

@@ -11,7 +11,8 @@
 //   w   ggml rows [N, K] in their GGUF block layout
 //   y   f32 [M, N]; the call writes y[m, n] for every m and every n in [n0, n1)
 //   K is a multiple of the type's block size. The integer sums are exact for any
-//   bytes in w and any int8 activation codes (every i16/i32 bound is noted).
+//   bytes in w and any int8 activation codes (every i16/i32 bound is noted), with
+//   the extension and q8_K bsums consistent with the codes, as the quantizer writes them.
 //
 // Numerics of one y[m, n] (a function of K and the bytes only; the same for any
 // M, any [n0, n1) split, any tile lane and either build):
