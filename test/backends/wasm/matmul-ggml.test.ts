@@ -280,6 +280,16 @@ describe('activation quantizers match the TypeScript reference quantizers', () =
         // The widened codes and per-block scalars after each row's blocks.
         const j = firstByteMismatch(withExtension(vdt, got, M, K), rows);
         if (j >= 0) expect.fail(`${vdt} ${label}: activation row extension differs at byte ${j}`);
+        // The plain block quantizers (quantize_<q8 type>(x, out, nblocks)) write the same blocks.
+        if (vdt.startsWith('q8')) {
+          const xp = toWasm(new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+          const op = rt.arena.alloc(want.length);
+          rt.kernel(`quantize_${vdt}`)(xp, op, x.length / GGML_TYPES[vdt].blockSize);
+          const k = firstByteMismatch(want, rt.u8.slice(op, op + want.length));
+          rt.arena.release(op);
+          rt.arena.release(xp);
+          if (k >= 0) expect.fail(`quantize_${vdt} differs at byte ${k}`);
+        }
       });
     }
   }
