@@ -4,6 +4,7 @@
  */
 import { attentionBench } from './attention.bench.js';
 import { dequantBench } from './dequant.bench.js';
+import { engineBench } from './engine.bench.js';
 import { type SuiteResult, table } from './lib.js';
 import { matmulF32Bench } from './matmul-f32.bench.js';
 import { matmulGgmlBench } from './matmul-ggml.bench.js';
@@ -19,13 +20,14 @@ import { tokenizerBench } from './tokenizer.bench.js';
 const suites: Record<string, () => Promise<SuiteResult>> = {
   attention: () => attentionBench(),
   dequant: () => dequantBench(),
-  'matmul-f32': () => matmulF32Bench(),
+  engine: () => engineBench(),
   'matmul-peers': () => matmulPeersBench(),
-  'matmul-quant': () => matmulQuantBench(),
-  moe: () => moeBench(),
   scan: () => scanBench(),
   scheduler: () => schedulerBench(),
   'matmul-ggml': () => matmulGgmlBench(),
+  'matmul-f32': () => matmulF32Bench(),
+  'matmul-quant': () => matmulQuantBench(),
+  moe: () => moeBench(),
   model: () => modelBench(),
   nn: () => nnBench(),
   tokenizer: () => tokenizerBench(),
