@@ -2,6 +2,9 @@
  * Shared benchmark plumbing: tinybench runs, median time per operation, and
  * readable tables. Every suite measures plumbline and its peers in one run.
  */
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Bench } from 'tinybench';
 
 export interface Measured {
@@ -50,4 +53,39 @@ export interface SuiteResult {
   notes: string[];
   header: string[];
   rows: (string | number)[][];
+}
+
+/**
+ * Results for the relaxed-SIMD build: measured here when this node validates
+ * it, else by re-running `suiteUrl` in a child node started with
+ * --experimental-wasm-relaxed-simd and `--relaxed-child timeMs` (the suite
+ * prints its results as JSON in that mode). A string says why not measured.
+ */
+export async function measureRelaxedBuild<T>(
+  here: () => Promise<T>,
+  suiteUrl: string,
+  timeMs: number,
+  timeoutMs = 600_000,
+): Promise<T | string> {
+  try {
+    return await here();
+  } catch {
+    // Not validated here (Node 20 without --experimental-wasm-relaxed-simd).
+  }
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--experimental-wasm-relaxed-simd',
+      '--import',
+      tsx,
+      fileURLToPath(suiteUrl),
+      '--relaxed-child',
+      String(timeMs),
+    ],
+    { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 1 << 24 },
+  );
+  if (r.status !== 0)
+    return `relaxed SIMD not measured: ${(r.stderr || r.error?.message || '').trim().split('\n')[0]}`;
+  return JSON.parse(r.stdout) as T;
 }

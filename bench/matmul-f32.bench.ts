@@ -9,9 +9,6 @@
  *
  * Run alone: `npm run bench -- matmul-f32`.
  */
-import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   f32ScratchBytes,
   matmulF32,
@@ -19,7 +16,7 @@ import {
   packWeights,
 } from '../src/backends/wasm/matmul-f32.js';
 import { compileKernels, type WasmBuild, WasmRuntime } from '../src/backends/wasm/module.js';
-import type { SuiteResult } from './lib.js';
+import { measureRelaxedBuild, type SuiteResult } from './lib.js';
 import { randomF32 } from './peers/common.js';
 import { measureWithCpu } from './peers/contention.js';
 
@@ -111,22 +108,13 @@ async function measureBuild(build: WasmBuild, timeMs: number): Promise<Result[]>
 }
 
 /** The relaxed build: here if this node validates it, else in a child node with the flag. */
-async function measureRelaxed(timeMs: number): Promise<Result[] | string> {
-  try {
-    return await measureBuild('wasm-relaxed-simd', timeMs);
-  } catch {
-    // Not validated here (Node 20 without --experimental-wasm-relaxed-simd).
-  }
-  const self = fileURLToPath(import.meta.url);
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  const r = spawnSync(
-    process.execPath,
-    ['--experimental-wasm-relaxed-simd', '--import', tsx, self, '--relaxed-child', String(timeMs)],
-    { encoding: 'utf8', timeout: 300_000, maxBuffer: 1 << 24 },
+function measureRelaxed(timeMs: number): Promise<Result[] | string> {
+  return measureRelaxedBuild(
+    () => measureBuild('wasm-relaxed-simd', timeMs),
+    import.meta.url,
+    timeMs,
+    300_000,
   );
-  if (r.status !== 0)
-    return `relaxed SIMD not measured: ${(r.stderr || r.error?.message || '').trim().split('\n')[0]}`;
-  return JSON.parse(r.stdout) as Result[];
 }
 
 export async function matmulF32Bench(timeMs = 1000): Promise<SuiteResult> {

@@ -17,16 +17,13 @@
  *
  * Run alone: `npm run bench -- matmul-quant`.
  */
-import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { matmulQuantExact, matmulQuantExactScratchBytes } from '../src/backends/wasm/matmul-quant.js';
 import { compileKernels, type WasmBuild, WasmRuntime } from '../src/backends/wasm/module.js';
 import { dequantize } from '../src/ops/dequantize.js';
 import { quantize } from '../src/ops/quantize.js';
 import { dotBound, UNIT_ROUNDOFF } from '../src/oracle/tiers.js';
 import { GGML_TYPES } from '../src/types/ggml-types.js';
-import type { SuiteResult } from './lib.js';
+import { measureRelaxedBuild, type SuiteResult } from './lib.js';
 import { randomF32 } from './peers/common.js';
 import { measureWithCpu } from './peers/contention.js';
 import { measureReadBandwidth } from './peers/machine.js';
@@ -152,22 +149,13 @@ async function measureBuild(build: WasmBuild, timeMs: number): Promise<Result[]>
 }
 
 /** The relaxed build: here if this node validates it, else in a child node with the flag. */
-async function measureRelaxed(timeMs: number): Promise<Result[] | string> {
-  try {
-    return await measureBuild('wasm-relaxed-simd', timeMs);
-  } catch {
-    // Not validated here (Node 20 without --experimental-wasm-relaxed-simd).
-  }
-  const self = fileURLToPath(import.meta.url);
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  const r = spawnSync(
-    process.execPath,
-    ['--experimental-wasm-relaxed-simd', '--import', tsx, self, '--relaxed-child', String(timeMs)],
-    { encoding: 'utf8', timeout: 600_000, maxBuffer: 1 << 24 },
+function measureRelaxed(timeMs: number): Promise<Result[] | string> {
+  return measureRelaxedBuild(
+    () => measureBuild('wasm-relaxed-simd', timeMs),
+    import.meta.url,
+    timeMs,
+    600_000,
   );
-  if (r.status !== 0)
-    return `relaxed SIMD not measured: ${(r.stderr || r.error?.message || '').trim().split('\n')[0]}`;
-  return JSON.parse(r.stdout) as Result[];
 }
 
 /** onnxruntime-web MatMulNBits (bits 4, block 32), 1 thread, 1×K×N: seconds per call, or why not. */
