@@ -3,7 +3,15 @@ import type { Command } from './command.js';
 import { demoCommand } from './demo.js';
 import { diffCommand } from './diff.js';
 import { inspectCommand } from './inspect.js';
+import { parityCommand } from './parity.js';
 import { runCommand } from './run.js';
 import { traceCommand } from './trace.js';
 
-export const commands: Command[] = [demoCommand, inspectCommand, runCommand, traceCommand, diffCommand];
+export const commands: Command[] = [
+  demoCommand,
+  inspectCommand,
+  runCommand,
+  traceCommand,
+  diffCommand,
+  parityCommand,
+];

@@ -1,0 +1,112 @@
+/** `plumbline parity`: the parity matrix (oracle/parity-matrix.ts) on each backend, as a table or JSON. */
+import { parseArgs } from 'node:util';
+import { type BackendChoice, BackendUnavailableError, createEngine } from '../engine/engine.js';
+import { PARITY_OPS, type ParityOp, type ParityRow, parityMatrix } from '../oracle/parity-matrix.js';
+import { type CliIo, type Command, UsageError } from './command.js';
+import { formatTable } from './table.js';
+
+const BACKENDS = ['reference', 'wasm'] as const;
+
+const HELP = `usage: plumbline parity [--backends reference,wasm] [--ops matmul,rms_norm,...] [--json]
+
+Runs every op × dtype × a few shapes (ragged included) on each backend and
+compares the output with the float64 reference under the tier its precision
+explains: per-element bounds (matmul: γ(K)·Σ|x||w|, the q8/f16/bf16 tiers for
+ggml numerics; nn ops and attention: their derived bounds), exact for add and
+embedding. Prints pass/fail, the worst |a − r|/bound ratio and the op's time.
+Exit code 1 when any row fails.
+
+options:
+  --backends LIST  comma-separated, from ${BACKENDS.join(', ')} (default: both; a
+                   backend unavailable here is reported and skipped)
+  --ops LIST       comma-separated, from ${PARITY_OPS.join(', ')} (default: all)
+  --json           print the rows as JSON
+  -h, --help       show this help`;
+
+function list<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T[] {
+  if (value === undefined) return [...allowed];
+  const items = value.split(',').filter((s) => s.length > 0);
+  for (const s of items) {
+    if (!(allowed as readonly string[]).includes(s))
+      throw new UsageError(`${flag}: unknown ${JSON.stringify(s)} (expected ${allowed.join(', ')})`);
+  }
+  if (items.length === 0) throw new UsageError(`${flag}: empty list`);
+  return items as T[];
+}
+
+function parse(argv: string[]): { backends: BackendChoice[]; ops: ParityOp[]; json: boolean } {
+  const go = () =>
+    parseArgs({
+      args: argv,
+      options: { backends: { type: 'string' }, ops: { type: 'string' }, json: { type: 'boolean' } },
+      allowPositionals: false,
+      strict: true,
+    });
+  let parsed: ReturnType<typeof go>;
+  try {
+    parsed = go();
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values } = parsed;
+  return {
+    backends: list(values.backends, BACKENDS, '--backends'),
+    ops: list(values.ops, PARITY_OPS, '--ops'),
+    json: values.json ?? false,
+  };
+}
+
+function toText(rows: ParityRow[]): string {
+  const failed = rows.filter((r) => !r.pass).length;
+  const table = formatTable(
+    ['backend', 'op', 'dtype', 'shape', 'numerics', 'tier', 'basis', 'verdict', 'worst ratio', 'ms'],
+    rows.map((r) => [
+      r.backend,
+      r.op,
+      r.dtype,
+      r.shape,
+      r.numerics ?? '',
+      r.tier,
+      r.basis,
+      r.pass ? 'pass' : 'FAIL',
+      r.worstRatio === null ? '—' : r.worstRatio.toPrecision(3),
+      r.ms.toFixed(2),
+    ]),
+  );
+  const reasons = rows
+    .filter((r) => !r.pass)
+    .map((r) => `${r.backend} ${r.op} ${r.dtype} ${r.shape}: ${r.reason}`);
+  return [table, '', `${rows.length - failed} passed, ${failed} failed`, ...reasons].join('\n');
+}
+
+export const parityCommand: Command = {
+  name: 'parity',
+  summary: 'parity matrix: every op × dtype × shape on each backend against the reference',
+  help: HELP,
+  async run(argv: string[], io: CliIo): Promise<number> {
+    const { backends, ops, json } = parse(argv);
+    const rows: ParityRow[] = [];
+    const skipped: { backend: string; reason: string }[] = [];
+    for (const backend of backends) {
+      let engine: Awaited<ReturnType<typeof createEngine>>;
+      try {
+        engine = await createEngine({ backend });
+      } catch (e) {
+        if (!(e instanceof BackendUnavailableError)) throw e;
+        skipped.push({ backend, reason: e.message });
+        continue;
+      }
+      try {
+        rows.push(...(await parityMatrix(engine, { ops })));
+      } finally {
+        await engine.dispose();
+      }
+    }
+    if (json) io.out(JSON.stringify({ rows, skipped }, null, 2));
+    else {
+      io.out(toText(rows));
+      for (const s of skipped) io.out(`${s.backend}: skipped (${s.reason})`);
+    }
+    return rows.every((r) => r.pass) ? 0 : 1;
+  },
+};
