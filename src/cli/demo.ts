@@ -5,9 +5,11 @@
  */
 import { parseArgs } from 'node:util';
 import { wasmStatus } from '../backends/wasm/default-runtime.js';
+import { createEngine } from '../engine/engine.js';
 import { dequantize } from '../ops/dequantize.js';
 import { quantize } from '../ops/quantize.js';
 import { errorMetrics } from '../oracle/metrics.js';
+import { type ParityRow, parityMatrix } from '../oracle/parity-matrix.js';
 import { GGML_TYPE_NAMES, GGML_TYPES } from '../types/ggml-types.js';
 import { type Command, UsageError } from './command.js';
 import { type DemoModelResult, runDemoModel } from './demo-model.js';
@@ -106,8 +108,9 @@ export const demoCommand: Command = {
       });
     }
     const model = values['skip-model'] || !status.build ? undefined : await runDemoModel(maxTokens);
+    const parity = status.build ? await parityOnWasm() : [];
     if (values.json) {
-      io.out(JSON.stringify({ wasm: status, size: n, formats: rows, model }, null, 2));
+      io.out(JSON.stringify({ wasm: status, size: n, formats: rows, model, parity }, null, 2));
     } else {
       io.out(
         `plumbline demo: ${n} values through every ggml format on ${status.build ?? `the reference (${status.reason})`}\n`,
@@ -132,12 +135,44 @@ export const demoCommand: Command = {
         '\nerr = dequantize(quantize(x)) − x over the whole tensor; dequant GB/s of f32 output through dequantize().',
       );
       if (model) io.out(`\n${formatDemoModel(model)}`);
+      if (parity.length) io.out(`\n${formatParitySummary(parity)}`);
     }
     const modelOk =
       !model || (model.logits.pass && model.referenceTokens.every((t, i) => t === model.tokens[i]));
-    return rows.every((r) => r.wasmMatchesReference) && modelOk ? 0 : 1;
+    const parityOk = parity.every((r) => r.pass);
+    return rows.every((r) => r.wasmMatchesReference) && modelOk && parityOk ? 0 : 1;
   },
 };
+
+/** The parity matrix (plumbline parity) on the wasm backend. */
+async function parityOnWasm(): Promise<ParityRow[]> {
+  const engine = await createEngine({ backend: 'wasm' });
+  try {
+    return await parityMatrix(engine);
+  } finally {
+    await engine.dispose();
+  }
+}
+
+/** One line per op: cases passed and the worst bound ratio (≤ 1: explained by the tier's precision). */
+function formatParitySummary(rows: ParityRow[]): string {
+  const ops = [...new Set(rows.map((r) => r.op))];
+  const table = formatTable(
+    ['op', 'cases', 'passed', 'tiers', 'worst bound ratio'],
+    ops.map((op) => {
+      const mine = rows.filter((r) => r.op === op);
+      const ratios = mine.map((r) => r.worstRatio).filter((x): x is number => x !== null);
+      return [
+        op,
+        mine.length,
+        mine.filter((r) => r.pass).length,
+        [...new Set(mine.map((r) => r.tier))].join(' '),
+        ratios.length ? Math.max(...ratios) : '-',
+      ];
+    }),
+  );
+  return `parity matrix on ${rows[0].backend} against the float64 reference (plumbline parity for every row):\n${table}`;
+}
 
 function formatDemoModel(m: DemoModelResult): string {
   const same = m.referenceTokens.every((t, i) => t === m.tokens[i]);
