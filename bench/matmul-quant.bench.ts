@@ -17,6 +17,7 @@
  *
  * Run alone: `npm run bench -- matmul-quant`.
  */
+import { GGML_MATMUL_TYPES } from '../src/backends/wasm/matmul-ggml.js';
 import { matmulQuantExact, matmulQuantExactScratchBytes } from '../src/backends/wasm/matmul-quant.js';
 import { compileKernels, type WasmBuild, WasmRuntime } from '../src/backends/wasm/module.js';
 import { dequantize } from '../src/ops/dequantize.js';
@@ -29,20 +30,8 @@ import { measureWithCpu } from './peers/contention.js';
 import { measureReadBandwidth } from './peers/machine.js';
 import { createOrtPeer, quantizeNBits4 } from './peers/onnxruntime.js';
 
-const TYPES = [
-  'q4_0',
-  'q4_1',
-  'q5_0',
-  'q5_1',
-  'q8_0',
-  'q2_K',
-  'q3_K',
-  'q4_K',
-  'q5_K',
-  'q6_K',
-  'iq4_nl',
-  'iq4_xs',
-] as const;
+/** The quantized weight types that have kernels in both numerics (q8_1/q8_K are activation types). */
+const TYPES = GGML_MATMUL_TYPES.filter((t) => GGML_TYPES[t].quantized);
 type BenchType = (typeof TYPES)[number];
 const K = 4096;
 const NS = [4096, 11008];

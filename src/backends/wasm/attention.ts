@@ -213,7 +213,11 @@ export function attentionArgs(call: AttentionCall, scratch: number, u0: number, 
 export interface AttentionPool {
   readonly threads: number;
   split(total: number, granularity?: number): readonly { start: number; end: number }[];
-  run(kernel: string, args: (thread: number) => readonly number[] | null): Promise<void>;
+  runRanges(
+    kernel: string,
+    ranges: readonly { start: number; end: number }[],
+    args: (range: { start: number; end: number }, thread: number) => readonly number[],
+  ): Promise<void>;
 }
 
 /** Runs a whole attention call over a pool: each phase split by unit ranges, phases in order. */
@@ -228,13 +232,9 @@ export async function attentionOnPool(
   try {
     scratch = rt.arena.alloc(call.scratchBytes * pool.threads);
     for (const phase of call.phases) {
-      const ranges = pool.split(phase.units, 1);
-      await pool.run(phase.kernel, (t) => {
-        const r = ranges[t];
-        return r && r.start < r.end
-          ? attentionArgs(call, scratch + t * call.scratchBytes, r.start, r.end)
-          : null;
-      });
+      await pool.runRanges(phase.kernel, pool.split(phase.units, 1), (r, t) =>
+        attentionArgs(call, scratch + t * call.scratchBytes, r.start, r.end),
+      );
     }
   } finally {
     if (scratch) rt.arena.release(scratch);

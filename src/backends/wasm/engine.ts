@@ -180,12 +180,17 @@ export class WasmEngine implements Engine {
     const per = f32ScratchBytes(this.rt, M, K);
     const scratch = per ? this.rt.arena.alloc(per * ranges.length) : 0;
     try {
-      await this.pool.run('gemm_f32', (i) => {
-        const r = ranges[i];
-        return r.start < r.end
-          ? [x.ptr, packed, y.ptr, M, N, K, r.start, r.end, per ? scratch + i * per : 0]
-          : null;
-      });
+      await this.pool.runRanges('gemm_f32', ranges, (r, i) => [
+        x.ptr,
+        packed,
+        y.ptr,
+        M,
+        N,
+        K,
+        r.start,
+        r.end,
+        per ? scratch + i * per : 0,
+      ]);
     } finally {
       if (scratch) this.rt.arena.release(scratch);
     }
@@ -203,10 +208,17 @@ export class WasmEngine implements Engine {
     const ranges = this.pool.split(N, QUANT_GRANULARITY);
     const scratch = this.rt.arena.alloc(Math.max(per, 16) * ranges.length);
     try {
-      await this.pool.run(`matmul_exact_${w.type.name}`, (i) => {
-        const r = ranges[i];
-        return r.start < r.end ? [x.ptr, w.ptr, y.ptr, M, N, K, r.start, r.end, scratch + i * per] : null;
-      });
+      await this.pool.runRanges(`matmul_exact_${w.type.name}`, ranges, (r, i) => [
+        x.ptr,
+        w.ptr,
+        y.ptr,
+        M,
+        N,
+        K,
+        r.start,
+        r.end,
+        scratch + i * per,
+      ]);
     } finally {
       this.rt.arena.release(scratch);
     }
@@ -225,10 +237,16 @@ export class WasmEngine implements Engine {
     try {
       quantizeActivations(this.rt, vdt, x.ptr, xq, M, K);
       const ranges = this.pool.split(N, QUANT_GRANULARITY);
-      await this.pool.run(`matmul_ggml_${w.type.name}`, (i) => {
-        const r = ranges[i];
-        return r.start < r.end ? [xq, w.ptr, y.ptr, M, N, K, r.start, r.end] : null;
-      });
+      await this.pool.runRanges(`matmul_ggml_${w.type.name}`, ranges, (r) => [
+        xq,
+        w.ptr,
+        y.ptr,
+        M,
+        N,
+        K,
+        r.start,
+        r.end,
+      ]);
     } finally {
       this.rt.arena.release(xq);
     }
@@ -247,11 +265,9 @@ export class WasmEngine implements Engine {
 
   /** Runs an nn kernel call over the pool, split by its rows (elements). */
   private async runCall(c: NnCall): Promise<void> {
-    const ranges = this.pool.split(c.total, c.granularity);
-    await this.pool.run(c.kernel, (i) => {
-      const r = ranges[i];
-      return r.start < r.end ? c.args(r.start, r.end) : null;
-    });
+    await this.pool.runRanges(c.kernel, this.pool.split(c.total, c.granularity), (r) =>
+      c.args(r.start, r.end),
+    );
   }
 
   /** Allocates the output, runs `fill` on it, and frees it if that fails. */

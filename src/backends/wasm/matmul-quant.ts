@@ -10,28 +10,16 @@
  *   matmulQuantExact(rt, 'q4_K', xPtr, wPtr, yPtr, M, N, K, n0, n1);  // columns [n0, n1) only
  */
 import { ShapeError, UnsupportedTypeError } from '../../errors.js';
-import { type GgmlTypeName, ggmlType } from '../../types/ggml-types.js';
+import { GGML_TYPE_NAMES, GGML_TYPES, type GgmlTypeName, ggmlType } from '../../types/ggml-types.js';
 import type { WasmRuntime } from './module.js';
 
-/** Weight types with an exact-mode kernel (every block-quantized ggml type). */
-export const QUANT_EXACT_TYPES = [
-  'q4_0',
-  'q4_1',
-  'q5_0',
-  'q5_1',
-  'q8_0',
-  'q8_1',
-  'q2_K',
-  'q3_K',
-  'q4_K',
-  'q5_K',
-  'q6_K',
-  'q8_K',
-  'iq4_nl',
-  'iq4_xs',
-] as const satisfies readonly GgmlTypeName[];
+/** Every block-quantized ggml type has an exact-mode kernel. */
+export type QuantExactType = Exclude<GgmlTypeName, 'f32' | 'f16' | 'bf16'>;
 
-export type QuantExactType = (typeof QUANT_EXACT_TYPES)[number];
+/** Weight types with an exact-mode kernel, in the type table's order. */
+export const QUANT_EXACT_TYPES: readonly QuantExactType[] = GGML_TYPE_NAMES.filter(
+  (t): t is QuantExactType => GGML_TYPES[t].quantized,
+);
 
 export function isQuantExactType(type: string): type is QuantExactType {
   return (QUANT_EXACT_TYPES as readonly string[]).includes(type);
