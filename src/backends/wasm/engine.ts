@@ -100,14 +100,26 @@ class WasmTensor implements Tensor {
     this.packed?.dispose();
     this.rt.arena.release(this.ptr);
   }
+}
 
-  /** A non-owning tensor over the same bytes. */
-  view(shape: readonly number[], type = this.type, ptr = this.ptr, byteLength = this.byteLength): WasmTensor {
-    const count = shape.reduce((a, b) => a * b, 1);
-    const v = new WasmTensor(this.rt, ptr, byteLength, [...shape], type, count);
-    v.owns = false;
-    return v;
-  }
+/** A tensor over bytes another object owns (a reshape's source, a KV cache): dispose() leaves them. */
+function borrowed(
+  rt: WasmRuntime,
+  ptr: number,
+  byteLength: number,
+  shape: readonly number[],
+  type: GgmlTypeInfo,
+): WasmTensor {
+  const t = new WasmTensor(
+    rt,
+    ptr,
+    byteLength,
+    [...shape],
+    type,
+    shape.reduce((a, b) => a * b, 1),
+  );
+  t.owns = false;
+  return t;
 }
 
 const f32 = ggmlType('f32');
@@ -260,7 +272,7 @@ export class WasmEngine implements Engine {
     const w = t as WasmTensor;
     w.check();
     checkReshape(w.shape, shape);
-    return w.view(shape);
+    return borrowed(this.rt, w.ptr, w.byteLength, shape, w.type);
   }
 
   /** Runs an nn kernel call over the pool, split by its rows (elements). */
@@ -474,12 +486,10 @@ export class WasmEngine implements Engine {
     const type = ggmlType(cache.type);
     const shape = [n, cache.nHeadKv, cache.headDim];
     const bytes = n * cache.rowValues * type.typeSize;
-    const make = (ptr: number) => {
-      const t = new WasmTensor(this.rt, ptr, bytes, shape, type, n * cache.rowValues);
-      t.owns = false;
-      return t;
+    return {
+      k: borrowed(this.rt, cache.kOffset(layer), bytes, shape, type),
+      v: borrowed(this.rt, cache.vOffset(layer), bytes, shape, type),
     };
-    return { k: make(cache.kOffset(layer)), v: make(cache.vOffset(layer)) };
   }
 
   async dispose(): Promise<void> {

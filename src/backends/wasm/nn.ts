@@ -5,9 +5,8 @@
  * thread (runNnCall) and the worker pool:
  *
  *   const call = rmsNormCall(x, w, y, rows, dim, eps);
- *   const ranges = pool.split(call.total, call.granularity);
- *   await pool.run(call.kernel, (i) => ranges[i].start < ranges[i].end
- *     ? call.args(ranges[i].start, ranges[i].end) : null);
+ *   await pool.runRanges(call.kernel, pool.split(call.total, call.granularity),
+ *     (r) => call.args(r.start, r.end));
  *
  * Every output element is computed by one call with an order that depends
  * only on the problem sizes: any split gives the same bits. Pointers are
