@@ -54,8 +54,14 @@ class ReferenceTensor implements Tensor {
     this.bytes = bytes;
   }
 
+  /** The stored bytes never change, so their f32 values are decoded once (weights are read every pass). */
+  private decoded: Float32Array | undefined;
+
+  /** The values as f32, shared: callers only read them (read() hands out a copy). */
   values(): Float32Array {
-    return dequantize(this.type.name, this.stored(), this.count, { backend: 'reference' });
+    const bytes = this.stored();
+    this.decoded ??= dequantize(this.type.name, bytes, this.count, { backend: 'reference' });
+    return this.decoded;
   }
 
   stored(): Uint8Array {
@@ -64,7 +70,7 @@ class ReferenceTensor implements Tensor {
   }
 
   async read(): Promise<Float32Array> {
-    return this.values();
+    return this.values().slice();
   }
 
   async readBytes(): Promise<Uint8Array> {
@@ -73,6 +79,7 @@ class ReferenceTensor implements Tensor {
 
   dispose(): void {
     this.bytes = undefined;
+    this.decoded = undefined;
   }
 }
 
