@@ -2,7 +2,12 @@
  * createEngine: one API, backends behind it (style.md, "ONNX Runtime Web").
  * `engine.backend` says what runs.
  */
-import { type CompiledKernels, compileKernels } from '../backends/wasm/module.js';
+import {
+  BUILD_PREFERENCE,
+  type CompiledKernels,
+  compileKernels,
+  type WasmBuild,
+} from '../backends/wasm/module.js';
 import { PlumblineError, ShapeError, SizeError } from '../errors.js';
 import type { LoadModelOptions } from '../model/load.js';
 import type { Model } from '../model/model.js';
@@ -21,14 +26,26 @@ import type { Tensor } from './tensor.js';
 export type BackendChoice = 'auto' | 'wasm' | 'webgpu' | 'reference';
 
 export interface EngineOptions {
-  /** Default 'auto': wasm when a build runs here, else the reference. */
+  /**
+   * Default 'auto': WebGPU when a hardware adapter exists (ops without a
+   * WebGPU kernel run on wasm), else wasm when a build runs here, else the
+   * reference. 'webgpu' takes any adapter, software ones included.
+   */
   backend?: BackendChoice;
+  /** auto: also take a software GPU adapter (SwiftShader, llvmpipe). Default false: wasm is faster there. */
+  softwareGpu?: boolean;
   /** Threads for the wasm backend, the calling thread included (default: available parallelism). */
   threads?: number;
+  /**
+   * The wasm build to run (default: the fastest this runtime validates). Pinning
+   * 'wasm-simd' gives the same bits in every runtime; relaxed SIMD may round
+   * differently from one CPU or engine to another.
+   */
+  wasmBuild?: WasmBuild;
 }
 
 export interface Engine {
-  /** What runs: 'wasm-relaxed-simd', 'wasm-simd' or 'reference'. */
+  /** What runs: 'webgpu', 'wasm-relaxed-simd', 'wasm-simd' or 'reference'. */
   readonly backend: string;
   /** Threads an op is split over (1 where shared memory is unavailable; see threadsReason). */
   readonly threads: number;
@@ -154,9 +171,23 @@ export function tensorBytes(
 
 export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
   const backend = opts.backend ?? 'auto';
-  if (backend === 'webgpu') {
-    throw new BackendUnavailableError('the WebGPU backend is not available in this version (issue #8)');
+  if (backend === 'webgpu' || backend === 'auto') {
+    const { WebGpuEngine } = await import('../backends/webgpu/engine.js');
+    if (backend === 'webgpu') return WebGpuEngine.create({ threads: opts.threads });
+    const { findGpuAdapter } = await import('../backends/webgpu/adapter.js');
+    const found = await findGpuAdapter();
+    // A software adapter (SwiftShader, llvmpipe) computes on the CPU, slower than wasm: auto takes it only when asked.
+    if (found && (!found.software || opts.softwareGpu))
+      return WebGpuEngine.create({ adapter: found, threads: opts.threads });
   }
+  return createCpuEngine(backend === 'auto' ? 'auto' : backend, opts.threads);
+}
+
+/** The CPU engines: wasm when a build runs here ('auto' falls back to the reference), or the reference. */
+export async function createCpuEngine(
+  backend: 'auto' | 'wasm' | 'reference',
+  threads?: number,
+): Promise<Engine> {
   if (backend === 'reference')
     return (await import('../backends/reference/engine.js')).ReferenceEngine.create();
   let compiled: CompiledKernels;
@@ -166,5 +197,5 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
     if (backend === 'wasm') throw new BackendUnavailableError((e as Error).message);
     return (await import('../backends/reference/engine.js')).ReferenceEngine.create();
   }
-  return (await import('../backends/wasm/engine.js')).WasmEngine.create(compiled, opts.threads);
+  return (await import('../backends/wasm/engine.js')).WasmEngine.create(compiled, threads);
 }

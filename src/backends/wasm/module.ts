@@ -5,6 +5,7 @@
  */
 import { WasmRuntimeError } from '../../errors.js';
 import { Arena } from './arena.js';
+import { buildFileUrl } from './build-url.js';
 
 export type WasmBuild = 'wasm-relaxed-simd' | 'wasm-simd';
 
@@ -26,7 +27,7 @@ export const BUILD_PREFERENCE: readonly WasmBuild[] = ['wasm-relaxed-simd', 'was
 const MAX_PAGES = 65536; // 4 GiB: the whole 32-bit address space
 
 async function readBuildFile(file: string): Promise<Uint8Array<ArrayBuffer>> {
-  const url = new URL(`../../../build/${file}`, import.meta.url);
+  const url = buildFileUrl(file);
   if (url.protocol === 'file:') {
     const { readFile } = await import('node:fs/promises');
     return new Uint8Array(await readFile(url));
