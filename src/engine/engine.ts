@@ -180,19 +180,24 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
     if (found && (!found.software || opts.softwareGpu))
       return WebGpuEngine.create({ adapter: found, threads: opts.threads });
   }
-  return createCpuEngine(backend === 'auto' ? 'auto' : backend, opts.threads);
+  return createCpuEngine(backend === 'auto' ? 'auto' : backend, opts.threads, opts.wasmBuild);
 }
 
 /** The CPU engines: wasm when a build runs here ('auto' falls back to the reference), or the reference. */
 export async function createCpuEngine(
   backend: 'auto' | 'wasm' | 'reference',
   threads?: number,
+  wasmBuild?: WasmBuild,
 ): Promise<Engine> {
   if (backend === 'reference')
     return (await import('../backends/reference/engine.js')).ReferenceEngine.create();
+  if (wasmBuild !== undefined && !BUILD_PREFERENCE.includes(wasmBuild))
+    throw new BackendUnavailableError(
+      `wasmBuild must be one of ${BUILD_PREFERENCE.join(', ')}, got ${JSON.stringify(wasmBuild)}`,
+    );
   let compiled: CompiledKernels;
   try {
-    compiled = await compileKernels();
+    compiled = await compileKernels(wasmBuild ? [wasmBuild] : BUILD_PREFERENCE);
   } catch (e) {
     if (backend === 'wasm') throw new BackendUnavailableError((e as Error).message);
     return (await import('../backends/reference/engine.js')).ReferenceEngine.create();

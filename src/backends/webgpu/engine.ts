@@ -1,0 +1,164 @@
+/**
+ * The WebGPU engine: tensors live in GPU buffers between ops and come back
+ * only on read(). Each op runs its WGSL kernel (src/backends/webgpu/ops/)
+ * when there is one for the case, otherwise it falls back to the CPU engine
+ * (wasm) — inputs moved there, the result moved back — and opReport() says
+ * which ran where, and why.
+ */
+import type { AttentionResult, Engine, MoeRouteTensors } from '../../engine/engine.js';
+import { checkReshape, createCpuEngine, loadModelOn, tensorBytes } from '../../engine/engine.js';
+import type { Tensor } from '../../engine/tensor.js';
+import type { LoadModelOptions } from '../../model/load.js';
+import type { Model } from '../../model/model.js';
+import type { AttentionOptions } from '../../ops/attention.js';
+import type { GeluOptions } from '../../ops/gelu.js';
+import type { KvCache, KvCacheOptions } from '../../ops/kv-cache.js';
+import type { LayerNormOptions } from '../../ops/layer-norm.js';
+import type { MatmulOptions } from '../../ops/matmul.js';
+import type { MoeRouteOptions } from '../../ops/moe-route.js';
+import type { RmsNormOptions } from '../../ops/rms-norm.js';
+import type { RopeOptions } from '../../ops/rope.js';
+import type { SoftmaxOptions } from '../../ops/softmax.js';
+import { type GgmlTypeName, ggmlType } from '../../types/ggml-types.js';
+import { type GpuAdapterFound, requestGpuAdapter } from './adapter.js';
+import { GpuContext } from './context.js';
+import { GpuHost, type OpReport } from './host.js';
+import { gpuAttention, gpuKvCache, gpuKvView, gpuKvWrite } from './ops/attention.js';
+import { gpuDecode, gpuEmbedding } from './ops/dequant.js';
+import { gpuMatmul } from './ops/matmul.js';
+import { gpuMoeRoute } from './ops/moe.js';
+import {
+  gpuAdd,
+  gpuGelu,
+  gpuLayerNorm,
+  gpuRmsNorm,
+  gpuRope,
+  gpuSilu,
+  gpuSoftmax,
+  gpuSwiglu,
+} from './ops/nn.js';
+import { gpuScan } from './ops/scan.js';
+import { GpuTensor } from './tensor.js';
+
+export interface WebGpuEngineOptions {
+  /** The adapter to use (default: requestGpuAdapter()). */
+  adapter?: GpuAdapterFound;
+  /** The engine ops without a WebGPU kernel fall back to (default: a wasm engine, created on first use). */
+  cpu?: () => Promise<Engine>;
+  /** Threads of the default CPU fallback engine. */
+  threads?: number;
+}
+
+export class WebGpuEngine implements Engine {
+  readonly backend = 'webgpu';
+  readonly threads = 1;
+
+  private constructor(
+    readonly host: GpuHost,
+    readonly adapter: GpuAdapterFound,
+  ) {}
+
+  static async create(opts: WebGpuEngineOptions = {}): Promise<WebGpuEngine> {
+    const adapter = opts.adapter ?? (await requestGpuAdapter());
+    const ctx = await GpuContext.create(adapter);
+    const cpu = opts.cpu ?? (() => createCpuEngine('auto', opts.threads));
+    return new WebGpuEngine(new GpuHost(ctx, cpu, gpuDecode), adapter);
+  }
+
+  /** The adapter (vendor, architecture, description) and whether it is a software one. */
+  get device(): { description: string; software: boolean; f16: boolean; subgroups: boolean } {
+    const { features } = this.host.ctx;
+    return {
+      description: this.adapter.description,
+      software: this.adapter.software,
+      f16: features.f16,
+      subgroups: features.subgroups,
+    };
+  }
+
+  /** Per op: calls that ran on the GPU and calls that fell back to the CPU engine (with the reason). */
+  opReport(): OpReport {
+    return this.host.report();
+  }
+
+  tensor(
+    data: Float32Array | Uint8Array,
+    shape: readonly number[],
+    type: GgmlTypeName | string = 'f32',
+  ): Tensor {
+    const info = ggmlType(type);
+    const { bytes } = tensorBytes(data, shape, info.name);
+    return this.host.upload(bytes, shape, info, `tensor [${shape}] ${info.name}`);
+  }
+
+  load(source: string | Uint8Array, opts?: LoadModelOptions): Promise<Model> {
+    return loadModelOn(this, source, opts);
+  }
+
+  reshape(t: Tensor, shape: readonly number[]): Tensor {
+    const g = this.host.gpu(t, 'reshape');
+    checkReshape(g.shape, shape);
+    return g.view(shape);
+  }
+
+  matmul(x: Tensor, w: Tensor, opts?: MatmulOptions): Promise<Tensor> {
+    return gpuMatmul(this.host, x, w, opts);
+  }
+  rmsNorm(x: Tensor, weight: Tensor | null, opts: RmsNormOptions): Promise<Tensor> {
+    return gpuRmsNorm(this.host, x, weight, opts);
+  }
+  layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, opts: LayerNormOptions): Promise<Tensor> {
+    return gpuLayerNorm(this.host, x, weight, bias, opts);
+  }
+  rope(x: Tensor, positions: ArrayLike<number>, opts: RopeOptions): Promise<Tensor> {
+    return gpuRope(this.host, x, positions, opts);
+  }
+  softmax(x: Tensor, opts?: SoftmaxOptions): Promise<Tensor> {
+    return gpuSoftmax(this.host, x, opts);
+  }
+  silu(x: Tensor): Promise<Tensor> {
+    return gpuSilu(this.host, x);
+  }
+  gelu(x: Tensor, opts?: GeluOptions): Promise<Tensor> {
+    return gpuGelu(this.host, x, opts);
+  }
+  swiglu(gate: Tensor, up: Tensor): Promise<Tensor> {
+    return gpuSwiglu(this.host, gate, up);
+  }
+  add(a: Tensor, b: Tensor): Promise<Tensor> {
+    return gpuAdd(this.host, a, b);
+  }
+  embedding(table: Tensor, ids: ArrayLike<number>): Promise<Tensor> {
+    return gpuEmbedding(this.host, table, ids);
+  }
+  attention(q: Tensor, k: Tensor, v: Tensor, opts?: AttentionOptions): Promise<AttentionResult> {
+    return gpuAttention(this.host, q, k, v, opts);
+  }
+  scan(
+    a: Tensor,
+    b: Tensor,
+    h0?: Tensor | null,
+    opts?: { method?: 'auto' | 'sequential' | 'chunked' },
+  ): Promise<Tensor> {
+    return gpuScan(this.host, a, b, h0, opts);
+  }
+  moeRoute(logits: Tensor, opts: MoeRouteOptions): Promise<MoeRouteTensors> {
+    return gpuMoeRoute(this.host, logits, opts);
+  }
+  kvCache(opts: KvCacheOptions): KvCache {
+    return gpuKvCache(this.host, opts);
+  }
+  kvWrite(cache: KvCache, layer: number, pos: number, k: Tensor, v: Tensor): Promise<void> {
+    return gpuKvWrite(this.host, cache, layer, pos, k, v);
+  }
+  kvView(cache: KvCache, layer: number, n?: number): { k: Tensor; v: Tensor } {
+    return gpuKvView(this.host, cache, layer, n);
+  }
+
+  async dispose(): Promise<void> {
+    await this.host.disposeCpu();
+    this.host.ctx.destroy();
+  }
+}
+
+export { GpuTensor };
