@@ -59,6 +59,13 @@ export {
   type NonFiniteCensus,
   REL_FLOOR,
 } from './metrics.js';
+export {
+  PARITY_OPS,
+  type ParityMatrixOptions,
+  type ParityOp,
+  type ParityRow,
+  parityMatrix,
+} from './parity-matrix.js';
 export { formatComparison } from './report.js';
 export { type StdRatio, stdRatio, type TensorStats, tensorStats } from './stats.js';
 export type { TensorLike } from './tensor-input.js';
