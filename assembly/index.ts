@@ -93,6 +93,7 @@ export { nn_rope } from './nn/rope';
 export { nn_softmax } from './nn/softmax';
 
 export { moe_combine } from './moe/combine';
+export { moe_expert_items } from './moe/experts';
 export { moe_route } from './moe/route';
 
 export {

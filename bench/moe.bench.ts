@@ -11,7 +11,13 @@
 import { referenceMoeRoute } from '../src/backends/reference/moe.js';
 import { WasmRuntime } from '../src/backends/wasm/module.js';
 import { finishMoeRoute, moeRoute, moeRouteBytes, putMoeBias } from '../src/backends/wasm/moe.js';
-import { type ExpertFfn, moeFfn, moeTimings, type QuantWeight } from '../src/backends/wasm/moe-dispatch.js';
+import {
+  callingThread,
+  type ExpertFfn,
+  moeFfn,
+  moeTimings,
+  type QuantWeight,
+} from '../src/backends/wasm/moe-dispatch.js';
 import { type MoeRouteOptions, moeRoutePlan } from '../src/ops/moe-route.js';
 import { quantize } from '../src/ops/quantize.js';
 import { measure, type SuiteResult, table } from './lib.js';
@@ -95,7 +101,7 @@ export async function moeBench(): Promise<SuiteResult> {
         for (const ptr of Object.values(p)) if (ptr) rt.arena.release(ptr);
       }
     }
-  const layer = layerSplit(rt);
+  const layer = await layerSplit(rt);
   return {
     suite: 'moe',
     notes: [
@@ -130,7 +136,8 @@ function median(v: number[]): number {
 }
 
 /** Times each part of one MoE layer (routing kernel + moeFfn's timings). */
-function layerSplit(rt: WasmRuntime): { header: string[]; rows: (string | number)[][] } {
+async function layerSplit(rt: WasmRuntime): Promise<{ header: string[]; rows: (string | number)[][] }> {
+  const one = callingThread(rt);
   const rows: (string | number)[][] = [];
   for (const { E, k, D, F } of LAYERS) {
     const ffn: ExpertFfn = {
@@ -157,8 +164,8 @@ function layerSplit(rt: WasmRuntime): { header: string[]; rows: (string | number
         const out = rt.arena.alloc(T * D * 4);
         const parts: Record<string, number[]> = {
           routing: [],
-          group: [],
-          gather: [],
+          dispatch: [],
+          quantize: [],
           experts: [],
           combine: [],
         };
@@ -168,22 +175,32 @@ function layerSplit(rt: WasmRuntime): { header: string[]; rows: (string | number
           const route = finishMoeRoute(rt, plan, p.weights, p.experts);
           const routing = performance.now() - t0;
           const tm = moeTimings();
-          moeFfn(rt, x, route, k, ffn, out, { tokens: T, dim: D, hidden: F }, { numerics, timings: tm });
+          await moeFfn(
+            rt,
+            one,
+            x,
+            route,
+            k,
+            ffn,
+            out,
+            { tokens: T, dim: D, hidden: F },
+            { numerics, timings: tm },
+          );
           if (r === 0) continue; // warm-up
           parts.routing.push(routing);
-          for (const key of ['group', 'gather', 'experts', 'combine'] as const) parts[key].push(tm[key]);
+          for (const key of ['dispatch', 'quantize', 'experts', 'combine'] as const) parts[key].push(tm[key]);
         }
         const m = Object.fromEntries(Object.entries(parts).map(([key, v]) => [key, median(v)]));
-        const total = m.routing + m.group + m.gather + m.experts + m.combine;
-        const overhead = total - m.experts;
+        const total = m.routing + m.dispatch + m.quantize + m.experts + m.combine;
+        const overhead = total - m.experts - m.quantize;
         rows.push([
           `E ${E} k ${k} D ${D} F ${F}`,
           numerics,
           String(T),
           total,
           m.routing,
-          m.group,
-          m.gather,
+          m.dispatch,
+          m.quantize,
           m.experts,
           m.combine,
           (100 * overhead) / total,
@@ -199,8 +216,8 @@ function layerSplit(rt: WasmRuntime): { header: string[]; rows: (string | number
       'T',
       'total ms',
       'routing',
-      'group',
-      'gather',
+      'dispatch',
+      'quantize',
       'experts',
       'combine',
       'overhead %',

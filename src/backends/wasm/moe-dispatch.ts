@@ -1,40 +1,38 @@
 /**
  * MoE dispatch and combine on the wasm kernels: routed tokens grouped by
- * expert, each expert's gated FFN down(silu(gate·x) ⊙ up·x) run as quantized
- * matmuls over its token group — `exact` numerics (./matmul-quant.ts: f32
- * activations) or `ggml` (./matmul-ggml.ts: activations quantized to the
- * weight type's vec_dot type, as llama.cpp's CPU backend computes) — then
+ * expert (a stable counting sort), each expert's gated FFN
+ * down(silu(gate·x) ⊙ up·x) run as quantized matmuls over its token group —
+ * `exact` numerics (f32 activations, assembly/matmul/quant-exact.ts) or
+ * `ggml` (activations quantized to the weight type's vec_dot type,
+ * assembly/matmul/quant-ggml.ts, as llama.cpp's CPU backend computes) — then
  * out[t] = Σ_j w[t,j]·y[t,j] (+ g_t·shared(x_t)) by moe_combine
  * (assembly/moe/combine.ts) in slot order, the shared expert last.
  *
  * Expert weights are ggml 3-D tensors in GGUF layout: gate and up [E, F, D],
  * down [E, D, F]; expert e's matrix is the e-th slice, N rows of K values in
- * the type's blocks, at ptr + e·N·rowBytes. Work units: one per expert with
- * tokens (runExpert; each writes only its own rows of Y, so experts may run
- * on any workers in any order) and token ranges of the combine (combineCall):
- * results are bit-identical for any split.
+ * the type's blocks, at ptr + e·N·rowBytes.
  *
- *   const g = groupByExpert(route, T, k, E);    // Y: [g.offsets[E], D]; g.pos into memory as i32
- *   for (const e of g.active) runExpert(rt, ffn, x, g, e, Y, dims);
- *   runShared(...)                              // optional: S [T, D], gate [T]
- *   run combineCall(...) over token ranges
- *
- * moeFfn does all of it on the calling thread.
+ * Over a pool (any KernelRunner), one layer is a few dispatches whatever the
+ * number of experts:
+ *   ggml only: quantize x's rows (per vec_dot type), gathered per expert after
+ *   A  every active expert's gate and up over its token group, and the shared
+ *      expert's over all tokens, SwiGLU fused (moe_expert_items; ./moe-items.ts
+ *      deals expert × column ranges to threads by cost)
+ *   ggml only: quantize the SwiGLU rows for down
+ *   C  every down matmul, likewise
+ *   combine over token ranges
+ * Every output element is computed by one thread with an order fixed by the
+ * shapes alone, so the result is bit-identical for any thread count.
  */
 import { ShapeError } from '../../errors.js';
 import type { MoeRouteResult } from '../../ops/moe-route.js';
+import { partition, type Range } from '../../scheduler/partition.js';
 import { ggmlType } from '../../types/ggml-types.js';
-import {
-  activationBytes,
-  isGgmlMatmulType,
-  matmulGgml,
-  quantizeActivations,
-  vecDotType,
-} from './matmul-ggml.js';
-import { isQuantExactType, matmulQuantExact } from './matmul-quant.js';
+import { activationRowBytes, isGgmlMatmulType, type VecDotType, vecDotType } from './matmul-ggml.js';
+import { isQuantExactType, matmulQuantExactScratchBytes } from './matmul-quant.js';
 import type { WasmRuntime } from './module.js';
+import { type MatmulJob, planItems } from './moe-items.js';
 import type { NnCall } from './nn.js';
-import { swiglu } from './nn.js';
 
 /** A ggml weight: `count` matrices (3-D: experts; 2-D: 1) of [N, K] in GGUF block layout at ptr. */
 export interface QuantWeight {
@@ -153,93 +151,6 @@ function slice(w: QuantWeight, e: number): number {
   return w.ptr + e * w.N * rowBytes(w);
 }
 
-/**
- * One expert's FFN over its token group into its rows of Y [rows, D]:
- * gather x rows, gate and up matmuls, silu(gate)·up, down matmul.
- * Scratch is taken from the arena and released.
- */
-export function runExpert(
-  rt: WasmRuntime,
-  ffn: ExpertFfn,
-  x: number,
-  g: ExpertGroups,
-  e: number,
-  Y: number,
-  dims: MoeDims,
-  numerics: MoeNumerics = 'exact',
-  timings?: MoeTimings,
-): void {
-  const r0 = g.offsets[e];
-  const c = g.offsets[e + 1] - r0;
-  if (c === 0) return;
-  const { dim: D, hidden: F } = dims;
-  const t0 = timings ? performance.now() : 0;
-  const xg = rt.arena.alloc(c * D * 4);
-  const gate = rt.arena.alloc(c * F * 4);
-  const up = rt.arena.alloc(c * F * 4);
-  try {
-    const src = rt.f32(x, dims.tokens * D);
-    const dst = rt.f32(xg, c * D);
-    for (let i = 0; i < c; i++) {
-      const t = g.tokens[r0 + i];
-      dst.set(src.subarray(t * D, (t + 1) * D), i * D);
-    }
-    const t1 = timings ? performance.now() : 0;
-    ffnRows(rt, ffn, e, xg, gate, up, Y + r0 * D * 4, c, D, F, numerics);
-    if (timings) {
-      const t2 = performance.now();
-      timings.gather += t1 - t0;
-      timings.experts += t2 - t1;
-    }
-  } finally {
-    rt.arena.release(xg);
-    rt.arena.release(gate);
-    rt.arena.release(up);
-  }
-}
-
-/** y [c, D] = down_e(silu(gate_e·x) ⊙ up_e·x) for c contiguous rows x; gate and up: [c, F] scratch. */
-function ffnRows(
-  rt: WasmRuntime,
-  ffn: ExpertFfn,
-  e: number,
-  x: number,
-  gate: number,
-  up: number,
-  y: number,
-  c: number,
-  D: number,
-  F: number,
-  numerics: MoeNumerics,
-): void {
-  const mm = numerics === 'exact' ? matmulQuantExact : matmulQuantized;
-  mm(rt, ffn.gate.type, x, slice(ffn.gate, e), gate, c, F, D);
-  mm(rt, ffn.up.type, x, slice(ffn.up, e), up, c, F, D);
-  swiglu(rt, gate, up, gate, c * F);
-  mm(rt, ffn.down.type, gate, slice(ffn.down, e), y, c, D, F);
-}
-
-/** ggml numerics: quantize the M activation rows to the weight's vec_dot type, then the integer-dot matmul. */
-function matmulQuantized(
-  rt: WasmRuntime,
-  type: string,
-  x: number,
-  w: number,
-  y: number,
-  M: number,
-  N: number,
-  K: number,
-): void {
-  const vdt = vecDotType(type);
-  const xq = rt.arena.alloc(activationBytes(vdt, M, K));
-  try {
-    quantizeActivations(rt, vdt, x, xq, M, K);
-    matmulGgml(rt, type, xq, w, y, M, N, K);
-  } finally {
-    rt.arena.release(xq);
-  }
-}
-
 /** A shared expert: 2-D gate/up [Fs, D], down [D, Fs]; gateInp f32 [D] (Qwen2-MoE) or 0 (added unweighted). */
 export interface SharedExpert {
   ffn: ExpertFfn;
@@ -247,33 +158,37 @@ export interface SharedExpert {
   gateInp: number;
 }
 
+/** What runs kernels: the worker pool, or callingThread(rt). Thread t owns ranges[t]; empty ranges are skipped. */
+export interface KernelRunner {
+  readonly threads: number;
+  runRanges(
+    kernel: string,
+    ranges: readonly Range[],
+    args: (range: Range, thread: number) => readonly number[],
+  ): Promise<void>;
+}
+
+/** Runs every range on the calling thread, in order. */
+export function callingThread(rt: WasmRuntime): KernelRunner {
+  return {
+    threads: 1,
+    async runRanges(kernel, ranges, args) {
+      const k = rt.kernel(kernel);
+      ranges.forEach((r, i) => {
+        if (r.end > r.start) k(...args(r, i));
+      });
+    },
+  };
+}
+
 /**
- * The shared expert over all T tokens into S [T, D], and (with gateInp) its
- * gate sigmoid(gateInp·x_t) into sgate [T]: the dot in float64, rounded to
- * f32, then the sigmoid of that f32 in float64, rounded to f32.
+ * The shared expert's gate sigmoid(gateInp·x_t) for each token into sgate
+ * [T]: the dot in float64, rounded to f32, then the sigmoid of that f32 in
+ * float64, rounded to f32.
  */
-export function runShared(
-  rt: WasmRuntime,
-  sh: SharedExpert,
-  x: number,
-  S: number,
-  sgate: number,
-  dims: MoeDims,
-  numerics: MoeNumerics = 'exact',
-): void {
-  validateExpertFfn(sh.ffn, 1, { ...dims, hidden: sh.hidden }, numerics);
-  const { tokens: T, dim: D } = dims;
-  const gate = rt.arena.alloc(T * sh.hidden * 4);
-  const up = rt.arena.alloc(T * sh.hidden * 4);
-  try {
-    ffnRows(rt, sh.ffn, 0, x, gate, up, S, T, D, sh.hidden, numerics);
-  } finally {
-    rt.arena.release(gate);
-    rt.arena.release(up);
-  }
-  if (!sh.gateInp) return;
+function sharedGate(rt: WasmRuntime, gateInp: number, x: number, sgate: number, T: number, D: number): void {
   const xs = rt.f32(x, T * D);
-  const w = rt.f32(sh.gateInp, D);
+  const w = rt.f32(gateInp, D);
   const out = rt.f32(sgate, T);
   for (let t = 0; t < T; t++) {
     let s = 0;
@@ -303,18 +218,18 @@ export function combineCall(
 
 /** Milliseconds per part of moeFfn, accumulated (for benchmarks and profiles). */
 export interface MoeTimings {
-  /** groupByExpert and the buffers. */
-  group: number;
-  /** Copying each expert's token rows together. */
-  gather: number;
-  /** The experts' matmuls and SwiGLU. */
+  /** Grouping by expert, planning the work items, gathering each expert's token rows. */
+  dispatch: number;
+  /** ggml numerics: quantizing the activations (x, and the SwiGLU rows before down). */
+  quantize: number;
+  /** The expert matmuls with the fused SwiGLU (the shared expert's included). */
   experts: number;
-  shared: number;
+  /** The shared expert's gate and the weighted sum. */
   combine: number;
 }
 
 export function moeTimings(): MoeTimings {
-  return { group: 0, gather: 0, experts: 0, shared: 0, combine: 0 };
+  return { dispatch: 0, quantize: 0, experts: 0, combine: 0 };
 }
 
 export interface MoeFfnOptions {
@@ -323,14 +238,47 @@ export interface MoeFfnOptions {
   numerics?: MoeNumerics;
   /** Filled with the time of each part when given. */
   timings?: MoeTimings;
+  /** When given: f32 [T, k, D] to fill with each slot's expert output (zeros for a dropped token). */
+  slotOutputs?: number;
+}
+
+/** Quantizes rows [r0, r1) of x f32 [M, K] into the activation rows at out (quantizeActivations, by rows). */
+function quantizeRows(
+  runner: KernelRunner,
+  vdt: VecDotType,
+  x: number,
+  out: number,
+  M: number,
+  K: number,
+): Promise<void> {
+  const rb = activationRowBytes(vdt, K);
+  const half = vdt === 'f16' || vdt === 'bf16';
+  return runner.runRanges(
+    half ? `quantize_${vdt}` : `quantize_act_${vdt}`,
+    partition(M, runner.threads),
+    (r) =>
+      half
+        ? [x + r.start * K * 4, out + r.start * rb, (r.end - r.start) * K]
+        : [x + r.start * K * 4, out + r.start * rb, r.end - r.start, K],
+  );
+}
+
+/** Checks every weight has a kernel for the numerics and the shapes agree. */
+function validate(ffn: ExpertFfn, dims: MoeDims, numerics: MoeNumerics, shared?: SharedExpert | null): void {
+  if (numerics !== 'exact' && numerics !== 'ggml')
+    throw new ShapeError(`moe: numerics must be 'exact' or 'ggml', got ${JSON.stringify(numerics)}`);
+  validateExpertFfn(ffn, ffn.gate.count, dims, numerics);
+  if (shared) validateExpertFfn(shared.ffn, 1, { ...dims, hidden: shared.hidden }, numerics);
 }
 
 /**
- * The whole MoE FFN on the calling thread: out [T, D] from x [T, D], a
- * routing result (weights and experts [T, k]) and the expert tensors.
+ * The whole MoE FFN: out [T, D] from x [T, D], a routing result (weights and
+ * experts [T, k]) and the expert tensors, run by `runner` (the pool, or
+ * callingThread(rt)). Returns the grouping.
  */
-export function moeFfn(
+export async function moeFfn(
   rt: WasmRuntime,
+  runner: KernelRunner,
   x: number,
   route: MoeRouteResult,
   k: number,
@@ -338,11 +286,13 @@ export function moeFfn(
   out: number,
   dims: MoeDims,
   opts: MoeFfnOptions = {},
-): ExpertGroups {
+): Promise<ExpertGroups> {
   const E = ffn.gate.count;
   const numerics = opts.numerics ?? 'exact';
-  validateExpertFfn(ffn, E, dims, numerics);
-  const { tokens: T, dim: D } = dims;
+  const sh = opts.shared ?? null;
+  validate(ffn, dims, numerics, sh);
+  const { tokens: T, dim: D, hidden: F } = dims;
+  const ggml = numerics === 'ggml';
   const tm = opts.timings;
   let t0 = tm ? performance.now() : 0;
   /** Adds the time since the last mark to part p. */
@@ -352,27 +302,154 @@ export function moeFfn(
     tm[p] += t - t0;
     t0 = t;
   };
-  const g = groupByExpert(route, T, k, E);
-  const rows = g.offsets[E];
-  const Y = rt.arena.alloc(Math.max(rows, 1) * D * 4);
-  const pos = rt.arena.alloc(T * k * 4);
-  const w = rt.arena.alloc(T * k * 4);
-  const sh = opts.shared;
-  const S = sh ? rt.arena.alloc(T * D * 4) : 0;
-  const sgate = sh?.gateInp ? rt.arena.alloc(T * 4) : 0;
+  const owned: number[] = [];
+  const alloc = (bytes: number) => {
+    const p = rt.arena.alloc(Math.max(bytes, 16));
+    owned.push(p);
+    return p;
+  };
   try {
+    const g = groupByExpert(route, T, k, E);
+    const rows = g.offsets[E];
+    const Fs = sh?.hidden ?? 0;
+    // Activations of the first matmuls: f32 rows (exact) or each vec_dot type's rows (ggml).
+    const firstTypes = [ffn.gate.type, ffn.up.type, ...(sh ? [sh.ffn.gate.type, sh.ffn.up.type] : [])];
+    const inputs = new Map<string, { full: number; gathered: number; rowBytes: number }>();
+    const inputKey = (type: string) => (ggml ? vecDotType(type) : 'f32');
+    for (const type of firstTypes) {
+      const key = inputKey(type);
+      if (inputs.has(key)) continue;
+      const rb = ggml ? activationRowBytes(key as VecDotType, D) : D * 4;
+      inputs.set(key, { full: ggml ? alloc(T * rb) : x, gathered: alloc(rows * rb), rowBytes: rb });
+    }
+    const G = alloc(rows * F * 4);
+    const U = alloc(rows * F * 4);
+    const Y = alloc(rows * D * 4);
+    const SG = sh ? alloc(T * Fs * 4) : 0;
+    const SU = sh ? alloc(T * Fs * 4) : 0;
+    const S = sh ? alloc(T * D * 4) : 0;
+    const sgate = sh?.gateInp ? alloc(T * 4) : 0;
+    const pos = alloc(T * k * 4);
+    const w = alloc(T * k * 4);
     new Int32Array(rt.memory.buffer, pos, T * k).set(g.pos);
     rt.f32(w, T * k).set(route.weights);
-    mark('group');
-    for (const e of g.active) runExpert(rt, ffn, x, g, e, Y, dims, numerics, tm);
-    t0 = tm ? performance.now() : 0;
-    if (sh) runShared(rt, sh, x, S, sgate, dims, numerics);
-    mark('shared');
+    mark('dispatch');
+    if (ggml)
+      for (const [vdt, inp] of inputs) await quantizeRows(runner, vdt as VecDotType, x, inp.full, T, D);
+    mark('quantize');
+    const u8 = rt.u8;
+    for (const inp of inputs.values())
+      for (let r = 0; r < rows; r++) {
+        const src = inp.full + g.tokens[r] * inp.rowBytes;
+        u8.copyWithin(inp.gathered + r * inp.rowBytes, src, src + inp.rowBytes);
+      }
+    const at = (type: string, r0: number, whole: boolean) => {
+      const inp = inputs.get(inputKey(type)) as { full: number; gathered: number; rowBytes: number };
+      return whole ? inp.full : inp.gathered + r0 * inp.rowBytes;
+    };
+    const gateUp: MatmulJob[] = g.active.map((e) => {
+      const r0 = g.offsets[e];
+      return {
+        M: g.offsets[e + 1] - r0,
+        N: F,
+        K: D,
+        a: { type: ffn.gate.type, x: at(ffn.gate.type, r0, false), w: slice(ffn.gate, e), y: G + r0 * F * 4 },
+        b: { type: ffn.up.type, x: at(ffn.up.type, r0, false), w: slice(ffn.up, e), y: U + r0 * F * 4 },
+      };
+    });
+    if (sh)
+      gateUp.push({
+        M: T,
+        N: Fs,
+        K: D,
+        a: { type: sh.ffn.gate.type, x: at(sh.ffn.gate.type, 0, true), w: sh.ffn.gate.ptr, y: SG },
+        b: { type: sh.ffn.up.type, x: at(sh.ffn.up.type, 0, true), w: sh.ffn.up.ptr, y: SU },
+      });
+    mark('dispatch');
+    await runItems(rt, runner, gateUp, ggml);
+    mark('experts');
+    // Inputs of down: the SwiGLU rows, as f32 or quantized to down's vec_dot type.
+    let H = G;
+    let hRow = F * 4;
+    let SH = SG;
+    let shRow = Fs * 4;
+    if (ggml) {
+      const vd = vecDotType(ffn.down.type);
+      hRow = activationRowBytes(vd, F);
+      H = alloc(rows * hRow);
+      await quantizeRows(runner, vd, G, H, rows, F);
+      if (sh) {
+        const vs = vecDotType(sh.ffn.down.type);
+        shRow = activationRowBytes(vs, Fs);
+        SH = alloc(T * shRow);
+        await quantizeRows(runner, vs, SG, SH, T, Fs);
+      }
+    }
+    mark('quantize');
+    const down: MatmulJob[] = g.active.map((e) => {
+      const r0 = g.offsets[e];
+      return {
+        M: g.offsets[e + 1] - r0,
+        N: D,
+        K: F,
+        a: { type: ffn.down.type, x: H + r0 * hRow, w: slice(ffn.down, e), y: Y + r0 * D * 4 },
+      };
+    });
+    if (sh) down.push({ M: T, N: D, K: Fs, a: { type: sh.ffn.down.type, x: SH, w: sh.ffn.down.ptr, y: S } });
+    mark('dispatch');
+    await runItems(rt, runner, down, ggml);
+    mark('experts');
+    if (sh?.gateInp) sharedGate(rt, sh.gateInp, x, sgate, T, D);
     const c = combineCall(Y, pos, w, S, sgate, out, dims, k);
-    if (T > 0) rt.kernel(c.kernel)(...c.args(0, T));
+    await runner.runRanges(c.kernel, partition(T, runner.threads), (r) => c.args(r.start, r.end));
     mark('combine');
+    if (opts.slotOutputs) writeSlotOutputs(rt, g, Y, opts.slotOutputs, T, k, D);
+    return g;
   } finally {
-    for (const p of [Y, pos, w, S, sgate]) if (p) rt.arena.release(p);
+    for (const p of owned) rt.arena.release(p);
   }
-  return g;
+}
+
+/** Runs one phase's matmul jobs as work items over the runner. */
+async function runItems(
+  rt: WasmRuntime,
+  runner: KernelRunner,
+  jobs: MatmulJob[],
+  ggml: boolean,
+): Promise<void> {
+  const plan = planItems(jobs, runner.threads, ggml);
+  const table = rt.arena.alloc(plan.table.byteLength);
+  const per = ggml ? 16 : Math.ceil(matmulQuantExactScratchBytes(rt, plan.maxM) / 64) * 64;
+  const scratch = rt.arena.alloc(per * runner.threads);
+  try {
+    new Int32Array(rt.memory.buffer, table, plan.table.length).set(plan.table);
+    await runner.runRanges('moe_expert_items', plan.ranges, (r, i) => [
+      table,
+      r.start,
+      r.end,
+      scratch + i * per,
+    ]);
+  } finally {
+    rt.arena.release(table);
+    rt.arena.release(scratch);
+  }
+}
+
+/** Each slot's expert output row (zeros for a dropped token) into dst [T, k, D]. */
+function writeSlotOutputs(
+  rt: WasmRuntime,
+  g: ExpertGroups,
+  Y: number,
+  dst: number,
+  T: number,
+  k: number,
+  D: number,
+): void {
+  const y = rt.f32(Y, g.offsets[g.experts] * D);
+  const o = rt.f32(dst, T * k * D);
+  for (let s = 0; s < T * k; s++) {
+    const r = g.pos[s];
+    if (r < 0) o.fill(0, s * D, (s + 1) * D);
+    else o.set(y.subarray(r * D, (r + 1) * D), s * D);
+  }
 }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { referenceMoeRoute } from '../../../src/backends/reference/moe.js';
 import {
   type ReferenceFfnWeights,
@@ -6,19 +6,20 @@ import {
   referenceMoeFfn,
 } from '../../../src/backends/reference/moe-dispatch.js';
 import {
-  combineCall,
+  callingThread,
   type ExpertFfn,
   groupByExpert,
   type MoeDims,
+  type MoeNumerics,
   moeFfn,
-  runExpert,
-  runShared,
   type SharedExpert,
 } from '../../../src/backends/wasm/moe-dispatch.js';
+import { ITEM_GRANULE, type MatmulJob, planItems } from '../../../src/backends/wasm/moe-items.js';
 import { dequantize } from '../../../src/ops/dequantize.js';
 import type { MoeRouteOptions, MoeRouteResult } from '../../../src/ops/moe-route.js';
 import { quantize } from '../../../src/ops/quantize.js';
 import { moeFfnBound } from '../../../src/oracle/moe-bound.js';
+import { WorkerPool } from '../../../src/scheduler/pool.js';
 import { alloc, free, put, read, rt, uniform } from './nn-helpers.js';
 
 function putBytes(b: Uint8Array): number {
@@ -40,6 +41,15 @@ function experts(type: string, E: number, D: number, F: number, seed: number) {
   const ref: ReferenceFfnWeights = { gate: g.values, up: u.values, down: d.values, hidden: F };
   return { ffn, ref, ptrs: [g.w.ptr, u.w.ptr, d.w.ptr] };
 }
+
+const one = callingThread(rt);
+const pools = [
+  await WorkerPool.create({ threads: 2, compiled: rt, memory: rt.memory }),
+  await WorkerPool.create({ threads: 3, compiled: rt, memory: rt.memory }),
+];
+afterAll(async () => {
+  for (const p of pools) await p.dispose();
+});
 
 describe('groupByExpert', () => {
   it('a stable counting sort: tokens in order within each expert, rows per slot, dropped tokens without rows', () => {
@@ -81,7 +91,7 @@ describe('MoE FFN (dispatch, quantized expert matmuls, combine) against the floa
     ['q8_0', { scheme: 'switch', k: 1, capacityFactor: 1 }, 4, 64],
   ];
   for (const [type, opts, E, D] of cases)
-    it(`${type}, ${opts.scheme}, E ${E}, D ${D}: within the derived bound`, () => {
+    it(`${type}, ${opts.scheme}, E ${E}, D ${D}: within the derived bound`, async () => {
       const T = 11;
       const F = D;
       const dims: MoeDims = { tokens: T, dim: D, hidden: F };
@@ -91,7 +101,7 @@ describe('MoE FFN (dispatch, quantized expert matmuls, combine) against the floa
       const k = route.plan.k;
       const xp = put(x);
       const out = alloc(T * D);
-      moeFfn(rt, xp, route, k, ffn, out, dims);
+      await moeFfn(rt, one, xp, route, k, ffn, out, dims);
       const got = read(out, T * D);
       const want = referenceMoeFfn(x, T, D, route, k, ref);
       const bound = moeFfnBound(x, T, D, route, k, ref);
@@ -105,7 +115,7 @@ describe('MoE FFN (dispatch, quantized expert matmuls, combine) against the floa
     });
 
   for (const gated of [true, false])
-    it(`a shared expert ${gated ? 'gated by sigmoid(gate_inp_shexp·x) (Qwen2-MoE)' : 'added unweighted (DeepSeek)'}`, () => {
+    it(`a shared expert ${gated ? 'gated by sigmoid(gate_inp_shexp·x) (Qwen2-MoE)' : 'added unweighted (DeepSeek)'}`, async () => {
       const T = 6;
       const E = 8;
       const D = 32;
@@ -122,7 +132,7 @@ describe('MoE FFN (dispatch, quantized expert matmuls, combine) against the floa
       const route = referenceMoeRoute(uniform(T * E, 10, 3), T, E, { scheme: 'qwen2-moe', k: 2 });
       const xp = put(x);
       const out = alloc(T * D);
-      moeFfn(rt, xp, route, 2, ffn, out, dims, { shared });
+      await moeFfn(rt, one, xp, route, 2, ffn, out, dims, { shared });
       const got = read(out, T * D);
       const want = referenceMoeFfn(x, T, D, route, 2, ref, refShared);
       const bound = moeFfnBound(x, T, D, route, 2, ref, refShared);
@@ -130,39 +140,36 @@ describe('MoE FFN (dispatch, quantized expert matmuls, combine) against the floa
       free(xp, out, gp, ...ptrs, ...sh.ptrs);
     });
 
-  it('bit-identical for any order of experts and any split of the combine', () => {
-    const T = 13;
-    const E = 8;
-    const D = 32;
-    const dims: MoeDims = { tokens: T, dim: D, hidden: D };
-    const { ffn, ptrs } = experts('q8_0', E, D, D, 11);
-    const sh = experts('q8_0', 1, D, D, 12);
-    const x = put(uniform(T * D, 13, 1));
-    const route = referenceMoeRoute(uniform(T * E, 14, 3), T, E, { scheme: 'mixtral', k: 2 });
-    const shared: SharedExpert = { ffn: sh.ffn, hidden: D, gateInp: 0 };
-    const out = alloc(T * D);
-    moeFfn(rt, x, route, 2, ffn, out, dims, { shared });
-    const one = read(out, T * D);
-    // The same pieces by hand: experts in reverse order, the combine in three ranges.
-    const g = groupByExpert(route, T, 2, E);
-    const Y = alloc(g.offsets[E] * D);
-    const pos = put(g.pos);
-    const w = put(route.weights);
-    const S = alloc(T * D);
-    for (const e of [...g.active].reverse()) runExpert(rt, ffn, x, g, e, Y, dims);
-    runShared(rt, shared, x, S, 0, dims);
-    const out2 = alloc(T * D);
-    const c = combineCall(Y, pos, w, S, 0, out2, dims, 2);
-    for (const [t0, t1] of [
-      [7, 13],
-      [0, 2],
-      [2, 7],
-    ])
-      rt.kernel(c.kernel)(...c.args(t0, t1));
-    expect(new Uint32Array(read(out2, T * D).buffer)).toEqual(new Uint32Array(one.buffer));
-    free(x, out, Y, pos, w, S, out2, ...ptrs, ...sh.ptrs);
-  });
-  it('ggml numerics (activations quantized to q8_0, integer dots): within the q8 bound, not within the f32 one', () => {
+  it.each(['exact', 'ggml'] as const)(
+    'bit-identical on 1, 2 and 3 threads, the calling thread alone included (%s numerics)',
+    async (numerics: MoeNumerics) => {
+      const E = 8;
+      const D = 64;
+      const F = 96;
+      const { ffn, ptrs } = experts('q4_0', E, D, F, 11);
+      const sh = experts('q8_0', 1, D, 64, 12);
+      const gp = put(uniform(D, 15, 0.5));
+      const shared: SharedExpert = { ffn: sh.ffn, hidden: 64, gateInp: gp };
+      for (const T of [1, 13]) {
+        const dims: MoeDims = { tokens: T, dim: D, hidden: F };
+        const x = put(uniform(T * D, 13 + T, 1));
+        const route = referenceMoeRoute(uniform(T * E, 14 + T, 3), T, E, { scheme: 'qwen2-moe', k: 3 });
+        const out = alloc(T * D);
+        const slots = alloc(T * 3 * D);
+        const runs: Uint32Array[] = [];
+        for (const runner of [one, ...pools]) {
+          await moeFfn(rt, runner, x, route, 3, ffn, out, dims, { shared, numerics, slotOutputs: slots });
+          runs.push(Uint32Array.from(new Uint32Array(read(out, T * D).buffer)));
+          runs.push(Uint32Array.from(new Uint32Array(read(slots, T * 3 * D).buffer)));
+        }
+        for (let i = 2; i < runs.length; i++) expect(runs[i]).toEqual(runs[i % 2]);
+        free(x, out, slots);
+      }
+      free(gp, ...ptrs, ...sh.ptrs);
+    },
+  );
+
+  it('ggml numerics (activations quantized to q8_0, integer dots): within the q8 bound, not within the f32 one', async () => {
     const T = 7;
     const E = 8;
     const D = 64;
@@ -177,7 +184,7 @@ describe('MoE FFN (dispatch, quantized expert matmuls, combine) against the floa
     const route = referenceMoeRoute(uniform(T * E, 25, 3), T, E, { scheme: 'qwen2-moe', k: 2 });
     const xp = put(x);
     const out = alloc(T * D);
-    moeFfn(rt, xp, route, 2, ffn, out, dims, {
+    await moeFfn(rt, one, xp, route, 2, ffn, out, dims, {
       numerics: 'ggml',
       shared: { ffn: sh.ffn, hidden: Fs, gateInp: gp },
     });
@@ -195,9 +202,49 @@ describe('MoE FFN (dispatch, quantized expert matmuls, combine) against the floa
     }
     expect(worstQ8).toBeLessThanOrEqual(1);
     expect(worstF32).toBeGreaterThan(1);
-    expect(() => moeFfn(rt, xp, route, 2, { ...ffn, gate: { ...ffn.gate, type: 'f32' } }, out, dims)).toThrow(
-      /no exact-numerics kernel/,
-    );
+    await expect(
+      moeFfn(rt, one, xp, route, 2, { ...ffn, gate: { ...ffn.gate, type: 'f32' } }, out, dims),
+    ).rejects.toThrow(/gate weights of type f32 have no exact-numerics kernel/);
+    await expect(
+      moeFfn(rt, one, xp, route, 2, { ...ffn, down: { ...ffn.down, count: 7 } }, out, dims),
+    ).rejects.toThrow(/down is \[7, 64, 64\], expected \[8, 64, 64\]/);
     free(xp, out, gp, ...ptrs, ...sh.ptrs);
+  });
+});
+
+describe('planItems (expert × column ranges dealt to threads)', () => {
+  const job = (M: number, N: number, gated: boolean): MatmulJob => ({
+    M,
+    N,
+    K: 64,
+    a: { type: 'q8_0', x: 0, w: 0, y: 0 },
+    b: gated ? { type: 'q8_0', x: 0, w: 0, y: 0 } : undefined,
+  });
+  it('covers every column of every job once, on the granule grid, about evenly by cost', () => {
+    const jobs = [job(1, 256, true), job(5, 96, true), job(0, 64, true), job(40, 200, true)];
+    for (const threads of [1, 2, 3, 7]) {
+      const plan = planItems(jobs, threads, false);
+      expect(plan.ranges).toHaveLength(threads);
+      const cover = jobs.map((j) => new Uint8Array(j.N));
+      const cost = new Array(threads).fill(0);
+      plan.ranges.forEach((r, t) => {
+        for (let i = r.start; i < r.end; i++) {
+          const o = i * 16;
+          const M = plan.table[o + 1];
+          const N = plan.table[o + 2];
+          const [n0, n1] = [plan.table[o + 4], plan.table[o + 5]];
+          expect(n0 % ITEM_GRANULE).toBe(0);
+          const j = jobs.findIndex((jj) => jj.M === M && jj.N === N);
+          for (let n = n0; n < n1; n++) cover[j][n]++;
+          cost[t] += (n1 - n0) * (M + 4);
+        }
+      });
+      expect(plan.ranges.at(-1)?.end).toBe(plan.table.length / 16);
+      for (const [j, c] of cover.entries()) expect(c.every((v) => v === (jobs[j].M > 0 ? 1 : 0))).toBe(true);
+      const total = cost.reduce((a, b) => a + b, 0);
+      // Each thread is within one granule of the largest job's column cost of its share.
+      for (const c of cost) expect(Math.abs(c - total / threads)).toBeLessThanOrEqual(ITEM_GRANULE * 44);
+      expect(plan.maxM).toBe(40);
+    }
   });
 });
