@@ -26,7 +26,9 @@ export const MODEL_OPTIONS_HELP = `  --prompt TEXT          text to start from (
                          KV cache; ggml: what llama.cpp's CPU backend computes (activations
                          quantized to each weight type's vec_dot type, f16 KV cache, ggml's
                          flash-attention rounding)
-  --backend wasm|reference  wasm (default) or the float64 reference (slow, exact)
+  --backend NAME         wasm (default), webgpu (any adapter, SwiftShader included; ops
+                         without a WebGPU kernel run on wasm), auto (WebGPU on a hardware
+                         adapter, else wasm) or reference (float64: slow, exact)
   --threads N            wasm threads, the calling thread included (default: all cores)
   --ctx N                KV cache positions (default min(context_length, 4096))
   --json                 print JSON`;
@@ -67,12 +69,15 @@ export function intList(name: string, value: string): number[] {
   return out;
 }
 
+const MODEL_BACKENDS = ['wasm', 'webgpu', 'auto', 'reference'] as const;
+type ModelBackend = (typeof MODEL_BACKENDS)[number];
+
 export interface ModelArgs {
   file: string;
   prompt?: string;
   tokens?: number[];
   numerics: Numerics;
-  backend: 'wasm' | 'reference';
+  backend: ModelBackend;
   threads?: number;
   nCtx?: number;
   json: boolean;
@@ -93,9 +98,9 @@ export function modelArgs(
   const numerics = values.numerics as string;
   if (numerics !== 'exact' && numerics !== 'ggml')
     throw new UsageError(`--numerics must be exact or ggml, got ${numerics}`);
-  const backend = values.backend as string;
-  if (backend !== 'wasm' && backend !== 'reference')
-    throw new UsageError(`--backend must be wasm or reference, got ${backend}`);
+  const backend = values.backend as ModelBackend;
+  if (!MODEL_BACKENDS.includes(backend))
+    throw new UsageError(`--backend must be one of ${MODEL_BACKENDS.join(', ')}, got ${backend}`);
   return {
     file: positionals[0],
     prompt,

@@ -45,35 +45,40 @@ function describe(adapter: GPUAdapter): { software: boolean; description: string
   return { software, description: text || 'unknown adapter' };
 }
 
-let found: Promise<GpuAdapterFound> | undefined;
+let gpuObject: Promise<GPU> | undefined;
 
-/** The adapter of this process or page (looked up once); throws WebGpuUnavailableError saying why there is none. */
-export function requestGpuAdapter(): Promise<GpuAdapterFound> {
-  found ??= (async () => {
+/** The GPU entry point of this process or page (looked up once; a failed lookup is retried next time). */
+function getGpu(isNode: boolean): Promise<GPU> {
+  gpuObject ??= (async () => {
     const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
-    const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
-    let gpu: GPU;
-    if (nav?.gpu) gpu = nav.gpu;
-    else if (isNode) gpu = await nodeGpu();
-    else
-      throw new WebGpuUnavailableError(
-        'this runtime has no navigator.gpu (WebGPU is off, or the page is not a secure context)',
-      );
-    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-    if (!adapter) {
-      const hint =
-        isNode && !process.env.VK_ICD_FILENAMES
-          ? ` (no Vulkan driver was found; for a software adapter, install Chromium and set VK_ICD_FILENAMES=${SWIFTSHADER_ICD})`
-          : '';
-      throw new WebGpuUnavailableError(`requestAdapter() found no WebGPU adapter${hint}`);
-    }
-    return { gpu, adapter, ...describe(adapter) };
+    if (nav?.gpu) return nav.gpu;
+    if (isNode) return nodeGpu();
+    throw new WebGpuUnavailableError(
+      'this runtime has no navigator.gpu (WebGPU is off, or the page is not a secure context)',
+    );
   })();
-  // A failed lookup is not cached as a rejection forever: the next call retries (e.g. after setting VK_ICD_FILENAMES).
-  found.catch(() => {
-    found = undefined;
+  gpuObject.catch(() => {
+    gpuObject = undefined;
   });
-  return found;
+  return gpuObject;
+}
+
+/**
+ * A fresh adapter (an adapter makes one device, so each engine asks for its
+ * own); throws WebGpuUnavailableError saying why there is none.
+ */
+export async function requestGpuAdapter(): Promise<GpuAdapterFound> {
+  const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+  const gpu = await getGpu(isNode);
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) {
+    const hint =
+      isNode && !process.env.VK_ICD_FILENAMES
+        ? ` (no Vulkan driver was found; for a software adapter, install Chromium and set VK_ICD_FILENAMES=${SWIFTSHADER_ICD})`
+        : '';
+    throw new WebGpuUnavailableError(`requestAdapter() found no WebGPU adapter${hint}`);
+  }
+  return { gpu, adapter, ...describe(adapter) };
 }
 
 /** The adapter, or null where there is none (for backend 'auto', which then runs on the CPU). */

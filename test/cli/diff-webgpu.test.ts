@@ -1,0 +1,72 @@
+/**
+ * The parity oracle on its own GPU path: `plumbline trace --backend webgpu`
+ * on a shared llama GGUF, then `plumbline diff` against the float64
+ * reference's trace of the same tokens.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CliIo } from '../../src/cli/command.js';
+import { main } from '../../src/cli/main.js';
+import { readTrace } from '../../src/trace/trace-file.js';
+import { MODELS_DIR } from '../helpers/conformance.js';
+import { webgpuEngine } from '../helpers/webgpu.js';
+
+const model = join(MODELS_DIR, 'tiny-q8_0.gguf');
+// "the of and to in is it that was for", BOS first.
+const TOKENS = '1,386,387,389,390,391,392,393,395,397,399';
+
+async function cli(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIo & { write(t: string): void } = {
+    out: (t) => out.push(t),
+    err: (t) => err.push(t),
+    write: (t) => out.push(t),
+    isTty: false,
+  };
+  const code = await main(argv, io);
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+const gpu = await webgpuEngine();
+
+describe.skipIf(!gpu || (!existsSync(MODELS_DIR) && !process.env.CI))(
+  'plumbline trace --backend webgpu',
+  () => {
+    let dir: string;
+    const ref = () => join(dir, 'reference.safetensors');
+    const web = () => join(dir, 'webgpu.safetensors');
+
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'plumbline-diff-webgpu-'));
+      for (const [out, backend] of [
+        [ref(), 'reference'],
+        [web(), 'webgpu'],
+      ] as const) {
+        const r = await cli('trace', model, '--tokens', TOKENS, '--backend', backend, '--out', out);
+        expect(r.code, r.err).toBe(0);
+      }
+    }, 120_000);
+    afterAll(() => (dir ? rm(dir, { recursive: true, force: true }) : undefined));
+
+    it('writes a trace that says it came from webgpu, with every stage', async () => {
+      const t = await readTrace(web());
+      expect(t.metadata.backend).toBe('webgpu');
+      expect(t.stages).toHaveLength(3 + 4 * 18);
+    });
+
+    it('diffs against the reference with no stage introducing error beyond f32 (what goes over is carried)', async () => {
+      const r = await cli('diff', ref(), web(), '--json');
+      const j = JSON.parse(r.out);
+      expect(j.stages).toHaveLength(3 + 4 * 18);
+      const introduced = j.stages.filter(
+        (s: { verdict: string; metrics: { growth: { origin: string } } }) =>
+          s.verdict === 'fail' && s.metrics.growth.origin === 'introduced',
+      );
+      expect(introduced.map((s: { name: string }) => s.name)).toEqual([]);
+    });
+  },
+);
