@@ -4,12 +4,14 @@
  */
 export { type WasmStatus, wasmStatus } from './backends/wasm/default-runtime.js';
 export type { WasmBuild } from './backends/wasm/module.js';
+export { WebGpuUnavailableError } from './backends/webgpu/adapter.js';
 export {
   type BackendChoice,
   BackendUnavailableError,
   createEngine,
   type Engine,
   type EngineOptions,
+  type OpReport,
 } from './engine/engine.js';
 export type { Tensor } from './engine/tensor.js';
 export * from './errors.js';

@@ -13,9 +13,11 @@ import type { LoadModelOptions } from '../model/load.js';
 import type { Model } from '../model/model.js';
 import type { AttentionOptions } from '../ops/attention.js';
 import type { GeluOptions } from '../ops/gelu.js';
+import type { GruOptions, GruWeights } from '../ops/gru.js';
 import type { KvCache, KvCacheOptions } from '../ops/kv-cache.js';
 import type { LayerNormOptions } from '../ops/layer-norm.js';
 import type { MatmulOptions } from '../ops/matmul.js';
+import type { MoeFfnOptions, MoeFfnResult, MoeFfnWeights } from '../ops/moe-ffn.js';
 import type { MoeRouteOptions } from '../ops/moe-route.js';
 import type { RmsNormOptions } from '../ops/rms-norm.js';
 import type { RopeOptions } from '../ops/rope.js';
@@ -90,18 +92,44 @@ export interface Engine {
     opts?: { method?: 'auto' | 'sequential' | 'chunked' },
   ): Promise<Tensor>;
   /**
+   * GRU scan (src/ops/gru.ts, PyTorch's gate convention) from precomputed
+   * input projections gx [T, 3H] and a recurrent U in one of four structures
+   * (dense, diagonal, Monarch, butterfly): every h_t, [T, H], and with
+   * opts.gates each step's r, z, n, [T, 3H]. opts.int8: int8 weights per
+   * output channel and the state fake-quantized by a frozen quantizer.
+   * Optional: the wasm and reference engines have it, WebGPU not yet.
+   */
+  gru?(gx: Tensor, U: GruWeights<Tensor>, opts?: GruOptions<Tensor>): Promise<GruResult>;
+  /**
    * MoE routing of router logits [T, E] by a named scheme (src/ops/moe-route.ts):
    * weights and expert ids, each [T, k] (ids as exact f32 integers).
    */
   moeRoute(logits: Tensor, opts: MoeRouteOptions): Promise<MoeRouteTensors>;
+  /**
+   * The MoE feed-forward of x [T, D] for a routing result (src/ops/moe-ffn.ts):
+   * each token's k experts' gated FFNs over 3-D expert tensors, weighted and
+   * summed in slot order, plus an optional (sigmoid-gated) shared expert.
+   * Optional: a backend without it cannot run MoE models.
+   */
+  moeFfn?(
+    x: Tensor,
+    route: MoeRouteTensors,
+    weights: MoeFfnWeights,
+    opts?: MoeFfnOptions,
+  ): Promise<MoeFfnResult>;
   /** A KV cache in this engine's memory (src/ops/kv-cache.ts). */
   kvCache(opts: KvCacheOptions): KvCache;
   /** Writes k, v ([n, n_head_kv, head_dim] f32) at positions [pos, pos + n) of a layer. */
   kvWrite(cache: KvCache, layer: number, pos: number, k: Tensor, v: Tensor): Promise<void>;
   /** The first n positions of a layer as k, v tensors (views of the cache, valid until its next write). */
   kvView(cache: KvCache, layer: number, n?: number): { k: Tensor; v: Tensor };
+  /** Per op, calls that ran on the GPU and calls that fell back to the CPU (WebGPU engines only). */
+  opReport?(): OpReport;
   dispose(): Promise<void>;
 }
+
+/** Per op: how many calls ran on the GPU, how many fell back to the CPU engine, and why the last one did. */
+export type OpReport = Record<string, { webgpu: number; cpu: number; why?: string }>;
 
 export interface MoeRouteTensors {
   weights: Tensor;
@@ -109,6 +137,13 @@ export interface MoeRouteTensors {
   /** switch: 1 for each token dropped past capacity (reported, never silent); null otherwise. */
   dropped: Uint8Array | null;
   droppedCount: number;
+}
+
+export interface GruResult {
+  /** Every h_t, [T, H] (quantized GRU: the fake-quantized states q·s_h). */
+  h: Tensor;
+  /** r, z, n of every step, [T, 3H] (opts.gates). */
+  gates?: Tensor;
 }
 
 export interface AttentionResult {

@@ -5,7 +5,7 @@
  * (wasm) — inputs moved there, the result moved back — and opReport() says
  * which ran where, and why.
  */
-import type { AttentionResult, Engine, MoeRouteTensors } from '../../engine/engine.js';
+import type { AttentionResult, Engine, MoeRouteTensors, OpReport } from '../../engine/engine.js';
 import { checkReshape, createCpuEngine, loadModelOn, tensorBytes } from '../../engine/engine.js';
 import type { Tensor } from '../../engine/tensor.js';
 import type { LoadModelOptions } from '../../model/load.js';
@@ -22,7 +22,7 @@ import type { SoftmaxOptions } from '../../ops/softmax.js';
 import { type GgmlTypeName, ggmlType } from '../../types/ggml-types.js';
 import { type GpuAdapterFound, requestGpuAdapter } from './adapter.js';
 import { GpuContext } from './context.js';
-import { GpuHost, type OpReport } from './host.js';
+import { GpuHost } from './host.js';
 import { gpuAttention, gpuKvCache, gpuKvView, gpuKvWrite } from './ops/attention.js';
 import { gpuDecode, gpuEmbedding } from './ops/dequant.js';
 import { gpuMatmul } from './ops/matmul.js';

@@ -4,7 +4,7 @@
  * engine (wasm) when the GPU has no kernel for its case — moving the inputs
  * there and the result back, and saying so in the report.
  */
-import type { Engine } from '../../engine/engine.js';
+import type { Engine, OpReport } from '../../engine/engine.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { ShapeError } from '../../errors.js';
 import { type GgmlTypeInfo, ggmlType } from '../../types/ggml-types.js';
@@ -12,9 +12,6 @@ import type { GpuContext } from './context.js';
 import { type GpuDecoder, GpuTensor } from './tensor.js';
 
 export type Placement = 'webgpu' | 'cpu';
-
-/** Per op: how many calls ran on the GPU and how many fell back to the CPU engine. */
-export type OpReport = Record<string, { webgpu: number; cpu: number; why?: string }>;
 
 const f32 = ggmlType('f32');
 
