@@ -5,9 +5,9 @@ import { PARITY_OPS, type ParityOp, type ParityRow, parityMatrix } from '../orac
 import { type CliIo, type Command, UsageError } from './command.js';
 import { formatTable } from './table.js';
 
-const BACKENDS = ['reference', 'wasm'] as const;
+const BACKENDS = ['reference', 'wasm', 'webgpu'] as const;
 
-const HELP = `usage: plumbline parity [--backends reference,wasm] [--ops matmul,rms_norm,...] [--json]
+const HELP = `usage: plumbline parity [--backends reference,wasm,webgpu] [--ops matmul,rms_norm,...] [--json]
 
 Runs every op × dtype × a few shapes (ragged included) on each backend and
 compares the output with the float64 reference under the tier its precision
@@ -17,8 +17,9 @@ embedding. Prints pass/fail, the worst |a − r|/bound ratio and the op's time.
 Exit code 1 when any row fails.
 
 options:
-  --backends LIST  comma-separated, from ${BACKENDS.join(', ')} (default: both; a
-                   backend unavailable here is reported and skipped)
+  --backends LIST  comma-separated, from ${BACKENDS.join(', ')} (default: all; a
+                   backend unavailable here, such as webgpu without an adapter, is
+                   reported and skipped; webgpu rows count calls that fell back to wasm)
   --ops LIST       comma-separated, from ${PARITY_OPS.join(', ')} (default: all)
   --json           print the rows as JSON
   -h, --help       show this help`;
