@@ -1,0 +1,202 @@
+/**
+ * WGSL of the f32-accumulating matmul y = x · Wᵀ (x [M, K] f32, W [N, K] of
+ * any type a WeightCode decodes to exact f32 values), generated from one
+ * source per weight type:
+ *
+ * - tiledWgsl: workgroup tiles of TILE × TILE outputs; x and W tiles of
+ *   TILE × BK staged in workgroup memory; each of the 256 invocations owns
+ *   a 4 × 4 block of outputs. Every y[m, n] is one sequential f32 chain over
+ *   k = 0, 1, …, K − 1 (then + 0 for the zero padding of the last K tile).
+ * - matvecWgsl: small M. One workgroup per weight row n (all M ≤ MATVEC_MAX_M
+ *   activation rows at once); invocation i sums k ≡ i (mod WG) in increasing
+ *   k, then the WG partial sums are reduced in a fixed tree (subgroupAdd, then
+ *   the subgroups' sums in order, when the device has subgroups; a halving
+ *   tree in workgroup memory without).
+ *
+ * Numerics: products and sums are correctly rounded f32 operations (a
+ * product may be fused into the following sum); a sum of K products in any
+ * fixed tree is within γ(K, 2^-24)·Σ|x||w| of the exact dot (Higham), so
+ * both kernels are held to the f32 tier with that magnitude bound. The order
+ * is fixed by the shapes alone: the same inputs give the same bits.
+ *
+ * Bindings: 0 params [M, N, K, tilesN], 1 x: array<f32>, 2 w: array<u32>
+ * (the weight bytes), 3 y: array<f32>.
+ */
+import { WGSL_GRID } from '../context.js';
+
+/** How a weight type's bytes become f32 values inside a kernel. */
+export interface WeightCode {
+  /** Names the variant (pipelines are cached by source; this keeps sources distinct and readable). */
+  name: string;
+  /**
+   * WGSL declarations defining `fn w_at(n: u32, k: u32, K: u32) -> f32`: the
+   * exact value of W[n, k] read from `w` (binding 2, array<u32>).
+   */
+  decls: string;
+}
+
+/** Outputs per tile side (rows of x and rows of W per workgroup). */
+export const TILE = 64;
+/** K values staged per step. */
+const BK = 16;
+/** Invocations of the matvec workgroup (the split of K). */
+export const MATVEC_WG = 64;
+/** Most activation rows one matvec workgroup takes (its accumulators per invocation). */
+export const MATVEC_MAX_M = 8;
+
+const BINDINGS = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> params: array<u32>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<u32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+`;
+
+/** Tiled GEMM: ceil(M/TILE)·ceil(N/TILE) workgroups (params[3] = ceil(N/TILE)). */
+export function tiledWgsl(weight: WeightCode): string {
+  const per = (TILE * BK) / 256; // staged values per invocation and operand
+  return /* wgsl */ `// matmul tiled ${weight.name}
+${BINDINGS}
+${WGSL_GRID}
+${weight.decls}
+var<workgroup> xs: array<f32, ${BK * TILE}>; // [k][m]
+var<workgroup> ws: array<f32, ${BK * TILE}>; // [k][n]
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) li: u32) {
+  let M = params[0];
+  let N = params[1];
+  let K = params[2];
+  let tilesN = params[3];
+  let g = group_index(wid, nwg);
+  if (g >= tilesN * ((M + ${TILE - 1}u) / ${TILE}u)) { return; }
+  let m0 = (g / tilesN) * ${TILE}u;
+  let n0 = (g % tilesN) * ${TILE}u;
+  let tm = (li / 16u) * 4u;
+  let tn = (li % 16u) * 4u;
+  var acc: array<f32, 16>;
+  for (var k0 = 0u; k0 < K; k0 += ${BK}u) {
+    for (var i = 0u; i < ${per}u; i++) {
+      let e = li + i * 256u;
+      let r = e / ${BK}u;
+      let kk = e % ${BK}u;
+      let k = k0 + kk;
+      var xv = 0.0;
+      if (m0 + r < M && k < K) { xv = x[(m0 + r) * K + k]; }
+      xs[kk * ${TILE}u + r] = xv;
+      var wv = 0.0;
+      if (n0 + r < N && k < K) { wv = w_at(n0 + r, k, K); }
+      ws[kk * ${TILE}u + r] = wv;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${BK}u; kk++) {
+      let a = vec4f(xs[kk * ${TILE}u + tm], xs[kk * ${TILE}u + tm + 1u],
+                    xs[kk * ${TILE}u + tm + 2u], xs[kk * ${TILE}u + tm + 3u]);
+      let b = vec4f(ws[kk * ${TILE}u + tn], ws[kk * ${TILE}u + tn + 1u],
+                    ws[kk * ${TILE}u + tn + 2u], ws[kk * ${TILE}u + tn + 3u]);
+      for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) { acc[i * 4u + j] += a[i] * b[j]; }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    for (var j = 0u; j < 4u; j++) {
+      let m = m0 + tm + i;
+      let n = n0 + tn + j;
+      if (m < M && n < N) { y[m * N + n] = acc[i * 4u + j]; }
+    }
+  }
+}
+`;
+}
+
+/**
+ * The fixed-order sum of one f32 per invocation of a WG-wide workgroup, in
+ * `fn wg_sum(v: f32, li: u32, sg_id: u32) -> f32` (the total is
+ * valid in invocation 0). Must be called in uniform control flow.
+ */
+export function workgroupSumWgsl(wg: number, subgroups: boolean): string {
+  if (subgroups)
+    return /* wgsl */ `
+var<workgroup> partial: array<f32, ${wg}>;
+fn wg_sum(v: f32, li: u32, sg_id: u32) -> f32 {
+  // subgroupAdd within each subgroup (the device's fixed order); each subgroup's first invocation
+  // leaves the sum at its own index, the others zero (WGSL does not say which invocations form a
+  // subgroup); invocation 0 adds them in index order (adding a zero is exact).
+  let s = subgroupAdd(v);
+  partial[li] = select(0.0, s, sg_id == 0u);
+  workgroupBarrier();
+  var t = 0.0;
+  if (li == 0u) {
+    for (var i = 0u; i < ${wg}u; i++) { t += partial[i]; }
+  }
+  workgroupBarrier();
+  return t;
+}
+`;
+  return /* wgsl */ `
+var<workgroup> partial: array<f32, ${wg}>;
+fn wg_sum(v: f32, li: u32, sg_id: u32) -> f32 {
+  // A halving tree: step s adds partial[i + s] into partial[i] for i < s.
+  partial[li] = v;
+  workgroupBarrier();
+  for (var s = ${wg / 2}u; s > 0u; s >>= 1u) {
+    if (li < s) { partial[li] += partial[li + s]; }
+    workgroupBarrier();
+  }
+  let t = partial[0];
+  workgroupBarrier();
+  return t;
+}
+`;
+}
+
+/** The subgroup builtins of a kernel's entry point (none without subgroups). */
+export function subgroupArgs(subgroups: boolean): { enable: string; args: string; pass: string } {
+  return subgroups
+    ? {
+        enable: 'enable subgroups;',
+        args: ', @builtin(subgroup_invocation_id) sg_id: u32',
+        pass: 'sg_id',
+      }
+    : { enable: '', args: '', pass: '0u' };
+}
+
+/** Matvec: N workgroups (folded into 2-D past the grid limit), M ≤ MATVEC_MAX_M. */
+export function matvecWgsl(weight: WeightCode, subgroups: boolean): string {
+  const sg = subgroupArgs(subgroups);
+  return /* wgsl */ `${sg.enable}
+// matmul matvec ${weight.name}
+${BINDINGS}
+${WGSL_GRID}
+${weight.decls}
+${workgroupSumWgsl(MATVEC_WG, subgroups)}
+@compute @workgroup_size(${MATVEC_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) li: u32${sg.args}) {
+  let M = params[0];
+  let N = params[1];
+  let K = params[2];
+  let n = group_index(wid, nwg);
+  if (n >= N) { return; }
+  var acc: array<f32, ${MATVEC_MAX_M}>;
+  for (var k = li; k < K; k += ${MATVEC_WG}u) {
+    let wv = w_at(n, k, K);
+    for (var m = 0u; m < M; m++) { acc[m] += x[m * K + k] * wv; }
+  }
+  for (var m = 0u; m < M; m++) {
+    let t = wg_sum(acc[m], li, ${sg.pass});
+    if (li == 0u) { y[m * N + n] = t; }
+  }
+}
+`;
+}
+
+/** f32 weights: the bits as stored. */
+export const F32_WEIGHTS: WeightCode = {
+  name: 'f32',
+  decls: /* wgsl */ `
+fn w_at(n: u32, k: u32, K: u32) -> f32 { return bitcast<f32>(w[n * K + k]); }
+`,
+};
