@@ -17,7 +17,13 @@ import { type GeluOptions, validateGelu } from '../../ops/gelu.js';
 import { arrayKvMemory, KvCache, type KvCacheOptions } from '../../ops/kv-cache.js';
 import { type LayerNormOptions, validateLayerNorm } from '../../ops/layer-norm.js';
 import { type MatmulOptions, validateMatmul } from '../../ops/matmul.js';
-import { type MoeRouteOptions, validateMoeRoute } from '../../ops/moe-route.js';
+import {
+  type MoeFfnOptions,
+  type MoeFfnResult,
+  type MoeFfnWeights,
+  validateMoeFfn,
+} from '../../ops/moe-ffn.js';
+import { type MoeRouteOptions, type MoeRouteResult, validateMoeRoute } from '../../ops/moe-route.js';
 import { quantize } from '../../ops/quantize.js';
 import { type RmsNormOptions, validateRmsNorm } from '../../ops/rms-norm.js';
 import { type RopeOptions, validateRope } from '../../ops/rope.js';
@@ -29,6 +35,7 @@ import { type GgmlTypeInfo, type GgmlTypeName, ggmlType } from '../../types/ggml
 import { referenceAttention } from './attention.js';
 import { referenceMatmul } from './matmul.js';
 import { referenceMoeRoute } from './moe.js';
+import { type ReferenceFfnWeights, referenceMoeFfn } from './moe-dispatch.js';
 import {
   referenceAdd,
   referenceEmbedding,
@@ -217,6 +224,36 @@ export class ReferenceEngine implements Engine {
       dropped: r.dropped,
       droppedCount: r.droppedCount,
     };
+  }
+
+  async moeFfn(
+    x: Tensor,
+    route: MoeRouteTensors,
+    weights: MoeFfnWeights,
+    opts: MoeFfnOptions = {},
+  ): Promise<MoeFfnResult> {
+    const d = validateMoeFfn(x, route, weights, opts);
+    const { tokens: T, dim: D, k } = d;
+    const round = (w: Tensor) => (row: Float32Array) => ggmlActivations(row, w.type);
+    const ffnOf = (w: { gate: Tensor; up: Tensor; down: Tensor }, hidden: number): ReferenceFfnWeights => ({
+      gate: values(w.gate),
+      up: values(w.up),
+      down: values(w.down),
+      hidden,
+      round:
+        d.numerics === 'ggml' ? { gate: round(w.gate), up: round(w.up), down: round(w.down) } : undefined,
+    });
+    const sh = weights.shared;
+    const shared = sh ? { ...ffnOf(sh, d.sharedHidden), gateInp: maybe(sh.gateInp) } : null;
+    const r: MoeRouteResult = {
+      weights: values(route.weights),
+      experts: Int32Array.from(values(route.experts)),
+      dropped: route.dropped,
+      droppedCount: route.droppedCount,
+    };
+    const slots = opts.slotOutputs ? new Float64Array(T * k * D) : null;
+    const out = referenceMoeFfn(values(x), T, D, r, k, ffnOf(weights, d.hidden), shared, slots);
+    return { out: fromF64(out, [T, D]), slots: slots ? fromF64(slots, [T, k * D]) : undefined };
   }
 
   kvCache(opts: KvCacheOptions): KvCache {

@@ -16,7 +16,13 @@ import { type GeluOptions, validateGelu } from '../../ops/gelu.js';
 import { KvCache, type KvCacheOptions } from '../../ops/kv-cache.js';
 import { type LayerNormOptions, validateLayerNorm } from '../../ops/layer-norm.js';
 import { type MatmulOptions, validateMatmul } from '../../ops/matmul.js';
-import { type MoeRouteOptions, validateMoeRoute } from '../../ops/moe-route.js';
+import {
+  type MoeFfnOptions,
+  type MoeFfnResult,
+  type MoeFfnWeights,
+  validateMoeFfn,
+} from '../../ops/moe-ffn.js';
+import { type MoeRouteOptions, type MoeRouteResult, validateMoeRoute } from '../../ops/moe-route.js';
 import { type RmsNormOptions, validateRmsNorm } from '../../ops/rms-norm.js';
 import { type RopeOptions, validateRope } from '../../ops/rope.js';
 import { scanChunkLength, validateScan } from '../../ops/scan.js';
@@ -38,6 +44,7 @@ import {
 import { matmulQuantExactScratchBytes } from './matmul-quant.js';
 import { type CompiledKernels, WasmRuntime } from './module.js';
 import { finishMoeRoute, moeRouteBytes, moeRouteCall, putMoeBias } from './moe.js';
+import { moeFfn as moeFfnOn, type QuantWeight } from './moe-dispatch.js';
 import {
   addCall,
   embeddingCall,
@@ -471,6 +478,68 @@ export class WasmEngine implements Engine {
     } finally {
       for (const p of owned) this.rt.arena.release(p);
     }
+  }
+
+  async moeFfn(
+    x: Tensor,
+    route: MoeRouteTensors,
+    weights: MoeFfnWeights,
+    opts: MoeFfnOptions = {},
+  ): Promise<MoeFfnResult> {
+    const sh = weights.shared;
+    this.live(x, route.weights, route.experts, weights.gate, weights.up, weights.down);
+    if (sh) this.live(sh.gate, sh.up, sh.down, sh.gateInp);
+    const d = validateMoeFfn(x, route, weights, opts);
+    const r: MoeRouteResult = {
+      weights: await route.weights.read(),
+      experts: Int32Array.from(await route.experts.read()),
+      dropped: route.dropped,
+      droppedCount: route.droppedCount,
+    };
+    const q = (t: Tensor, count: number, N: number, K: number): QuantWeight => ({
+      type: t.type.name,
+      ptr: (t as WasmTensor).ptr,
+      count,
+      N,
+      K,
+    });
+    const { tokens: T, dim: D, hidden: F, experts: E, sharedHidden: Fs } = d;
+    const ffn = {
+      gate: q(weights.gate, E, F, D),
+      up: q(weights.up, E, F, D),
+      down: q(weights.down, E, D, F),
+    };
+    const shared = sh
+      ? {
+          ffn: { gate: q(sh.gate, 1, Fs, D), up: q(sh.up, 1, Fs, D), down: q(sh.down, 1, D, Fs) },
+          hidden: Fs,
+          gateInp: (sh.gateInp as WasmTensor | null | undefined)?.ptr ?? 0,
+        }
+      : null;
+    const out = this.output(T, D);
+    const slots = opts.slotOutputs ? this.output(T, d.k * D) : undefined;
+    try {
+      await moeFfnOn(
+        this.rt,
+        this.pool,
+        (x as WasmTensor).ptr,
+        r,
+        d.k,
+        ffn,
+        out.ptr,
+        { tokens: T, dim: D, hidden: F },
+        {
+          shared,
+          numerics: d.numerics,
+          slotOutputs: slots?.ptr ?? 0,
+        },
+      );
+    } catch (e) {
+      out.dispose();
+      slots?.dispose();
+      throw e;
+    }
+    return { out, slots };
   }
 
   kvCache(opts: KvCacheOptions): KvCache {
