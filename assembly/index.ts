@@ -103,7 +103,13 @@ export {
   gru_matvec_diagonal,
   gru_matvec_monarch,
 } from './scan/gru';
-export { gru_gates_i8, gru_matvec_dense_i8, gru_matvec_diagonal_i8 } from './scan/gru-int8';
+export {
+  gru_gates_i8,
+  gru_matvec_butterfly_i8,
+  gru_matvec_dense_i8,
+  gru_matvec_diagonal_i8,
+  gru_matvec_monarch_i8,
+} from './scan/gru-int8';
 export { scan_chunk_apply, scan_chunk_carry, scan_chunk_reduce, scan_linear } from './scan/linear';
 export { noop, trap_if } from './scheduler/probe';
 

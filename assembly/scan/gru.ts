@@ -94,12 +94,28 @@ function tanh4(x: v128): v128 {
 }
 
 // h' for four lanes: r = σ((gx_r + gh_r) + b_r), z likewise,
-// n = tanh(gx_n + r·(gh_n + b_n)), h' = (1 − z)·n + z·h.
+// n = tanh(gx_n + r·(gh_n + b_n)), h' = (1 − z)·n + z·h. With gates ≠ 0 the
+// lanes' r, z, n are also stored at gates + o, + G, + 2G (one lane when
+// scalar): the same values h' is computed from, for traces.
 @inline
-export function gate4(xr: v128, xz: v128, xn: v128, hr: v128, hz: v128, hn: v128, br: v128, bz: v128, bn: v128, h: v128): v128 {
+export function gate4(
+  xr: v128, xz: v128, xn: v128, hr: v128, hz: v128, hn: v128, br: v128, bz: v128, bn: v128, h: v128,
+  gates: usize, o: usize, G: usize, scalar: bool,
+): v128 {
   const r = sigmoid4(f32x4.add(f32x4.add(xr, hr), br));
   const z = sigmoid4(f32x4.add(f32x4.add(xz, hz), bz));
   const n = tanh4(f32x4.add(xn, f32x4.mul(r, f32x4.add(hn, bn))));
+  if (gates) {
+    if (scalar) {
+      store<f32>(gates + o, f32x4.extract_lane(r, 0));
+      store<f32>(gates + G + o, f32x4.extract_lane(z, 0));
+      store<f32>(gates + 2 * G + o, f32x4.extract_lane(n, 0));
+    } else {
+      v128.store(gates + o, r);
+      v128.store(gates + G + o, z);
+      v128.store(gates + 2 * G + o, n);
+    }
+  }
   return f32x4.add(f32x4.mul(f32x4.sub(f32x4.splat(1), z), n), f32x4.mul(z, h));
 }
 
@@ -110,10 +126,11 @@ function ld(p: usize, scalar: bool): v128 {
 
 /**
  * Gates for elements [i0, i1) of H: gx [3H] (this step's input projections),
- * gh = U·h [3H], bh [3H] (0: none), h [H] the previous state, out [H].
- * Scalar tails run lane 0 of the same vector code: the same bits.
+ * gh = U·h [3H], bh [3H] (0: none), h [H] the previous state, out [H];
+ * gates [3H] (0: none) receives r, z, n. Scalar tails run lane 0 of the same
+ * vector code: the same bits.
  */
-export function gru_gates(gx: usize, gh: usize, bh: usize, h: usize, out: usize, H: i32, i0: i32, i1: i32): void {
+export function gru_gates(gx: usize, gh: usize, bh: usize, h: usize, out: usize, gates: usize, H: i32, i0: i32, i1: i32): void {
   const G = (<usize>H) << 2;
   const zero = f32x4.splat(0);
   let i = i0;
@@ -134,6 +151,10 @@ export function gru_gates(gx: usize, gh: usize, bh: usize, h: usize, out: usize,
       bz,
       bn,
       ld(h + o, scalar),
+      gates,
+      o,
+      G,
+      scalar,
     );
     if (scalar) {
       store<f32>(out + o, f32x4.extract_lane(v, 0));

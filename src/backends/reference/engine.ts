@@ -3,7 +3,7 @@
  * (src/backends/reference/matmul.ts), results rounded once to f32. Slow and
  * obviously right: the oracle side of every parity question.
  */
-import type { AttentionResult, Engine, MoeRouteTensors } from '../../engine/engine.js';
+import type { AttentionResult, Engine, GruResult, MoeRouteTensors } from '../../engine/engine.js';
 import { checkReshape, loadModelOn, tensorBytes } from '../../engine/engine.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { WasmRuntimeError } from '../../errors.js';
@@ -14,6 +14,13 @@ import { type AttentionOptions, validateAttention } from '../../ops/attention.js
 import { dequantize } from '../../ops/dequantize.js';
 import { validateEmbedding } from '../../ops/embedding.js';
 import { type GeluOptions, validateGelu } from '../../ops/gelu.js';
+import {
+  type GruOptions,
+  type GruWeights,
+  quantizeRecurrence,
+  recurrenceFrom,
+  validateGruOp,
+} from '../../ops/gru.js';
 import { arrayKvMemory, KvCache, type KvCacheOptions } from '../../ops/kv-cache.js';
 import { type LayerNormOptions, validateLayerNorm } from '../../ops/layer-norm.js';
 import { type MatmulOptions, validateMatmul } from '../../ops/matmul.js';
@@ -33,6 +40,7 @@ import { type SoftmaxOptions, validateSoftmax } from '../../ops/softmax.js';
 import { validateSwiglu } from '../../ops/swiglu.js';
 import { type GgmlTypeInfo, type GgmlTypeName, ggmlType } from '../../types/ggml-types.js';
 import { referenceAttention } from './attention.js';
+import { referenceGruScan, referenceQuantizedGruScan } from './gru.js';
 import { referenceMatmul } from './matmul.js';
 import { referenceMoeRoute } from './moe.js';
 import { type ReferenceFfnWeights, referenceMoeFfn } from './moe-dispatch.js';
@@ -212,6 +220,24 @@ export class ReferenceEngine implements Engine {
   async scan(a: Tensor, b: Tensor, h0?: Tensor | null): Promise<Tensor> {
     const { T, D } = validateScan(a, b, h0 ?? undefined);
     return fromF64(referenceLinearScan(values(a), values(b), maybe(h0), T, D).h, [T, D]);
+  }
+
+  async gru(gx: Tensor, U: GruWeights<Tensor>, opts: GruOptions<Tensor> = {}): Promise<GruResult> {
+    const { T, H } = validateGruOp(gx, U, opts);
+    const rec = recurrenceFrom(U, H, values);
+    const gates = opts.gates ? new Float64Array(T * 3 * H) : undefined;
+    const [x, bh, h0] = [values(gx), maybe(opts.bh), maybe(opts.h0)];
+    const h = opts.int8
+      ? referenceQuantizedGruScan(
+          quantizeRecurrence(rec, opts.int8.weights),
+          x,
+          bh,
+          h0,
+          opts.int8.state,
+          gates,
+        )
+      : referenceGruScan(rec, x, bh, h0, gates);
+    return { h: fromF64(h, [T, H]), gates: gates && fromF64(gates, [T, 3 * H]) };
   }
 
   async moeRoute(logits: Tensor, opts: MoeRouteOptions): Promise<MoeRouteTensors> {

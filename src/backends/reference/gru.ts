@@ -8,14 +8,15 @@
  */
 import {
   butterflyFactors,
+  checkStateQuantizer,
   type GruRecurrence,
   monarchBlock,
-  recurrenceLayout,
+  type QuantizedRecurrence,
   recurrenceRoundings,
   validateGru,
   validateRecurrence,
 } from '../../ops/gru.js';
-import { Int8Quantizer } from '../../ops/int8-quantizer.js';
+import type { Int8Quantizer } from '../../ops/int8-quantizer.js';
 import { EXP_REL_ERROR } from '../../oracle/attention-bound.js';
 import { gamma, UNIT_ROUNDOFF } from '../../oracle/tiers.js';
 
@@ -135,8 +136,17 @@ export function denseEquivalent(rec: GruRecurrence): Float64Array {
 
 const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
 
-/** One GRU step from h (PyTorch's convention); gx: the step's [3H] input projections. */
-export function referenceGruStep(rec: GruRecurrence, gx: Vec, bh: Vec | null, h: Vec): Float64Array {
+/**
+ * One GRU step from h (PyTorch's convention); gx: the step's [3H] input
+ * projections. `gates` ([3H], optional) receives r, z, n.
+ */
+export function referenceGruStep(
+  rec: GruRecurrence,
+  gx: Vec,
+  bh: Vec | null,
+  h: Vec,
+  gates?: Float64Array,
+): Float64Array {
   const H = rec.H;
   const gh = recurrenceMatvec(rec, h);
   const out = new Float64Array(H);
@@ -145,17 +155,19 @@ export function referenceGruStep(rec: GruRecurrence, gx: Vec, bh: Vec | null, h:
     const z = sigmoid(gx[H + i] + gh[H + i] + (bh ? bh[H + i] : 0));
     const n = Math.tanh(gx[2 * H + i] + r * (gh[2 * H + i] + (bh ? bh[2 * H + i] : 0)));
     out[i] = (1 - z) * n + z * h[i];
+    if (gates) [gates[i], gates[H + i], gates[2 * H + i]] = [r, z, n];
   }
   return out;
 }
 
-/** Every h_t ([T, H]); `state` maps each new state (identity, or fake quantization). */
+/** Every h_t ([T, H]); `state` maps each new state (identity, or fake quantization); gates [T, 3H] gets r, z, n. */
 function gruScan(
   rec: GruRecurrence,
   gx: Vec,
   bh: Vec | null,
   h0: Vec | null,
   state: (h: Float64Array) => Float64Array,
+  gates?: Float64Array,
 ): Float64Array {
   validateRecurrence(rec);
   const H = rec.H;
@@ -163,15 +175,22 @@ function gruScan(
   const out = new Float64Array(T * H);
   let h = state(h0 ? Float64Array.from(h0) : new Float64Array(H));
   for (let t = 0; t < T; t++) {
-    h = state(referenceGruStep(rec, Array.prototype.slice.call(gx, t * 3 * H, (t + 1) * 3 * H), bh, h));
+    const g = gates?.subarray(t * 3 * H, (t + 1) * 3 * H);
+    h = state(referenceGruStep(rec, Array.prototype.slice.call(gx, t * 3 * H, (t + 1) * 3 * H), bh, h, g));
     out.set(h, t * H);
   }
   return out;
 }
 
-/** The GRU scan in float64: every h_t, [T, H]. */
-export function referenceGruScan(rec: GruRecurrence, gx: Vec, bh: Vec | null, h0: Vec | null): Float64Array {
-  return gruScan(rec, gx, bh, h0, (h) => h);
+/** The GRU scan in float64: every h_t, [T, H]; gates ([T, 3H], optional) gets each step's r, z, n. */
+export function referenceGruScan(
+  rec: GruRecurrence,
+  gx: Vec,
+  bh: Vec | null,
+  h0: Vec | null,
+  gates?: Float64Array,
+): Float64Array {
+  return gruScan(rec, gx, bh, h0, (h) => h, gates);
 }
 
 /** minGRU, sequentially: h_t = (1 − σ(k_t))·h_{t−1} + σ(k_t)·h̃_t ([T, H] each). */
@@ -200,41 +219,12 @@ export function minGruCoefficients(k: Vec, hTilde: Vec): { a: Float64Array; b: F
   return { a, b };
 }
 
-export interface QuantizedRecurrence {
-  /** The structure with its dequantized parameters (q·s per output channel). */
-  rec: GruRecurrence;
-  /** int8 codes and f32 scales of each parameter array. */
-  codes: Record<string, Int8Array>;
-  scales: Record<string, Float32Array>;
-}
-
-/** int8 parameters, one max-abs scale per output channel (a fan-in row). */
-export function quantizeRecurrence(rec: GruRecurrence): QuantizedRecurrence {
-  validateRecurrence(rec);
-  const { sizes, fanIn } = recurrenceLayout(rec.kind, rec.H);
-  const out: Record<string, Float64Array> = {};
-  const codes: Record<string, Int8Array> = {};
-  const scales: Record<string, Float32Array> = {};
-  for (const [name, n] of Object.entries(sizes)) {
-    const p = (rec as unknown as Record<string, Vec>)[name];
-    const q = new Int8Quantizer({
-      granularity: 'per-channel',
-      channels: n / fanIn,
-      axis: 0,
-      calibration: { method: 'max-abs' },
-    });
-    q.observe(p);
-    scales[name] = q.freeze();
-    codes[name] = q.quantize(p);
-    out[name] = q.dequantize(codes[name]);
-  }
-  return { rec: { ...rec, ...out } as GruRecurrence, codes, scales };
-}
+export { type QuantizedRecurrence, quantizeRecurrence } from '../../ops/gru.js';
 
 /**
  * The quantized GRU in float64: dequantized int8 weights, the state
  * fake-quantized by `stateQuantizer` (frozen, per-tensor) at h0 and after
- * every step; returns every (fake-quantized) h_t.
+ * every step; returns every (fake-quantized) h_t (gates: as referenceGruScan).
  */
 export function referenceQuantizedGruScan(
   q: QuantizedRecurrence,
@@ -242,10 +232,10 @@ export function referenceQuantizedGruScan(
   bh: Vec | null,
   h0: Vec | null,
   stateQuantizer: Int8Quantizer,
+  gates?: Float64Array,
 ): Float64Array {
-  if (!stateQuantizer.frozen || stateQuantizer.config.granularity !== 'per-tensor')
-    throw new Error('referenceQuantizedGruScan: the state quantizer must be frozen and per-tensor');
-  return gruScan(q.rec, gx, bh, h0, (h) => stateQuantizer.fakeQuantize(h));
+  checkStateQuantizer(stateQuantizer);
+  return gruScan(q.rec, gx, bh, h0, (h) => stateQuantizer.fakeQuantize(h), gates);
 }
 
 /**

@@ -3,7 +3,7 @@
  * worker pool by output columns (each element computed by one thread, so the
  * bits do not depend on the thread count).
  */
-import type { AttentionResult, Engine, MoeRouteTensors } from '../../engine/engine.js';
+import type { AttentionResult, Engine, GruResult, MoeRouteTensors } from '../../engine/engine.js';
 import { checkReshape, loadModelOn, tensorBytes } from '../../engine/engine.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { WasmRuntimeError } from '../../errors.js';
@@ -13,6 +13,7 @@ import { validateAdd } from '../../ops/add.js';
 import { type AttentionOptions, validateAttention } from '../../ops/attention.js';
 import { validateEmbedding } from '../../ops/embedding.js';
 import { type GeluOptions, validateGelu } from '../../ops/gelu.js';
+import { type GruOptions, type GruWeights, gruArrays, recurrenceFrom, validateGruOp } from '../../ops/gru.js';
 import { KvCache, type KvCacheOptions } from '../../ops/kv-cache.js';
 import { type LayerNormOptions, validateLayerNorm } from '../../ops/layer-norm.js';
 import { type MatmulOptions, validateMatmul } from '../../ops/matmul.js';
@@ -33,6 +34,8 @@ import { WorkerPool } from '../../scheduler/pool.js';
 import { type GgmlTypeInfo, type GgmlTypeName, ggmlType } from '../../types/ggml-types.js';
 import { attentionOnPool, wasmKvMemory } from './attention.js';
 import { kernelCount } from './dequant.js';
+import type { WasmRecurrence } from './gru.js';
+import { runGru, runGruI8 } from './gru-op.js';
 import { f32ScratchBytes, PANEL_WIDTH, type PackedWeights, packWeightsAt } from './matmul-f32.js';
 import {
   activationBytes,
@@ -446,6 +449,37 @@ export class WasmEngine implements Engine {
         this.rt.arena.release(scratch);
       }
     });
+  }
+
+  async gru(gx: Tensor, U: GruWeights<Tensor>, opts: GruOptions<Tensor> = {}): Promise<GruResult> {
+    this.live(gx, ...Object.values(gruArrays(U)), opts.bh, opts.h0);
+    const { T, H } = validateGruOp(gx, U, opts);
+    const ptr = (t: Tensor | null | undefined) => (t as WasmTensor | null | undefined)?.ptr ?? 0;
+    const gates = opts.gates ? await this.produce([T, 3 * H], async () => {}) : undefined;
+    try {
+      const h = await this.produce([T, H], async (hs) => {
+        const c = { gx: ptr(gx), bh: ptr(opts.bh), h0: ptr(opts.h0), hs: hs.ptr, gates: ptr(gates), T };
+        if (opts.int8) {
+          const read = (t: Tensor) => this.rt.f32((t as WasmTensor).ptr, (t as WasmTensor).count).slice();
+          const h0 = opts.h0 ? read(opts.h0) : null;
+          return runGruI8(
+            this.rt,
+            this.pool,
+            recurrenceFrom(U, H, read),
+            h0,
+            opts.int8.state,
+            opts.int8.weights,
+            c,
+          );
+        }
+        const arrays = Object.fromEntries(Object.entries(gruArrays(U)).map(([k, t]) => [k, ptr(t)]));
+        return runGru(this.rt, this.pool, { kind: U.kind, H, ...arrays } as WasmRecurrence, c);
+      });
+      return { h, gates };
+    } catch (e) {
+      gates?.dispose();
+      throw e;
+    }
   }
 
   async moeRoute(logits: Tensor, opts: MoeRouteOptions): Promise<MoeRouteTensors> {

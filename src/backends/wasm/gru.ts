@@ -3,7 +3,8 @@
  * parameters live in wasm memory as f32 (layouts: src/ops/gru.ts); pointers
  * are byte offsets. The recurrent product splits over outputs (dense,
  * diagonal: 3H units) or gates (Monarch, butterfly: 3 units), the gates over
- * elements; any split gives the same bits.
+ * elements; any split gives the same bits. The int8 kernels
+ * (assembly/scan/gru-int8.ts) take int8 codes with per-row scales.
  */
 import { ShapeError } from '../../errors.js';
 import { butterflyFactors, type GruStructure, monarchBlock } from '../../ops/gru.js';
@@ -41,24 +42,11 @@ export function gruMatvec(
   r0 = 0,
   r1 = gruMatvecUnits(rec.kind, rec.H),
 ): void {
-  const H = rec.H;
-  checkRange(`gru_matvec_${rec.kind}`, r0, r1, gruMatvecUnits(rec.kind, H));
-  if (r0 === r1) return;
-  switch (rec.kind) {
-    case 'dense':
-    case 'diagonal':
-      rt.kernel(`gru_matvec_${rec.kind}`)(rec.u, h, y, H, r0, r1);
-      return;
-    case 'monarch':
-      rt.kernel('gru_matvec_monarch')(rec.b1, rec.b2, h, scratch, y, H, monarchBlock(H), r0, r1);
-      return;
-    case 'butterfly':
-      rt.kernel('gru_matvec_butterfly')(rec.w, h, y, H, butterflyFactors(H), r0, r1);
-      return;
-  }
+  checkRange(`gru_matvec_${rec.kind}`, r0, r1, gruMatvecUnits(rec.kind, rec.H));
+  if (r0 < r1) rt.kernel(`gru_matvec_${rec.kind}`)(...matvecArgs(rec, h, y, scratch, r0, r1));
 }
 
-/** out [H] = the gates for elements [i0, i1): gx, gh, bh [3H] (bh 0: none), h [H]. */
+/** out [H] = the gates for elements [i0, i1): gx, gh, bh [3H] (bh 0: none), h [H]; gates [3H] (0: none) gets r, z, n. */
 export function gruGates(
   rt: WasmRuntime,
   gx: number,
@@ -69,9 +57,10 @@ export function gruGates(
   H: number,
   i0 = 0,
   i1 = H,
+  gates = 0,
 ): void {
   checkRange('gru_gates', i0, i1, H);
-  if (i0 < i1) rt.kernel('gru_gates')(gx, gh, bh, h, out, H, i0, i1);
+  if (i0 < i1) rt.kernel('gru_gates')(gx, gh, bh, h, out, gates, H, i0, i1);
 }
 
 /** Bytes of scratch for gruScan: gh [3H], the Monarch intermediate, a zero state [H]. */
@@ -79,7 +68,10 @@ export function gruScanScratchBytes(kind: GruStructure, H: number): number {
   return 3 * H * 4 + gruMatvecScratchBytes(kind, H) + H * 4;
 }
 
-/** hs [T, H] = the GRU scan on one thread: gx [T, 3H], bh [3H] (0: none), h0 [H] (0: zeros). */
+/**
+ * hs [T, H] = the GRU scan on one thread: gx [T, 3H], bh [3H] (0: none), h0 [H]
+ * (0: zeros); gates [T, 3H] (0: none) gets each step's r, z, n.
+ */
 export function gruScan(
   rt: WasmRuntime,
   rec: WasmRecurrence,
@@ -89,6 +81,7 @@ export function gruScan(
   hs: number,
   T: number,
   scratch: number,
+  gates = 0,
 ): void {
   const H = rec.H;
   const gh = scratch;
@@ -98,7 +91,7 @@ export function gruScan(
   for (let t = 0; t < T; t++) {
     const prev = t > 0 ? hs + (t - 1) * H * 4 : h0 || zero;
     gruMatvec(rt, rec, prev, gh, ms);
-    gruGates(rt, gx + t * 3 * H * 4, gh, bh, prev, hs + t * H * 4, H);
+    gruGates(rt, gx + t * 3 * H * 4, gh, bh, prev, hs + t * H * 4, H, 0, H, gates && gates + t * 3 * H * 4);
   }
 }
 
@@ -116,6 +109,7 @@ export async function gruScanOnPool(
   hs: number,
   T: number,
   scratch: number,
+  gates = 0,
 ): Promise<void> {
   const H = rec.H;
   const gh = scratch;
@@ -127,23 +121,14 @@ export async function gruScanOnPool(
   const kernel = `gru_matvec_${rec.kind}`;
   for (let t = 0; t < T; t++) {
     const prev = t > 0 ? hs + (t - 1) * H * 4 : h0 || zero;
-    await pool.runRanges(kernel, units, (r) => {
-      switch (rec.kind) {
-        case 'dense':
-        case 'diagonal':
-          return [rec.u, prev, gh, H, r.start, r.end];
-        case 'monarch':
-          return [rec.b1, rec.b2, prev, ms, gh, H, monarchBlock(H), r.start, r.end];
-        case 'butterfly':
-          return [rec.w, prev, gh, H, butterflyFactors(H), r.start, r.end];
-      }
-    });
+    await pool.runRanges(kernel, units, (r) => matvecArgs(rec, prev, gh, ms, r.start, r.end));
     await pool.runRanges('gru_gates', elems, (r) => [
       gx + t * 3 * H * 4,
       gh,
       bh,
       prev,
       hs + t * H * 4,
+      gates && gates + t * 3 * H * 4,
       H,
       r.start,
       r.end,
@@ -151,29 +136,72 @@ export async function gruScanOnPool(
   }
 }
 
-/** int8 GRU weights in wasm memory: codes qu (dense [3H, H], diagonal [3H]) and f32 scales su [3H]. */
-export interface WasmInt8Recurrence {
-  kind: 'dense' | 'diagonal';
-  H: number;
-  qu: number;
-  su: number;
+/** gru_matvec_<kind>'s arguments for units [r0, r1). */
+function matvecArgs(rec: WasmRecurrence, h: number, y: number, scratch: number, r0: number, r1: number) {
+  const H = rec.H;
+  switch (rec.kind) {
+    case 'dense':
+    case 'diagonal':
+      return [rec.u, h, y, H, r0, r1];
+    case 'monarch':
+      return [rec.b1, rec.b2, h, scratch, y, H, monarchBlock(H), r0, r1];
+    case 'butterfly':
+      return [rec.w, h, y, H, butterflyFactors(H), r0, r1];
+  }
 }
 
-/** gh [3H] f32 = U·h from int8 weights and state codes qh [H] with scale sh, outputs [o0, o1). */
+/**
+ * int8 GRU weights in wasm memory: int8 codes and f32 scales, one scale per
+ * output channel (row) of each array — dense qu [3H, H], diagonal qu [3H]
+ * (su [3H] each); Monarch q1, q2 [3, β, β, β] with s1, s2 [3H]; butterfly
+ * qw [3, ℓ, H/2, 4] with sw [3, ℓ, H/2, 2].
+ */
+export type WasmInt8Recurrence =
+  | { kind: 'dense' | 'diagonal'; H: number; qu: number; su: number }
+  | { kind: 'monarch'; H: number; q1: number; s1: number; q2: number; s2: number }
+  | { kind: 'butterfly'; H: number; qw: number; sw: number };
+
+/** gru_matvec_<kind>_i8's arguments for units [r0, r1) (gruMatvecUnits). */
+function matvecI8Args(
+  rec: WasmInt8Recurrence,
+  qh: number,
+  sh: number,
+  y: number,
+  scratch: number,
+  r0: number,
+  r1: number,
+) {
+  const H = rec.H;
+  switch (rec.kind) {
+    case 'dense':
+    case 'diagonal':
+      return [rec.qu, rec.su, qh, sh, y, H, r0, r1];
+    case 'monarch':
+      return [rec.q1, rec.s1, rec.q2, rec.s2, qh, sh, scratch, y, H, monarchBlock(H), r0, r1];
+    case 'butterfly':
+      return [rec.qw, rec.sw, qh, sh, y, H, butterflyFactors(H), r0, r1];
+  }
+}
+
+/**
+ * gh [3H] f32 = U·h from int8 weights and state codes qh [H] with scale sh,
+ * units [r0, r1) (gruMatvecUnits); scratch: gruMatvecScratchBytes (Monarch).
+ */
 export function gruMatvecI8(
   rt: WasmRuntime,
   rec: WasmInt8Recurrence,
   qh: number,
   sh: number,
   y: number,
-  o0 = 0,
-  o1 = 3 * rec.H,
+  scratch = 0,
+  r0 = 0,
+  r1 = gruMatvecUnits(rec.kind, rec.H),
 ): void {
-  checkRange(`gru_matvec_${rec.kind}_i8`, o0, o1, 3 * rec.H);
-  if (o0 < o1) rt.kernel(`gru_matvec_${rec.kind}_i8`)(rec.qu, rec.su, qh, sh, y, rec.H, o0, o1);
+  checkRange(`gru_matvec_${rec.kind}_i8`, r0, r1, gruMatvecUnits(rec.kind, rec.H));
+  if (r0 < r1) rt.kernel(`gru_matvec_${rec.kind}_i8`)(...matvecI8Args(rec, qh, sh, y, scratch, r0, r1));
 }
 
-/** qout [H] int8 = the new state codes for elements [i0, i1). */
+/** qout [H] int8 = the new state codes for elements [i0, i1); gates [3H] (0: none) gets r, z, n. */
 export function gruGatesI8(
   rt: WasmRuntime,
   gx: number,
@@ -185,12 +213,21 @@ export function gruGatesI8(
   H: number,
   i0 = 0,
   i1 = H,
+  gates = 0,
 ): void {
   checkRange('gru_gates_i8', i0, i1, H);
-  if (i0 < i1) rt.kernel('gru_gates_i8')(gx, gh, bh, qh, sh, qout, H, i0, i1);
+  if (i0 < i1) rt.kernel('gru_gates_i8')(gx, gh, bh, qh, sh, qout, gates, H, i0, i1);
 }
 
-/** qs [T, H] int8 = the quantized GRU scan's state codes from q0 [H] (int8 codes); gh: [3H] f32 scratch. */
+/** Bytes of scratch for gruScanI8: gh [3H] f32 and the Monarch intermediate. */
+export function gruScanI8ScratchBytes(kind: GruStructure, H: number): number {
+  return 3 * H * 4 + gruMatvecScratchBytes(kind, H);
+}
+
+/**
+ * qs [T, H] int8 = the quantized GRU scan's state codes from q0 [H] (int8
+ * codes); scratch: gruScanI8ScratchBytes; gates [T, 3H] (0: none) gets r, z, n.
+ */
 export function gruScanI8(
   rt: WasmRuntime,
   rec: WasmInt8Recurrence,
@@ -200,12 +237,52 @@ export function gruScanI8(
   sh: number,
   qs: number,
   T: number,
-  gh: number,
+  scratch: number,
+  gates = 0,
 ): void {
   const H = rec.H;
+  const gh = scratch;
+  const ms = scratch + 3 * H * 4;
   for (let t = 0; t < T; t++) {
     const prev = t > 0 ? qs + (t - 1) * H : q0;
-    gruMatvecI8(rt, rec, prev, sh, gh);
-    gruGatesI8(rt, gx + t * 3 * H * 4, gh, bh, prev, sh, qs + t * H, H);
+    gruMatvecI8(rt, rec, prev, sh, gh, ms);
+    gruGatesI8(rt, gx + t * 3 * H * 4, gh, bh, prev, sh, qs + t * H, H, 0, H, gates && gates + t * 3 * H * 4);
+  }
+}
+
+/** gruScanI8 over a pool (product split by units, gates by elements): the same bits. */
+export async function gruScanI8OnPool(
+  pool: WorkerPool,
+  rec: WasmInt8Recurrence,
+  gx: number,
+  bh: number,
+  q0: number,
+  sh: number,
+  qs: number,
+  T: number,
+  scratch: number,
+  gates = 0,
+): Promise<void> {
+  const H = rec.H;
+  const gh = scratch;
+  const ms = scratch + 3 * H * 4;
+  const units = pool.split(gruMatvecUnits(rec.kind, H));
+  const elems = pool.split(H, 16);
+  const kernel = `gru_matvec_${rec.kind}_i8`;
+  for (let t = 0; t < T; t++) {
+    const prev = t > 0 ? qs + (t - 1) * H : q0;
+    await pool.runRanges(kernel, units, (r) => matvecI8Args(rec, prev, sh, gh, ms, r.start, r.end));
+    await pool.runRanges('gru_gates_i8', elems, (r) => [
+      gx + t * 3 * H * 4,
+      gh,
+      bh,
+      prev,
+      sh,
+      qs + t * H,
+      gates && gates + t * 3 * H * 4,
+      H,
+      r.start,
+      r.end,
+    ]);
   }
 }

@@ -9,6 +9,8 @@ import {
   gruMatvec,
   gruMatvecScratchBytes,
   gruScanI8,
+  gruScanI8ScratchBytes,
+  type WasmInt8Recurrence,
   type WasmRecurrence,
 } from '../../../src/backends/wasm/gru.js';
 import { compileKernels, WasmRuntime } from '../../../src/backends/wasm/module.js';
@@ -94,33 +96,39 @@ for (const kind of GRU_STRUCTURES) {
   });
 }
 
-for (const kind of ['dense', 'diagonal'] as const) {
+for (const kind of GRU_STRUCTURES) {
   cases.push({
     kernel: `gru_matvec_${kind}_i8 + gru_gates_i8`,
     n: H, // 4·H bytes of codes over T = 4 steps, read as f32 bit patterns
     body: (rt, p, out) => {
-      const n = kind === 'dense' ? 3 * H * H : 3 * H;
-      const qu = rt.arena.alloc(n);
-      rt.u8.set(
-        Uint8Array.from(values(n, 30, 0, 255), (v) => v),
-        qu,
-      );
-      const q0 = rt.arena.alloc(H);
-      rt.u8.set(
-        Uint8Array.from(values(H, 31, 0, 255), (v) => v),
-        q0,
-      );
-      const rec = { kind, H, qu, su: p(values(3 * H, 32, 0.001, 0.01)) };
+      let seed = 30;
+      const codes = (n: number) => {
+        const ptr = rt.arena.alloc(n);
+        rt.u8.set(
+          Uint8Array.from(values(n, seed++, 0, 255), (v) => v),
+          ptr,
+        );
+        return ptr;
+      };
+      const scales = (n: number) => p(values(n, seed++, 0.001, 0.01));
+      const { sizes, fanIn } = recurrenceLayout(kind, H);
+      const arrays = Object.entries(sizes).map(([, n]) => [codes(n), scales(n / fanIn)]);
+      const rec: WasmInt8Recurrence =
+        kind === 'dense' || kind === 'diagonal'
+          ? { kind, H, qu: arrays[0][0], su: arrays[0][1] }
+          : kind === 'monarch'
+            ? { kind, H, q1: arrays[0][0], s1: arrays[0][1], q2: arrays[1][0], s2: arrays[1][1] }
+            : { kind, H, qw: arrays[0][0], sw: arrays[0][1] };
       gruScanI8(
         rt,
         rec,
         p(values(4 * 3 * H, 33, -3, 3)),
         p(values(3 * H, 34)),
-        q0,
+        codes(H),
         1 / 100,
         out,
         4,
-        rt.arena.alloc(3 * H * 4),
+        rt.arena.alloc(gruScanI8ScratchBytes(kind, H)),
       );
     },
   });

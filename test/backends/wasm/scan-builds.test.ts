@@ -10,7 +10,7 @@ describe('relaxed SIMD build', () => {
       { encoding: 'utf8' },
     );
     const report = JSON.parse(out) as { kernel: string; same: boolean; relaxed: string }[];
-    expect(report.length).toBe(8);
+    expect(report.length).toBe(10);
     for (const r of report) {
       expect(r.relaxed).toBe('wasm-relaxed-simd');
       expect(r.same, r.kernel).toBe(true);
