@@ -16,6 +16,7 @@ import { nnBench } from './nn.bench.js';
 import { scanBench } from './scan.bench.js';
 import { schedulerBench } from './scheduler.bench.js';
 import { tokenizerBench } from './tokenizer.bench.js';
+import { webgpuBench } from './webgpu.bench.js';
 
 const suites: Record<string, () => Promise<SuiteResult>> = {
   attention: () => attentionBench(),
@@ -31,6 +32,7 @@ const suites: Record<string, () => Promise<SuiteResult>> = {
   model: () => modelBench(),
   nn: () => nnBench(),
   tokenizer: () => tokenizerBench(),
+  webgpu: () => webgpuBench(),
 };
 
 const args = process.argv.slice(2);

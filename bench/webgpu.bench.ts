@@ -1,0 +1,75 @@
+/**
+ * The WebGPU backend: GPU time per op (dispatch + queue drained, so the GPU's
+ * work is inside the time) and readback cost, at small shapes — on
+ * SwiftShader (a CPU Vulkan driver) the numbers say little about GPUs, but
+ * they are measured all the same; on a real GPU the same suite gives matmul
+ * GFLOPS and Q4_K matvec GB/s against the device's memory bandwidth.
+ *
+ * Sections (one per op family) append rows through `section()`; each row:
+ * [section, case, median ms, throughput, unit, where it ran (opReport)].
+ */
+import { existsSync } from 'node:fs';
+import { WebGpuEngine } from '../src/backends/webgpu/engine.js';
+import type { SuiteResult } from './lib.js';
+
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+export type WebGpuRow = [string, string, number, number | string, string, string];
+
+/** Median ms of `fn` with the queue drained after each call (the GPU's work counted), after one warm-up. */
+export async function gpuMedianMs(e: WebGpuEngine, fn: () => Promise<unknown>, reps = 7): Promise<number> {
+  await fn();
+  await e.host.ctx.finish();
+  const t: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await fn();
+    await e.host.ctx.finish();
+    t.push(performance.now() - t0);
+  }
+  return t.sort((a, b) => a - b)[Math.floor(reps / 2)];
+}
+
+/** Where the calls of `op` ran so far: 'webgpu', 'cpu' or 'mixed'. */
+export function placement(e: WebGpuEngine, op: string): string {
+  const r = e.opReport()[op];
+  if (!r) return '—';
+  return r.cpu === 0 ? 'webgpu' : r.webgpu === 0 ? 'cpu' : 'mixed';
+}
+
+/** Readback: bytes copied back per second through Tensor.read(). */
+async function readbackRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
+  const rows: WebGpuRow[] = [];
+  for (const n of [1 << 10, 1 << 18, 1 << 22]) {
+    const t = e.tensor(new Float32Array(n).fill(1), [n]);
+    const ms = await gpuMedianMs(e, () => t.read());
+    rows.push(['readback', `${(n * 4) / 1024} KiB`, ms, (n * 4) / (ms * 1e6), 'GB/s', 'webgpu']);
+    t.dispose();
+  }
+  return rows;
+}
+
+/** The sections, in order; each op family adds its own. */
+const sections: ((e: WebGpuEngine) => Promise<WebGpuRow[]>)[] = [readbackRows];
+
+export async function webgpuBench(): Promise<SuiteResult> {
+  if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD))
+    process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+  const e = await WebGpuEngine.create({ threads: 1 });
+  try {
+    const rows: WebGpuRow[] = [];
+    for (const s of sections) rows.push(...(await s(e)));
+    const d = e.device;
+    return {
+      suite: 'webgpu',
+      notes: [
+        `adapter: ${d.description}${d.software ? ' (software: a CPU Vulkan driver, figures say little about GPUs)' : ''}; shader-f16 ${d.f16 ? 'yes' : 'no'}, subgroups ${d.subgroups ? 'yes' : 'no'}`,
+        'ms: median wall time per call with the GPU queue drained (dispatch + GPU work), after one warm-up',
+      ],
+      header: ['section', 'case', 'ms', 'throughput', 'unit', 'ran on'],
+      rows,
+    };
+  } finally {
+    await e.dispose();
+  }
+}
