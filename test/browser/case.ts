@@ -49,15 +49,20 @@ export interface PageRun {
   referencePass: boolean;
   referenceReason: string;
   ms: number;
+  /** WebGPU: per op, calls that ran on the GPU and calls that fell back to the CPU (engine.opReport). */
+  opReport?: Record<string, { webgpu: number; cpu: number; why?: string }>;
 }
 
 /** What the page leaves in window.plumbline when done. */
 export interface PageResult {
   crossOriginIsolated: boolean;
   runs: PageRun[];
-  /** Op parity matrix rows on the browser's wasm engine, one per case. */
-  parity: { op: string; dtype: string; shape: string; tier: string; pass: boolean }[];
-  parityBackend: string;
+  /** The op parity matrix on each engine in the page (wasm; WebGPU when asked), one row per case. */
+  parity: {
+    backend: string;
+    threads: number;
+    rows: { op: string; dtype: string; shape: string; tier: string; pass: boolean }[];
+  }[];
   /** What navigator.gpu offered, when the WebGPU run was asked for. */
   webgpuAdapter?: string;
 }

@@ -67,6 +67,7 @@ async function runModel(
         referencePass: ref.pass,
         referenceReason: ref.reason,
         ms,
+        ...(engine.opReport ? { opReport: engine.opReport() } : {}),
       };
     } finally {
       model.dispose();
@@ -130,11 +131,20 @@ function render(r: PageResult, node: NodeResult): void {
       ];
     }),
   );
-  table(
-    `Op parity matrix in this browser: ${r.parityBackend}, ${threads} threads, against the float64 reference`,
-    ['op', 'dtype', 'shape', 'tier', 'verdict'],
-    r.parity.map((p) => [p.op, p.dtype, p.shape, p.tier, { text: p.pass ? 'pass' : 'FAIL', pass: p.pass }]),
-  );
+  for (const x of r.runs.filter((x) => x.opReport)) {
+    table(
+      `${x.label}: where each op of the model ran (adapter: ${r.webgpuAdapter})`,
+      ['op', 'GPU calls', 'CPU calls', 'why on the CPU'],
+      Object.entries(x.opReport!).map(([op, n]) => [op, String(n.webgpu), String(n.cpu), n.why ?? '']),
+    );
+  }
+  for (const m of r.parity) {
+    table(
+      `Op parity matrix in this browser: ${m.backend}, ${m.threads} threads, against the float64 reference`,
+      ['op', 'dtype', 'shape', 'tier', 'verdict'],
+      m.rows.map((p) => [p.op, p.dtype, p.shape, p.tier, { text: p.pass ? 'pass' : 'FAIL', pass: p.pass }]),
+    );
+  }
 }
 
 async function fetchOk(url: string): Promise<Response> {
@@ -155,24 +165,28 @@ async function main(): Promise<void> {
     ),
     await runModel(`wasm (best build), ${threads} threads`, { backend: 'wasm', threads }, modelBytes, node),
   ];
-  const result: PageResult = { crossOriginIsolated, runs, parity: [], parityBackend: '' };
+  const result: PageResult = { crossOriginIsolated, runs, parity: [] };
+  const parityEngines: EngineOptions[] = [{ backend: 'wasm', threads }];
   if (params.get('webgpu') === '1') {
     const adapter = await navigator.gpu?.requestAdapter();
     result.webgpuAdapter = adapter ? `${adapter.info.vendor} ${adapter.info.architecture}` : 'none';
-    runs.push(await runModel('webgpu', { backend: 'webgpu' }, modelBytes, node));
+    runs.push(await runModel('webgpu', { backend: 'webgpu', threads }, modelBytes, node));
+    parityEngines.push({ backend: 'webgpu', threads });
   }
-  const engine = await createEngine({ backend: 'wasm', threads });
-  try {
-    result.parityBackend = engine.backend;
-    result.parity = (await parityMatrix(engine)).map((p) => ({
-      op: p.op + (p.numerics ? ` (${p.numerics})` : ''),
-      dtype: p.dtype,
-      shape: p.shape,
-      tier: p.tier,
-      pass: p.pass,
-    }));
-  } finally {
-    await engine.dispose();
+  for (const opts of parityEngines) {
+    const engine = await createEngine(opts);
+    try {
+      const rows = (await parityMatrix(engine)).map((p) => ({
+        op: p.op + (p.numerics ? ` (${p.numerics})` : ''),
+        dtype: p.dtype,
+        shape: p.shape,
+        tier: p.tier,
+        pass: p.pass,
+      }));
+      result.parity.push({ backend: engine.backend, threads: engine.threads, rows });
+    } finally {
+      await engine.dispose();
+    }
   }
   render(result, node);
   document.getElementById('status')!.textContent = 'done';
