@@ -204,28 +204,6 @@ describe.runIf(haveChromium || process.env.CI)('in headless Chromium', () => {
     }
   });
 
-  it("runs the model on WebGPU (SwiftShader) within the f32 forward bound of Node's reference", async () => {
-    const page = await browser.newPage();
-    const logs: string[] = [];
-    page.on('console', (m) => logs.push(m.text()));
-    page.on('pageerror', (e) => logs.push(String(e)));
-    try {
-      await page.goto(`${isolated.url}/index.html?webgpu=1`);
-      const r = await pageResult(page).catch((e: Error) => {
-        throw new Error(`${e.message}\npage console:\n${logs.join('\n')}`);
-      });
-      if (process.env.PLUMBLINE_SCREENSHOT)
-        await writeFile(
-          `${process.env.PLUMBLINE_SCREENSHOT}.webgpu.png`,
-          await page.locator('#tables').screenshot(),
-        );
-      const gpu = r.runs.find((x) => x.label === 'webgpu')!;
-      console.log(JSON.stringify({ ...gpu, logits: undefined }, null, 1));
-    } finally {
-      await page.close();
-    }
-  });
-
   it('offers a WebGPU adapter (SwiftShader) to the page', async (ctx) => {
     const page = await browser.newPage();
     try {
