@@ -85,6 +85,14 @@ export function moeWeightBound(
   });
 }
 
+/** A kernel's selection-value error δ_i and the roundoff of its group-score add (another backend's kernel: its own). */
+export interface SelectionErrorModel {
+  delta: (row: Vec, plan: MoeRoutePlan) => Float64Array;
+  roundoff: number;
+}
+
+const WASM_SELECTION: SelectionErrorModel = { delta: moeSelectionError, roundoff: U };
+
 /**
  * Whether the kernel's selection for one token is explained by its error:
  * softmax schemes must equal the reference exactly; sigmoid schemes may
@@ -100,6 +108,7 @@ export function moeSelectionProblems(
   experts: ArrayLike<number>,
   groupScores: ArrayLike<number> | null,
   reference: ArrayLike<number>,
+  kernel: SelectionErrorModel = WASM_SELECTION,
 ): string[] {
   const got = Array.from(experts);
   const want = Array.from(reference);
@@ -108,7 +117,7 @@ export function moeSelectionProblems(
     return got.every((e, j) => e === want[j]) ? [] : [`experts ${got}, reference ${want}`];
   const problems: string[] = [];
   const s = referenceSelectionValues(row, plan);
-  const d = moeSelectionError(row, plan);
+  const d = kernel.delta(row, plan);
   const size = plan.experts / plan.nGroup;
   let kept = new Set(Array.from({ length: plan.nGroup }, (_, g) => g));
   if (plan.nGroup > 1) {
@@ -117,7 +126,7 @@ export function moeSelectionProblems(
     const dG = Array.from(G, (g, j) => {
       let m = 0;
       for (let i = j * size; i < (j + 1) * size; i++) m = Math.max(m, d[i]);
-      return 2 * m + U * Math.abs(g);
+      return 2 * m + kernel.roundoff * Math.abs(g);
     });
     for (let g = 0; g < plan.nGroup; g++)
       if (Math.abs(groupScores[g] - G[g]) > dG[g])

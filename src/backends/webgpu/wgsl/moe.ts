@@ -1,0 +1,226 @@
+/**
+ * WGSL of MoE routing (semantics: src/ops/moe-route.ts; numerics and bound:
+ * src/backends/webgpu/ops/moe-bound.ts).
+ *
+ * - moeSigmoidWgsl: deepseek-v3's selection values σ(l) + bias, one per
+ *   logit, into a scratch [T, E] (written once, so group scores and the
+ *   top-k read the same bits).
+ * - moeRouteWgsl: one workgroup per token. Group scores (one invocation per
+ *   group: the sum of its top-2), the kept groups, then k rounds of a
+ *   workgroup argmax. Ranking is on integer keys: the f32 bits mapped to an
+ *   order-preserving u32 (−0 as +0, NaN lowest), ties to the lower index, so
+ *   selection is exact on the values the kernel reads (the logits for the
+ *   softmax schemes). Round r takes the best (key, index) strictly after
+ *   round r − 1's in that total order: no flags, and experts are distinct.
+ *   Then the weights (invocation 0, over the k selected; a full softmax sums
+ *   exp over E in a fixed halving tree).
+ * - moeCapacityWgsl: switch capacity, one invocation per expert walking the
+ *   tokens in order (integer counting: the same census as the CPU's).
+ */
+import { WGSL_GRID } from '../context.js';
+
+/** Invocations of the routing workgroup (also the most groups: MOE_MAX_GROUPS). */
+export const MOE_WG = 64;
+/** Invocations per workgroup of the elementwise sigmoid kernel and the capacity kernel. */
+export const MOE_FLAT_WG = 64;
+
+/** Gating codes of params[3]. */
+export const MOE_GATING = { softmax: 0, sigmoid: 1, 'topk-softmax': 2 } as const;
+
+/** params [n, E, hasBias]; 1 logits, 2 bias, 3 sel. */
+export function moeSigmoidWgsl(): string {
+  return /* wgsl */ `// moe sigmoid selection values
+@group(0) @binding(0) var<storage, read> params: array<u32>;
+@group(0) @binding(1) var<storage, read> logits: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> sel: array<f32>;
+${WGSL_GRID}
+@compute @workgroup_size(${MOE_FLAT_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = group_index(wid, nwg) * ${MOE_FLAT_WG}u + lid;
+  if (i >= params[0]) { return; }
+  var s = 1.0 / (1.0 + exp(-logits[i]));
+  if (params[2] != 0u) { s = s + bias[i % params[1]]; }
+  sel[i] = s;
+}
+`;
+}
+
+/**
+ * params [T, E, k, gating, normalize, nGroup, topkGroup, scale bits];
+ * 1 sel (selection values: the logits or σ + bias), 2 logits, 3 weights
+ * [T, k], 4 experts [T, k] (f32 ids), 5 group scores [T, nGroup].
+ */
+export function moeRouteWgsl(): string {
+  const WG = MOE_WG;
+  return /* wgsl */ `// moe route
+@group(0) @binding(0) var<storage, read> params: array<u32>;
+@group(0) @binding(1) var<storage, read> sel: array<f32>;
+@group(0) @binding(2) var<storage, read> logits: array<f32>;
+@group(0) @binding(3) var<storage, read_write> weights: array<f32>;
+@group(0) @binding(4) var<storage, read_write> experts: array<f32>;
+@group(0) @binding(5) var<storage, read_write> gscores: array<f32>;
+${WGSL_GRID}
+const NONE: u32 = 0xffffffffu;
+const NORM_MIN: f32 = 6.103515625e-5;
+var<workgroup> rkey: array<u32, ${WG}>;
+var<workgroup> ridx: array<u32, ${WG}>;
+var<workgroup> rsum: array<f32, ${WG}>;
+var<workgroup> kept: array<u32, ${WG}>;
+
+// Order-preserving key of an f32 (integer only: exact, immune to flushing).
+fn okey(v: f32) -> u32 {
+  var b = bitcast<u32>(v);
+  let mag = b & 0x7fffffffu;
+  if (mag > 0x7f800000u) { return 0u; }
+  if (mag == 0u) { b = 0u; }
+  return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
+}
+
+// (ka, ia) ranks before (kb, ib): larger key, then lower index; NONE never.
+fn beats(ka: u32, ia: u32, kb: u32, ib: u32) -> bool {
+  return ia != NONE && (ib == NONE || ka > kb || (ka == kb && ia < ib));
+}
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let t = group_index(wid, nwg);
+  if (t >= params[0]) { return; }
+  let E = params[1];
+  let k = params[2];
+  let gating = params[3];
+  let nGroup = params[5];
+  let size = E / nGroup;
+  let row = t * E;
+
+  if (nGroup > 1u) {
+    if (lid < nGroup) {
+      var k1 = 0u; var i1 = NONE; var k2 = 0u; var i2 = NONE;
+      for (var i = lid * size; i < (lid + 1u) * size; i++) {
+        let kk = okey(sel[row + i]);
+        if (beats(kk, i, k1, i1)) { k2 = k1; i2 = i1; k1 = kk; i1 = i; }
+        else if (beats(kk, i, k2, i2)) { k2 = kk; i2 = i; }
+      }
+      var g = sel[row + i1];
+      if (size > 1u) { g = g + sel[row + i2]; }
+      rsum[lid] = g;
+      gscores[t * nGroup + lid] = g;
+    }
+    workgroupBarrier();
+    if (lid == 0u) {
+      for (var g = 0u; g < nGroup; g++) { kept[g] = 0u; }
+      for (var r = 0u; r < params[6]; r++) {
+        var bk = 0u; var bi = NONE;
+        for (var g = 0u; g < nGroup; g++) {
+          let kk = okey(rsum[g]);
+          if (kept[g] == 0u && (bi == NONE || kk > bk)) { bk = kk; bi = g; }
+        }
+        kept[bi] = 1u;
+      }
+    }
+    workgroupBarrier();
+  }
+
+  var lk = NONE;
+  var li = 0u;
+  var first = 0u;
+  for (var r = 0u; r < k; r++) {
+    var bk = 0u; var bi = NONE;
+    for (var i = lid; i < E; i += ${WG}u) {
+      if (nGroup > 1u && kept[i / size] == 0u) { continue; }
+      let kk = okey(sel[row + i]);
+      if ((kk < lk || (kk == lk && i > li)) && beats(kk, i, bk, bi)) { bk = kk; bi = i; }
+    }
+    rkey[lid] = bk;
+    ridx[lid] = bi;
+    workgroupBarrier();
+    for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
+      if (lid < s && beats(rkey[lid + s], ridx[lid + s], rkey[lid], ridx[lid])) {
+        rkey[lid] = rkey[lid + s];
+        ridx[lid] = ridx[lid + s];
+      }
+      workgroupBarrier();
+    }
+    lk = rkey[0];
+    li = ridx[0];
+    if (r == 0u) { first = li; }
+    if (lid == 0u) { experts[t * k + r] = f32(li); }
+    workgroupBarrier();
+  }
+
+  // Full softmax: Σ exp(l − m) over E, m = the top-1 logit (the max: softmax selects on the logits).
+  var total = 0.0;
+  let m = logits[row + first];
+  if (gating == ${MOE_GATING.softmax}u) {
+    var part = 0.0;
+    for (var i = lid; i < E; i += ${WG}u) { part = part + exp(logits[row + i] - m); }
+    rsum[lid] = part;
+    workgroupBarrier();
+    for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
+      if (lid < s) { rsum[lid] = rsum[lid] + rsum[lid + s]; }
+      workgroupBarrier();
+    }
+    total = rsum[0];
+  }
+  if (lid != 0u) { return; }
+  let base = t * k;
+  if (gating == ${MOE_GATING['topk-softmax']}u) {
+    total = 0.0;
+    for (var j = 0u; j < k; j++) {
+      let e = exp(logits[row + u32(experts[base + j])] - m);
+      weights[base + j] = e;
+      total = total + e;
+    }
+    for (var j = 0u; j < k; j++) { weights[base + j] = weights[base + j] / total; }
+  } else if (gating == ${MOE_GATING.softmax}u) {
+    for (var j = 0u; j < k; j++) {
+      weights[base + j] = exp(logits[row + u32(experts[base + j])] - m) / total;
+    }
+  } else {
+    for (var j = 0u; j < k; j++) {
+      weights[base + j] = 1.0 / (1.0 + exp(-logits[row + u32(experts[base + j])]));
+    }
+  }
+  if (params[4] != 0u) {
+    var sum = 0.0;
+    for (var j = 0u; j < k; j++) { sum = sum + weights[base + j]; }
+    let d = max(sum, NORM_MIN);
+    for (var j = 0u; j < k; j++) { weights[base + j] = weights[base + j] / d; }
+  }
+  let scale = bitcast<f32>(params[7]);
+  if (scale != 1.0) {
+    for (var j = 0u; j < k; j++) { weights[base + j] = weights[base + j] * scale; }
+  }
+}
+`;
+}
+
+/** params [T, E, capacity]; 1 experts [T] (f32 ids), 2 weights [T], 3 dropped [T] u32. */
+export function moeCapacityWgsl(): string {
+  return /* wgsl */ `// moe switch capacity
+@group(0) @binding(0) var<storage, read> params: array<u32>;
+@group(0) @binding(1) var<storage, read> experts: array<f32>;
+@group(0) @binding(2) var<storage, read_write> weights: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dropped: array<u32>;
+${WGSL_GRID}
+@compute @workgroup_size(${MOE_FLAT_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let e = group_index(wid, nwg) * ${MOE_FLAT_WG}u + lid;
+  if (e >= params[1]) { return; }
+  var used = 0u;
+  for (var t = 0u; t < params[0]; t++) {
+    if (u32(experts[t]) != e) { continue; }
+    if (used < params[2]) {
+      used++;
+      dropped[t] = 0u;
+    } else {
+      dropped[t] = 1u;
+      weights[t] = 0.0;
+    }
+  }
+}
+`;
+}
