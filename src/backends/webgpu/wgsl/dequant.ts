@@ -1,0 +1,71 @@
+/**
+ * Dequantization kernels: ggml bytes of any type → f32 bits, written as u32
+ * so no value passes through a float register on the way out (NaN payloads
+ * of f16/bf16/f32 survive). One source for both jobs:
+ * - 'all': element e of the tensor, e < n;
+ * - 'rows': embedding lookup, element e = (r, c) of the output [n / rowLen, rowLen]
+ *   is element c of the table's row ids[r].
+ * Quantized types: one invocation per four elements (dq4, one scale per 16);
+ * float types: one per four elements, each bounds-checked (rows may be odd).
+ *
+ * Bindings: 0 params [n, rowLen], 1 src bytes, 2 out (u32 = f32 bits), 3 ids ('rows').
+ */
+import { GGML_TYPES, type GgmlTypeInfo, type GgmlTypeName } from '../../../types/ggml-types.js';
+import { WGSL_GRID } from '../context.js';
+import { wgslBlocks } from './blocks.js';
+
+export const DEQUANT_WORKGROUP = 256;
+/** Elements per invocation. */
+export const DEQUANT_PER_THREAD = 4;
+
+export type DequantMode = 'all' | 'rows';
+
+export function dequantKernel(typeName: GgmlTypeName, mode: DequantMode): string {
+  const type: GgmlTypeInfo = GGML_TYPES[typeName];
+  const bs = type.blockSize;
+  const ts = type.typeSize;
+  // Block index and element-in-block of element e: blocks never straddle rows (rowLen % bs == 0),
+  // so a row's blocks are consecutive from row·(rowLen/bs); no flat source element index (it could pass 2^32).
+  const locate =
+    mode === 'all'
+      ? `let blk = e / ${bs}u;
+  let i = e % ${bs}u;`
+      : `let r = e / params[1];
+  let c = e - r * params[1];
+  let blk = ids[r] * (params[1] / ${bs}u) + c / ${bs}u;
+  let i = c % ${bs}u;`;
+  const body = type.quantized
+    ? `let e = t * 4u;
+  if (e >= params[0]) { return; }
+  ${locate}
+  let v = dq4bits_${typeName}(blk * ${ts}u, i);
+  out[e] = v.x;
+  out[e + 1u] = v.y;
+  out[e + 2u] = v.z;
+  out[e + 3u] = v.w;`
+    : `for (var k = 0u; k < 4u; k++) {
+    let e = t * 4u + k;
+    if (e >= params[0]) { return; }
+    ${locate.replaceAll('\n', '\n  ')}
+    out[e] = dqbits_${typeName}(blk * ${ts}u, i);
+  }`;
+  return /* wgsl */ `
+@group(0) @binding(0) var<storage, read> params: array<u32>;
+@group(0) @binding(1) var<storage, read> src: array<u32>;
+@group(0) @binding(2) var<storage, read_write> out: array<u32>;
+${mode === 'rows' ? '@group(0) @binding(3) var<storage, read> ids: array<u32>;' : ''}
+${WGSL_GRID}
+${wgslBlocks([typeName])}
+@compute @workgroup_size(${DEQUANT_WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let t = group_index(wid, nwg) * ${DEQUANT_WORKGROUP}u + lid;
+  ${body}
+}
+`;
+}
+
+/** Workgroups for n output elements. */
+export function dequantGroups(n: number): number {
+  return Math.ceil(n / (DEQUANT_WORKGROUP * DEQUANT_PER_THREAD));
+}
