@@ -4,6 +4,7 @@ import { demoCommand } from './demo.js';
 import { diffCommand } from './diff.js';
 import { inspectCommand } from './inspect.js';
 import { parityCommand } from './parity.js';
+import { replayCommand } from './replay.js';
 import { runCommand } from './run.js';
 import { traceCommand } from './trace.js';
 
@@ -13,5 +14,6 @@ export const commands: Command[] = [
   runCommand,
   traceCommand,
   diffCommand,
+  replayCommand,
   parityCommand,
 ];

@@ -105,6 +105,7 @@ function parseDiffArgs(argv: string[]): DiffArgs {
 export function progressLine(
   stream: { isTTY?: boolean; write(s: string): unknown },
   delayMs = 400,
+  label = 'diff',
 ): { update(done: number, total: number, name: string): void; clear(): void } {
   const start = Date.now();
   let shown = false;
@@ -112,7 +113,7 @@ export function progressLine(
     update(done, total, name) {
       if (!stream.isTTY || Date.now() - start < delayMs) return;
       shown = true;
-      stream.write(`\r\x1b[Kdiff: ${done}/${total} ${name}`);
+      stream.write(`\r\x1b[K${label}: ${done}/${total} ${name}`);
     },
     clear() {
       if (shown) stream.write('\r\x1b[K');

@@ -55,7 +55,8 @@ function heatColor(v: number | null, lo: number, hi: number, centred: boolean): 
   return `hsl(${hue.toFixed(0)}, 70%, ${(45 + 10 * Math.abs(t - 0.5)).toFixed(0)}%)`;
 }
 
-function esc(s: string): string {
+/** Escapes text for HTML (names come from files). */
+export function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
@@ -248,7 +249,8 @@ function layerSeries(r: DiffResult): { layers: number; nmse: Series[]; cosine: S
   };
 }
 
-const CSS = `
+/** The reports' shared style sheet (diff and replay). */
+export const REPORT_CSS = `
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}
 h1{font-size:20px;margin:0 0 8px} h2{font-size:16px;margin:24px 0 8px}
 .meta{color:#555;margin:2px 0}.warn{color:#a00}
@@ -319,7 +321,7 @@ export function renderDiffHtml(r: DiffResult, opts: DiffHtmlOptions = {}): strin
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
-<style>${CSS}</style></head><body>
+<style>${REPORT_CSS}</style></head><body>
 <h1>${esc(title)} — tier ${esc(r.tier)}</h1>
 ${meta('reference', r.reference)}
 ${meta('candidate', r.candidate)}

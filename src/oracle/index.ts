@@ -66,6 +66,33 @@ export {
   type ParityRow,
   parityMatrix,
 } from './parity-matrix.js';
+export {
+  type ReplayOptions,
+  type ReplayResult,
+  type ReplayStageRow,
+  type ReplayTier,
+  type ReplayVerdict,
+  replay,
+} from './replay.js';
+export { ReplayModel } from './replay-model.js';
+export {
+  formatReplay,
+  type ReplayHtmlOptions,
+  type ReplayJson,
+  renderReplayHtml,
+  replayToJson,
+} from './replay-report.js';
+export {
+  type ReplayContext,
+  type ReplayInputs,
+  type ReplayOutput,
+  type ReplayRule,
+  type ReplayStageKind,
+  registerReplayRule,
+  replayBound,
+  replayRule,
+  replayStages,
+} from './replay-rules.js';
 export { formatComparison } from './report.js';
 export { type StdRatio, stdRatio, type TensorStats, tensorStats } from './stats.js';
 export type { TensorLike } from './tensor-input.js';

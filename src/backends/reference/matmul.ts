@@ -16,8 +16,8 @@ export interface ReferenceMatmul {
 }
 
 export function referenceMatmul(
-  x: Float32Array,
-  w: Float32Array,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
   M: number,
   N: number,
   K: number,

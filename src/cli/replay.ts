@@ -1,0 +1,123 @@
+/** `plumbline replay MODEL CAND`: recompute each stage from the candidate's own inputs; the first fault. */
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { finiteJson } from '../oracle/diff-report.js';
+import { type ReplayOptions, type ReplayTier, replay } from '../oracle/replay.js';
+import { formatReplay, renderReplayHtml, replayToJson } from '../oracle/replay-report.js';
+import { TIER_NAMES } from '../oracle/tiers.js';
+import { type CliIo, type Command, UsageError } from './command.js';
+import { progressLine } from './diff.js';
+
+const TIERS = ['auto', ...TIER_NAMES];
+
+const HELP = `usage: plumbline replay MODEL.gguf CANDIDATE.safetensors
+                        [--reference-trace REFERENCE.safetensors | --no-reference]
+                        [--tier auto|f32|tf32|f16|bf16|q8|exact] [--numerics exact|ggml]
+                        [--json] [--html REPORT.html]
+
+Finds the kernel that is wrong, not the first stage that drifted. For every
+stage of the candidate trace, recomputes that stage in float64 from the
+candidate's OWN captured inputs (blk.L.q_proj from its blk.L.attn_norm and the
+model's weights, attention from its q_post_rope, k_post_rope and v_proj, …)
+and checks the candidate's output against the error a correct kernel may
+make at the tier (matmuls: the bound scaled by Σ|x|·|w|). Each stage is:
+  fault        its output does not follow from its inputs: this kernel is wrong
+  consequence  it follows from the replayed value of a faulty input, not from
+               the recorded one (the trace recorded something else than it consumed)
+  carried      follows from its inputs but differs from the reference: upstream drift
+  ok           follows from its inputs and agrees with the reference
+  skipped      no replay rule for the stage, or an input was not captured
+The candidate's tokens come from its metadata; the pass must start at position 0.
+
+options:
+  --tier T             auto (default): matmuls at their weight type's tier in the
+                       numerics (ggml: q8 for quantized weights), the embedding
+                       exact, the rest f32; or one tier for every stage: ${TIER_NAMES.join(', ')}
+  --numerics N         the candidate's numerics (default: its metadata's): ggml
+                       keeps K and V in an f16 cache, which the replay rounds alike
+  --reference-trace R  tell carried from ok against this trace (default: the model
+                       run on the reference backend, exact numerics, same tokens)
+  --no-reference       do not compare with a reference (no carried verdicts)
+  --json               print { tier, numerics, reference, firstFault, stages, warnings }
+                       as JSON (inf and NaN as strings)
+  --html FILE          also write a self-contained HTML report
+  -h, --help           show this help
+
+exit status: 0 no fault, 1 a fault (or an error), 2 bad usage`;
+
+interface ReplayArgs {
+  model: string;
+  candidate: string;
+  opts: ReplayOptions;
+  json: boolean;
+  html?: string;
+}
+
+function parseReplayArgs(argv: string[]): ReplayArgs {
+  const parse = () =>
+    parseArgs({
+      args: argv,
+      options: {
+        tier: { type: 'string' },
+        numerics: { type: 'string' },
+        'reference-trace': { type: 'string' },
+        'no-reference': { type: 'boolean' },
+        json: { type: 'boolean' },
+        html: { type: 'string' },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse();
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values: v, positionals } = parsed;
+  if (positionals.length !== 2)
+    throw new UsageError(`expected a model and a candidate trace, got ${positionals.length} arguments`);
+  const tier = v.tier ?? 'auto';
+  if (!TIERS.includes(tier))
+    throw new UsageError(`unknown tier ${JSON.stringify(tier)} (one of ${TIERS.join(', ')})`);
+  if (v.numerics !== undefined && v.numerics !== 'exact' && v.numerics !== 'ggml')
+    throw new UsageError(`--numerics must be exact or ggml, got ${JSON.stringify(v.numerics)}`);
+  if (v['no-reference'] && v['reference-trace'] !== undefined)
+    throw new UsageError('give either --reference-trace or --no-reference');
+  const opts: ReplayOptions = { tier: tier as ReplayTier };
+  if (v.numerics) opts.numerics = v.numerics as 'exact' | 'ggml';
+  if (v['no-reference']) opts.reference = 'none';
+  else if (v['reference-trace'] !== undefined) opts.reference = v['reference-trace'];
+  return {
+    model: positionals[0],
+    candidate: positionals[1],
+    opts,
+    json: v.json ?? false,
+    ...(v.html !== undefined ? { html: v.html } : {}),
+  };
+}
+
+export const replayCommand: Command = {
+  name: 'replay',
+  summary: "recompute each stage from the candidate's own inputs; name the faulty kernel",
+  help: HELP,
+  async run(argv: string[], io: CliIo): Promise<number> {
+    const a = parseReplayArgs(argv);
+    const progress = progressLine(process.stderr, 400, 'replay');
+    let result: Awaited<ReturnType<typeof replay>>;
+    try {
+      result = await replay(a.model, a.candidate, { ...a.opts, onProgress: progress.update });
+    } finally {
+      progress.clear();
+    }
+    if (a.json) {
+      for (const w of result.warnings) io.err(`plumbline replay: warning: ${w}`);
+      io.out(JSON.stringify(replayToJson(result), finiteJson, 2));
+    } else io.out(formatReplay(result));
+    if (a.html) {
+      await writeFile(a.html, renderReplayHtml(result));
+      if (!a.json) io.out(`HTML report: ${a.html}`);
+    }
+    return result.firstFault ? 1 : 0;
+  },
+};
