@@ -30,15 +30,7 @@ import type { SelectionErrorModel } from '../../../oracle/moe-bound.js';
 import { gamma } from '../../../oracle/tiers.js';
 import { referenceSelectionValues } from '../../reference/moe.js';
 import { moeKernelPath } from '../../wasm/moe.js';
-
-/** One ULP relative, with no rounding mode fixed (round up or down). */
-export const WGSL_ULP = 2 ** -23;
-const FLUSH = 2 ** -126;
-
-/** WGSL exp's relative error at x: (3 + 2|x|) ULP. */
-export function wgslExpError(x: number): number {
-  return (3 + 2 * Math.abs(x)) * WGSL_ULP;
-}
+import { WGSL_FLUSH as FLUSH, WGSL_DIV_ERROR, WGSL_ULP, wgslExpError } from '../wgsl/numerics.js';
 
 type Vec = ArrayLike<number>;
 
@@ -75,12 +67,12 @@ export function gpuMoeWeightBound(
     const e = over.map((i) => Math.exp(row[i] - m));
     const sum = e.reduce((a, b) => a + b, 0);
     const A = over.reduce((acc, i, n) => acc + (e[n] / sum) * eps(i), 0) + gamma(over.length - 1, WGSL_ULP);
-    rho = Array.from(experts, (j) => eps(j) + A + 2.5 * WGSL_ULP);
+    rho = Array.from(experts, (j) => eps(j) + A + WGSL_DIV_ERROR);
   }
   const worst = Math.max(...rho);
   const atol = FLUSH * 2 ** 15 * Math.max(plan.scale, 1);
   return Float64Array.from(rho, (r, j) => {
-    let rel = path.normalize ? r + worst + gamma(k - 1, WGSL_ULP) + 2.5 * WGSL_ULP : r;
+    let rel = path.normalize ? r + worst + gamma(k - 1, WGSL_ULP) + WGSL_DIV_ERROR : r;
     if (plan.scale !== 1) rel += WGSL_ULP;
     return rel * (1 + 4 * (worst + 4 * WGSL_ULP)) * Math.abs(w[j]) + atol;
   });
