@@ -6,6 +6,7 @@ import type { CliIo } from '../../src/cli/command.js';
 import { main } from '../../src/cli/main.js';
 import { createEngine, type Engine } from '../../src/engine/engine.js';
 import { syntheticModel } from '../../src/model/synthetic.js';
+import { CHROMIUM_PATH, haveChromium, launchChromium } from '../browser/chromium.js';
 import { capturePass, faultyEngine, scaleAt } from '../helpers/faulty-engine.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'plumbline-replay-cli-'));
@@ -70,7 +71,7 @@ describe('plumbline replay', () => {
     expect(page).toContain('first fault: blk.1.ffn_swiglu');
   });
 
-  it('prints the fault in words, and the carried stages after it', async () => {
+  it('prints the fault in words', async () => {
     const r = await run(model, faulty, '--no-reference', '--tier', 'f32');
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/^> +blk\.1\.ffn_swiglu +FAULT +f32/m);
@@ -84,5 +85,38 @@ describe('plumbline replay', () => {
     expect(t.code).toBe(2);
     expect(t.err).toContain('unknown tier "fp8"');
     expect((await run(model, clean, '--no-reference', '--reference-trace', clean)).code).toBe(2);
+  });
+});
+
+describe.skipIf(!haveChromium && !process.env.CI)('plumbline replay --html in headless Chromium', () => {
+  it('renders the verdict grid with the first fault outlined, and the table', async () => {
+    if (!haveChromium) throw new Error(`CI needs Chromium at ${CHROMIUM_PATH} (set CHROMIUM_PATH)`);
+    const html = join(dir, 'render.html');
+    expect((await run(model, faulty, '--html', html)).code).toBe(1);
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      const requests: string[] = [];
+      page.on('request', (q) => {
+        if (!q.url().startsWith('file:')) requests.push(q.url());
+      });
+      await page.goto(`file://${html}`);
+      const shot = await page.screenshot({ fullPage: true });
+      expect(shot.byteLength).toBeGreaterThan(10_000);
+      const box = await page.locator('#replay-grid').boundingBox();
+      expect(box && box.width > 100 && box.height > 50).toBe(true);
+      // embedding, 2 layers × 18 llama stages, output_norm, logits.
+      expect(await page.locator('#replay-grid rect.cell').count()).toBe(39);
+      expect(await page.locator('#replay-grid rect.cell.fault').count()).toBe(1);
+      expect(await page.locator('#replay-grid rect.cell.carried').count()).toBeGreaterThan(5);
+      expect(await page.locator('#first-fault').count()).toBe(1);
+      expect(await page.locator('#first-fault-row td').first().textContent()).toBe('blk.1.ffn_swiglu');
+      expect(errors).toEqual([]);
+      expect(requests).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 });
