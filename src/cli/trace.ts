@@ -89,7 +89,7 @@ export const traceCommand: Command = {
           ),
         );
       } else {
-        const available = architectureStages(model.hparams.arch);
+        const available = architectureStages(model.hparams.arch, model.hparams.moe !== null);
         io.out(
           `${out}: ${entries.length} tensors, ${formatBytes(bytes)}, ${tokens.length} tokens, ` +
             `${model.architecture} on ${engine.backend} (${model.numerics} numerics), forward ${seconds.toFixed(2)} s`,

@@ -10,6 +10,7 @@
  *   cache[pos..pos+n) = k, v;  a = attention(q, cache k, cache v), causal
  *   x = x + a·Woᵀ (+bo)
  *   x = x + (silu(g)⊙u)·Wdownᵀ,  g, u = f·Wgateᵀ, f·Wupᵀ,  f = rms_norm(x)·ffn_norm
+ *   (mixture-of-experts layers: x = x + moe(f), ./moe-ffn.ts)
  */
 import type { Engine } from '../engine/engine.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -17,7 +18,8 @@ import type { KvCache } from '../ops/kv-cache.js';
 import type { MatmulNumerics } from '../ops/matmul.js';
 import type { Capture } from './capture.js';
 import type { HParams } from './hparams.js';
-import type { LayerWeights } from './weights.js';
+import { runMoeFfn } from './moe-ffn.js';
+import type { DenseFfnWeights, LayerWeights } from './weights.js';
 
 export interface BlockContext {
   engine: Engine;
@@ -54,6 +56,28 @@ async function linear(
 ): Promise<Tensor> {
   const y = s.keep(await e.matmul(x, w, { numerics }));
   return b ? s.keep(await e.add(y, b)) : y;
+}
+
+/** down(silu(f·gateᵀ) ⊙ f·upᵀ), with its stages. */
+async function denseFfn(
+  ctx: BlockContext,
+  l: number,
+  w: DenseFfnWeights,
+  f: Tensor,
+  s: Scope,
+): Promise<Tensor> {
+  const { engine: e, capture: cap, numerics } = ctx;
+  const g = s.keep(await e.matmul(f, w.gate, { numerics }));
+  const u = s.keep(await e.matmul(f, w.up, { numerics }));
+  await cap?.put('ffn_gate', l, g);
+  await cap?.put('ffn_up', l, u);
+  // ffn_act is its own op only when traced: the pass itself fuses it into swiglu.
+  if (cap?.wants('ffn_act', l)) await cap.put('ffn_act', l, s.keep(await e.silu(g)));
+  const sw = s.keep(await e.swiglu(g, u));
+  await cap?.put('ffn_swiglu', l, sw);
+  const down = s.keep(await e.matmul(sw, w.down, { numerics }));
+  await cap?.put('ffn_out', l, down);
+  return down;
 }
 
 /** Runs layer `l` on the residual stream x [n, n_embd]; returns the new stream (the caller owns it). */
@@ -117,16 +141,8 @@ export async function runBlock(ctx: BlockContext, l: number, w: LayerWeights, x:
 
     const f = s.keep(await e.rmsNorm(x1, w.ffnNorm, { eps }));
     await cap?.put('ffn_norm', l, f);
-    const g = s.keep(await e.matmul(f, w.wGate, { numerics }));
-    const u = s.keep(await e.matmul(f, w.wUp, { numerics }));
-    await cap?.put('ffn_gate', l, g);
-    await cap?.put('ffn_up', l, u);
-    // ffn_act is its own op only when traced: the pass itself fuses it into swiglu.
-    if (cap?.wants('ffn_act', l)) await cap.put('ffn_act', l, s.keep(await e.silu(g)));
-    const sw = s.keep(await e.swiglu(g, u));
-    await cap?.put('ffn_swiglu', l, sw);
-    const down = s.keep(await e.matmul(sw, w.wDown, { numerics }));
-    await cap?.put('ffn_out', l, down);
+    const down =
+      w.ffn.kind === 'moe' ? await runMoeFfn(ctx, l, w.ffn, f, s) : await denseFfn(ctx, l, w.ffn, f, s);
     const out = await e.add(x1, down);
     try {
       await cap?.put('layer_output', l, out);

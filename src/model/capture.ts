@@ -36,15 +36,19 @@ export interface TraceTensor {
 /** Captured stages by canonical name, in computation order. */
 export type CapturedStages = Map<string, TraceTensor>;
 
-/** Stages a dense (non-MoE) block has; q_norm/k_norm only with qk-norm. */
-function hasStage(arch: ArchSpec, s: LayerStage): boolean {
-  if (s.startsWith('moe_')) return false;
+/** The dense FFN's stages, which a mixture-of-experts block replaces with the moe_ ones. */
+const DENSE_FFN: ReadonlySet<string> = new Set(['ffn_gate', 'ffn_up', 'ffn_act', 'ffn_swiglu', 'ffn_out']);
+
+/** Stages a block has: q_norm/k_norm only with qk-norm; moe_* instead of the dense FFN's in MoE models. */
+function hasStage(arch: ArchSpec, s: LayerStage, moe: boolean): boolean {
+  if (s.startsWith('moe_')) return moe;
+  if (DENSE_FFN.has(s)) return !moe;
   return arch.qkNorm || (s !== 'q_norm' && s !== 'k_norm');
 }
 
-/** The stages an architecture computes, in order. */
-export function architectureStages(arch: ArchSpec): ModelStage[] {
-  return [...PRE_STAGES, ...LAYER_STAGES.filter((s) => hasStage(arch, s)), ...POST_STAGES];
+/** The stages an architecture computes, in order (`moe`: the model's layers are mixture-of-experts). */
+export function architectureStages(arch: ArchSpec, moe = false): ModelStage[] {
+  return [...PRE_STAGES, ...LAYER_STAGES.filter((s) => hasStage(arch, s, moe)), ...POST_STAGES];
 }
 
 const PER_LAYER: ReadonlySet<string> = new Set(LAYER_STAGES);
@@ -58,8 +62,8 @@ export class Capture {
   ) {}
 
   /** Checks the plan against the architecture: an unknown stage or layer is a ModelError naming it. */
-  static create(plan: CapturePlan, arch: ArchSpec, nLayer: number): Capture {
-    const available = architectureStages(arch);
+  static create(plan: CapturePlan, arch: ArchSpec, nLayer: number, moe = false): Capture {
+    const available = architectureStages(arch, moe);
     const stages = plan.stages === undefined || plan.stages === 'all' ? available : plan.stages;
     for (const s of stages)
       if (!(available as string[]).includes(s))

@@ -5,6 +5,7 @@
  */
 import type { GgufFile } from '../formats/gguf/index.js';
 import { GgufValueType } from '../formats/gguf/index.js';
+import type { MoeScheme } from '../ops/moe-route.js';
 import type { RopeMode } from '../ops/rope.js';
 import { HyperparameterError, UnsupportedArchitectureError } from './errors.js';
 
@@ -19,15 +20,78 @@ export interface ArchSpec {
   readonly outBias: 'optional' | 'absent';
   /** RMSNorm of each Q and K head over head_dim before RoPE (qwen3). */
   readonly qkNorm: boolean;
+  /**
+   * Mixture of experts: 'required' (qwen2moe, qwen3moe), 'optional' (llama:
+   * Mixtral is a llama with `expert_count` > 0), 'absent'. `router` names the
+   * routing scheme (engine.moeRoute), `shared` whether layers have Qwen2-MoE's
+   * sigmoid-gated shared expert.
+   */
+  readonly moe: 'required' | 'optional' | 'absent';
+  readonly router?: MoeScheme;
+  readonly shared?: boolean;
 }
 
-export type Architecture = 'llama' | 'qwen2' | 'qwen3';
+export type Architecture = 'llama' | 'qwen2' | 'qwen3' | 'qwen2moe' | 'qwen3moe';
 
 export const ARCHITECTURES: Readonly<Record<Architecture, ArchSpec>> = Object.freeze({
-  llama: { name: 'llama', ropeMode: 'normal', qkvBias: 'optional', outBias: 'optional', qkNorm: false },
-  qwen2: { name: 'qwen2', ropeMode: 'neox', qkvBias: 'required', outBias: 'absent', qkNorm: false },
-  qwen3: { name: 'qwen3', ropeMode: 'neox', qkvBias: 'absent', outBias: 'absent', qkNorm: true },
+  llama: {
+    name: 'llama',
+    ropeMode: 'normal',
+    qkvBias: 'optional',
+    outBias: 'optional',
+    qkNorm: false,
+    moe: 'optional',
+    router: 'mixtral',
+  },
+  qwen2: {
+    name: 'qwen2',
+    ropeMode: 'neox',
+    qkvBias: 'required',
+    outBias: 'absent',
+    qkNorm: false,
+    moe: 'absent',
+  },
+  qwen3: {
+    name: 'qwen3',
+    ropeMode: 'neox',
+    qkvBias: 'absent',
+    outBias: 'absent',
+    qkNorm: true,
+    moe: 'absent',
+  },
+  qwen2moe: {
+    name: 'qwen2moe',
+    ropeMode: 'neox',
+    qkvBias: 'required',
+    outBias: 'absent',
+    qkNorm: false,
+    moe: 'required',
+    router: 'qwen2-moe',
+    shared: true,
+  },
+  qwen3moe: {
+    name: 'qwen3moe',
+    ropeMode: 'neox',
+    qkvBias: 'absent',
+    outBias: 'absent',
+    qkNorm: true,
+    moe: 'required',
+    router: 'qwen3-moe',
+  },
 });
+
+/** The mixture-of-experts FFN of every layer. */
+export interface MoeParams {
+  /** `expert_count` */
+  nExpert: number;
+  /** `expert_used_count`: k, experts per token. */
+  nExpertUsed: number;
+  /** Each expert's FFN width (`expert_feed_forward_length`; Mixtral: `feed_forward_length`). */
+  nFfExp: number;
+  /** The shared expert's width (`expert_shared_feed_forward_length`), 0 without one. */
+  nFfShexp: number;
+  scheme: MoeScheme;
+}
 
 export interface RopeParams {
   mode: RopeMode;
@@ -52,6 +116,8 @@ export interface HParams {
   headDim: number;
   rmsEps: number;
   rope: RopeParams;
+  /** null: a dense FFN. */
+  moe: MoeParams | null;
 }
 
 /** Reads the metadata of an open GGUF file; `vocabFallback` is used when `<arch>.vocab_size` is absent. */
@@ -66,7 +132,9 @@ export function readHParams(file: Pick<GgufFile, 'metadata'>, vocabFallback?: nu
 
   const nEmbd = k.int('embedding_length');
   const nLayer = k.int('block_count');
-  const nFf = k.int('feed_forward_length');
+  const moe = readMoe(k, arch);
+  // MoE files may omit the dense width (it is used by no layer).
+  const nFf = k.int('feed_forward_length', moe?.nFfExp);
   const nHead = k.int('attention.head_count');
   const nHeadKv = k.perLayerInt('attention.head_count_kv', nLayer) ?? nHead;
   if (nHead % nHeadKv !== 0)
@@ -106,7 +174,24 @@ export function readHParams(file: Pick<GgufFile, 'metadata'>, vocabFallback?: nu
       freqBase: k.float('rope.freq_base', 10000, 'positive'),
       freqScale: ropeFreqScale(k),
     },
+    moe,
   };
+}
+
+/** The `expert_*` keys: required for qwen*moe, a llama with expert_count > 0 is Mixtral. */
+function readMoe(k: Keys, arch: ArchSpec): MoeParams | null {
+  if (arch.moe === 'absent' || !arch.router) return null;
+  const nExpert = k.int('expert_count', arch.moe === 'optional' ? 0 : undefined, true);
+  if (nExpert === 0) return null;
+  const nExpertUsed = k.int('expert_used_count');
+  if (nExpertUsed > nExpert)
+    throw new HyperparameterError(
+      k.name('expert_used_count'),
+      `${nExpertUsed} experts per token, but expert_count is ${nExpert}`,
+    );
+  const nFfExp = arch.moe === 'optional' ? k.int('feed_forward_length') : k.int('expert_feed_forward_length');
+  const nFfShexp = arch.shared ? k.int('expert_shared_feed_forward_length') : 0;
+  return { nExpert, nExpertUsed, nFfExp, nFfShexp, scheme: arch.router };
 }
 
 /** llama.cpp: freq_scale = 1 / rope.scaling.factor when a factor is given; only linear scaling here. */
@@ -145,12 +230,16 @@ class Keys {
     return v.value;
   }
 
-  int(key: string, fallback?: number): number {
+  /** A positive 32-bit integer (zero too with allowZero). */
+  int(key: string, fallback?: number, allowZero = false): number {
     const value = this.numeric(key) ?? fallback;
     const name = this.name(key);
     if (value === undefined) throw new HyperparameterError(name, 'is missing');
-    if (!Number.isSafeInteger(value) || value < 1 || value > 2 ** 31 - 1)
-      throw new HyperparameterError(name, `must be a positive 32-bit integer, got ${value}`);
+    if (!Number.isSafeInteger(value) || value < (allowZero ? 0 : 1) || value > 2 ** 31 - 1)
+      throw new HyperparameterError(
+        name,
+        `must be a ${allowZero ? 'non-negative' : 'positive'} 32-bit integer, got ${value}`,
+      );
     return value;
   }
 

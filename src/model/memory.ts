@@ -45,6 +45,7 @@ export function estimateModelBytes(
   let packed = 0;
   const pack = (info: GgufTensorInfo) => {
     const float = info.type.name === 'f32' || info.type.name === 'f16' || info.type.name === 'bf16';
+    if (info.shape.length !== 2) return; // 3-D expert tensors are used in place
     const [N, K] = info.shape;
     if (float && (opts.packsFloatWeights || info.type.name === 'f32'))
       packed += Math.ceil(N / PANEL_ROWS) * PANEL_ROWS * K * 4;
@@ -64,7 +65,10 @@ export function estimateModelBytes(
   const kvDim = h.nHeadKv * h.headDim;
   // Live at once in a layer: the residual stream and its norm, q/k/v and their
   // roped copies, attention out and projection, gate/up/swiglu, plus logits.
-  const perToken = 6 * h.nEmbd + 2 * (qDim + 2 * kvDim) + 2 * qDim + 3 * h.nFf + h.nVocab;
+  // MoE: router logits, and per routed slot gate/up, the gathered input and the expert output.
+  const m = h.moe;
+  const ffn = m ? m.nExpert + m.nExpertUsed * (2 * m.nFfExp + 2 * h.nEmbd) + 3 * m.nFfShexp : 3 * h.nFf;
+  const perToken = 6 * h.nEmbd + 2 * (qDim + 2 * kvDim) + 2 * qDim + ffn + h.nVocab;
   const workspace = opts.nBatch * perToken * 4;
   return { weights, packed, kvCache, workspace, total: weights + packed + kvCache + workspace };
 }

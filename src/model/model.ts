@@ -95,7 +95,7 @@ export class Model {
       if (!Number.isInteger(id) || id < 0 || id >= h.nVocab)
         throw new ModelError(`forward: tokens[${i}] = ${id} is outside the vocabulary [0, ${h.nVocab})`);
     }
-    const capture = opts.trace ? Capture.create(opts.trace, h.arch, h.nLayer) : undefined;
+    const capture = opts.trace ? Capture.create(opts.trace, h.arch, h.nLayer, h.moe !== null) : undefined;
     if (this.busy) throw new ModelError('forward: another forward pass of this model is running');
     this.busy = true;
     // From here the cache is being rewritten from p0: whatever happens, it holds at most p0 valid tokens.

@@ -14,6 +14,7 @@
  *   lengths on the path (per layer n_embd for Q/K/V, head_dim for the scores,
  *   n_kv for softmax·V, n_head·head_dim for O, n_embd for gate/up, n_ff for
  *   down; then n_embd for the head): tierVariance('f32', K);
+ *   (MoE: the expert widths replace n_ff; routing changes weights, not depth)
  * - ggml numerics only: each matmul on the path converts its activations to
  *   the weight's vec_dot type — q8_0/q8_1/q8_K add the q8 tier's operand
  *   variance, f16/bf16 theirs, f32 nothing — and attention rounds Q to f16
@@ -29,11 +30,12 @@ import { STATISTICAL_SAFETY, TIERS, tierVariance } from '../oracle/tiers.js';
 import type { GgmlTypeInfo } from '../types/ggml-types.js';
 import type { HParams } from './hparams.js';
 import type { Model, Numerics } from './model.js';
+import type { LayerWeights } from './weights.js';
 
 /** Sum of the dot lengths along the longest path from the embedding to the logits. */
 export function forwardDepth(h: HParams, nKv: number): number {
   const attention = h.nEmbd + h.headDim + nKv + h.nHead * h.headDim;
-  const ffn = h.nEmbd + h.nFf;
+  const ffn = h.nEmbd + (h.moe ? Math.max(h.moe.nFfExp, h.moe.nFfShexp) : h.nFf);
   return h.nLayer * (attention + ffn) + h.nEmbd;
 }
 
@@ -44,6 +46,15 @@ function conversionVariance(w: GgmlTypeInfo): number {
   if (v === 'f16') return TIERS.f16.operandVariance;
   if (v === 'bf16') return TIERS.bf16.operandVariance;
   return 0;
+}
+
+/** The FFN's two conversions (gate/up input, down input); for MoE the worst over routed and shared experts. */
+function ffnConversionVariance(f: LayerWeights['ffn']): number {
+  const worst = (...ts: Tensor[]) => Math.max(...ts.map((t) => conversionVariance(t.type)));
+  if (f.kind === 'dense') return worst(f.gate, f.up) + worst(f.down);
+  const x = f.experts;
+  const sh = x.shared ? [x.shared] : [];
+  return worst(x.gate, x.up, ...sh.flatMap((s) => [s.gate, s.up])) + worst(x.down, ...sh.map((s) => s.down));
 }
 
 export interface ForwardThresholds {
@@ -64,11 +75,7 @@ export function forwardThresholds(model: Model, nKv: number, numerics: Numerics)
     const worst = (...ts: Tensor[]) => Math.max(...ts.map((t) => conversionVariance(t.type)));
     for (const w of model.weights.layers)
       variance +=
-        worst(w.wq, w.wk, w.wv) +
-        worst(w.wo) +
-        worst(w.wGate, w.wUp) +
-        worst(w.wDown) +
-        2 * TIERS.f16.operandVariance;
+        worst(w.wq, w.wk, w.wv) + worst(w.wo) + ffnConversionVariance(w.ffn) + 2 * TIERS.f16.operandVariance;
     variance += worst(model.weights.output);
   }
   const nmse = STATISTICAL_SAFETY * variance;

@@ -1,6 +1,6 @@
 /**
- * Small deterministic GGUF models for tests and the demo: a llama, qwen2 or
- * qwen3 model of given dimensions whose weights come from a seeded PRNG
+ * Small deterministic GGUF models for tests and the demo: a llama, qwen2,
+ * qwen3, qwen2moe or qwen3moe (or Mixtral-style llama) model of given dimensions whose weights come from a seeded PRNG
  * (matrices N(0, 1/K) so activations stay of order 1, norm weights near 1,
  * biases small), quantized to any ggml weight type with quantize() (byte-
  * identical to ggml's reference quantizers), with an SPM-style vocabulary in
@@ -25,7 +25,8 @@ export type WeightRole =
   | 'attn_output'
   | 'ffn_gate'
   | 'ffn_up'
-  | 'ffn_down';
+  | 'ffn_down'
+  | 'ffn_gate_inp';
 
 export interface SyntheticModelSpec {
   arch: Architecture;
@@ -51,6 +52,38 @@ export interface SyntheticModelSpec {
   name?: string;
   ropeFreqBase?: number;
   rmsEps?: number;
+  /**
+   * Mixture of experts (qwen2moe, qwen3moe; llama becomes Mixtral-style):
+   * expert_count, expert_used_count, each expert's width (qwen*moe:
+   * expert_feed_forward_length, default nFf; llama: nFf) and qwen2moe's
+   * shared expert width. Expert tensors take the ffn_* roles' types; the
+   * router (ffn_gate_inp) is f32 unless `types.ffn_gate_inp` says otherwise.
+   */
+  moe?: { nExpert: number; nExpertUsed: number; nFfExp?: number; nFfShexp?: number };
+}
+
+/** The `<arch>.expert_*` keys of a MoE spec (llama: Mixtral's, with the expert width as feed_forward_length). */
+function moeMetadata(spec: SyntheticModelSpec): [string, GgufMetadataInputValue][] {
+  const m = spec.moe;
+  const a = spec.arch;
+  const arch = ARCHITECTURES[a];
+  if (!m) {
+    if (arch.moe === 'required')
+      throw new ShapeError(`synthetic model: a ${a} model needs moe: { nExpert, ... }`);
+    return [];
+  }
+  if (arch.moe === 'absent') throw new ShapeError(`synthetic model: ${a} has no mixture-of-experts form`);
+  if (arch.moe === 'optional' && m.nFfExp !== undefined && m.nFfExp !== spec.nFf)
+    throw new ShapeError('synthetic model: a Mixtral-style llama has experts of width nFf');
+  if (m.nFfShexp && !arch.shared) throw new ShapeError(`synthetic model: ${a} has no shared expert`);
+  if (arch.shared && !m.nFfShexp) throw new ShapeError(`synthetic model: ${a} needs moe.nFfShexp`);
+  const out: [string, GgufMetadataInputValue][] = [
+    [`${a}.expert_count`, m.nExpert],
+    [`${a}.expert_used_count`, m.nExpertUsed],
+  ];
+  if (arch.moe === 'required') out.push([`${a}.expert_feed_forward_length`, m.nFfExp ?? spec.nFf]);
+  if (m.nFfShexp) out.push([`${a}.expert_shared_feed_forward_length`, m.nFfShexp]);
+  return out;
 }
 
 /** The GGUF file's bytes. */
@@ -90,6 +123,7 @@ function syntheticContents(spec: SyntheticModelSpec) {
           [`${a}.attention.value_length`, D],
         ] as [string, GgufMetadataInputValue][])
       : []),
+    ...moeMetadata(spec),
     ...syntheticVocab(V, spec.eos),
   ];
 
@@ -100,18 +134,22 @@ function syntheticContents(spec: SyntheticModelSpec) {
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
   };
   const tensors: GgufTensorInput[] = [];
-  const matrix = (name: string, role: WeightRole, N: number, K: number) => {
-    const type = spec.types?.[role] ?? spec.type ?? 'f32';
+  /** N(0, 1/K) rows of K; `experts` > 0: a 3-D [experts, N, K] tensor. */
+  const matrix = (name: string, role: WeightRole, N: number, K: number, experts = 0) => {
+    const fallback = role === 'ffn_gate_inp' ? 'f32' : (spec.type ?? 'f32');
+    const type = spec.types?.[role] ?? fallback;
     const info = ggmlType(type);
     if (K % info.blockSize !== 0)
       throw new ShapeError(
         `synthetic model: ${name} has rows of ${K}, not a multiple of the ${type} block size ${info.blockSize}`,
       );
-    const x = new Float32Array(N * K);
+    const x = new Float32Array(Math.max(experts, 1) * N * K);
     const std = 1 / Math.sqrt(K);
     for (let i = 0; i < x.length; i++) x[i] = gauss() * std;
-    tensors.push({ name, type, shape: [N, K], data: quantize(type, x) });
+    tensors.push({ name, type, shape: experts ? [experts, N, K] : [N, K], data: quantize(type, x) });
   };
+  const moe = spec.moe;
+  const Fx = moe ? (moe.nFfExp ?? F) : 0;
   const vector = (name: string, n: number, mean: number, std: number) => {
     const x = new Float32Array(n);
     for (let i = 0; i < n; i++) x[i] = mean + gauss() * std;
@@ -136,9 +174,23 @@ function syntheticContents(spec: SyntheticModelSpec) {
     }
     matrix(`${b}attn_output.weight`, 'attn_output', E, nHead * D);
     vector(`${b}ffn_norm.weight`, E, 1, 0.1);
-    matrix(`${b}ffn_gate.weight`, 'ffn_gate', F, E);
-    matrix(`${b}ffn_down.weight`, 'ffn_down', E, F);
-    matrix(`${b}ffn_up.weight`, 'ffn_up', F, E);
+    if (!moe) {
+      matrix(`${b}ffn_gate.weight`, 'ffn_gate', F, E);
+      matrix(`${b}ffn_down.weight`, 'ffn_down', E, F);
+      matrix(`${b}ffn_up.weight`, 'ffn_up', F, E);
+      continue;
+    }
+    // The router is N(0, 1/K) like every matrix: logits of order 1 from the unit-RMS normed stream.
+    matrix(`${b}ffn_gate_inp.weight`, 'ffn_gate_inp', moe.nExpert, E);
+    matrix(`${b}ffn_gate_exps.weight`, 'ffn_gate', Fx, E, moe.nExpert);
+    matrix(`${b}ffn_down_exps.weight`, 'ffn_down', E, Fx, moe.nExpert);
+    matrix(`${b}ffn_up_exps.weight`, 'ffn_up', Fx, E, moe.nExpert);
+    if (moe.nFfShexp) {
+      vector(`${b}ffn_gate_inp_shexp.weight`, E, 0, 0.3);
+      matrix(`${b}ffn_gate_shexp.weight`, 'ffn_gate', moe.nFfShexp, E);
+      matrix(`${b}ffn_down_shexp.weight`, 'ffn_down', E, moe.nFfShexp);
+      matrix(`${b}ffn_up_shexp.weight`, 'ffn_up', moe.nFfShexp, E);
+    }
   }
   vector('output_norm.weight', E, 1, 0.1);
   if (!spec.tiedOutput) matrix('output.weight', 'output', V, E);

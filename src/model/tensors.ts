@@ -42,6 +42,14 @@ export function layerTensorNames(l: number) {
     wGate: t('ffn_gate.weight'),
     wUp: t('ffn_up.weight'),
     wDown: t('ffn_down.weight'),
+    router: t('ffn_gate_inp.weight'),
+    gateExps: t('ffn_gate_exps.weight'),
+    upExps: t('ffn_up_exps.weight'),
+    downExps: t('ffn_down_exps.weight'),
+    sharedGateInp: t('ffn_gate_inp_shexp.weight'),
+    sharedGate: t('ffn_gate_shexp.weight'),
+    sharedUp: t('ffn_up_shexp.weight'),
+    sharedDown: t('ffn_down_shexp.weight'),
   };
 }
 
@@ -86,12 +94,31 @@ export function tensorSpecs(h: HParams): TensorSpec[] {
         { name: n.qNorm, shape: [D], kind: 'vector', required: true },
         { name: n.kNorm, shape: [D], kind: 'vector', required: true },
       );
-    specs.push(
-      { name: n.ffnNorm, shape: [E], kind: 'vector', required: true },
-      { name: n.wGate, shape: [F, E], kind: 'matrix', required: true },
-      { name: n.wUp, shape: [F, E], kind: 'matrix', required: true },
-      { name: n.wDown, shape: [E, F], kind: 'matrix', required: true },
-    );
+    specs.push({ name: n.ffnNorm, shape: [E], kind: 'vector', required: true });
+    const m = h.moe;
+    if (!m)
+      specs.push(
+        { name: n.wGate, shape: [F, E], kind: 'matrix', required: true },
+        { name: n.wUp, shape: [F, E], kind: 'matrix', required: true },
+        { name: n.wDown, shape: [E, F], kind: 'matrix', required: true },
+      );
+    else {
+      // ggml's 3-D expert tensors: [n_expert, rows, cols], one [rows, cols] matrix per expert.
+      const X = m.nExpert;
+      specs.push(
+        { name: n.router, shape: [X, E], kind: 'matrix', required: true },
+        { name: n.gateExps, shape: [X, m.nFfExp, E], kind: 'matrix', required: true },
+        { name: n.upExps, shape: [X, m.nFfExp, E], kind: 'matrix', required: true },
+        { name: n.downExps, shape: [X, E, m.nFfExp], kind: 'matrix', required: true },
+      );
+      if (m.nFfShexp)
+        specs.push(
+          { name: n.sharedGateInp, shape: [E], kind: 'vector', required: true },
+          { name: n.sharedGate, shape: [m.nFfShexp, E], kind: 'matrix', required: true },
+          { name: n.sharedUp, shape: [m.nFfShexp, E], kind: 'matrix', required: true },
+          { name: n.sharedDown, shape: [E, m.nFfShexp], kind: 'matrix', required: true },
+        );
+    }
   }
   specs.push(
     { name: g.outputNorm, shape: [E], kind: 'vector', required: true },

@@ -8,6 +8,7 @@ import type { Engine } from '../engine/engine.js';
 import type { Tensor } from '../engine/tensor.js';
 import type { GgufFile, GgufTensorInfo } from '../formats/gguf/index.js';
 import { dequantize } from '../ops/dequantize.js';
+import type { MoeFfnWeights } from '../ops/moe-ffn.js';
 import type { HParams } from './hparams.js';
 import { GLOBAL_TENSOR_NAMES, layerTensorNames, type TensorSpec } from './tensors.js';
 
@@ -24,9 +25,21 @@ export interface LayerWeights {
   qNorm?: Tensor;
   kNorm?: Tensor;
   ffnNorm: Tensor;
-  wGate: Tensor;
-  wUp: Tensor;
-  wDown: Tensor;
+  ffn: DenseFfnWeights | MoeLayerWeights;
+}
+
+export interface DenseFfnWeights {
+  kind: 'dense';
+  gate: Tensor;
+  up: Tensor;
+  down: Tensor;
+}
+
+/** A mixture-of-experts FFN: the router ffn_gate_inp [E, n_embd] and the experts (engine.moeFfn's weights). */
+export interface MoeLayerWeights {
+  kind: 'moe';
+  router: Tensor;
+  experts: MoeFfnWeights;
 }
 
 export interface ModelWeights {
@@ -93,9 +106,25 @@ export async function loadWeights(
       qNorm: created.get(n.qNorm),
       kNorm: created.get(n.kNorm),
       ffnNorm: get(n.ffnNorm),
-      wGate: get(n.wGate),
-      wUp: get(n.wUp),
-      wDown: get(n.wDown),
+      ffn: h.moe
+        ? {
+            kind: 'moe',
+            router: get(n.router),
+            experts: {
+              gate: get(n.gateExps),
+              up: get(n.upExps),
+              down: get(n.downExps),
+              shared: h.moe.nFfShexp
+                ? {
+                    gate: get(n.sharedGate),
+                    up: get(n.sharedUp),
+                    down: get(n.sharedDown),
+                    gateInp: get(n.sharedGateInp),
+                  }
+                : null,
+            },
+          }
+        : { kind: 'dense', gate: get(n.wGate), up: get(n.wUp), down: get(n.wDown) },
     });
   }
   const g = GLOBAL_TENSOR_NAMES;
