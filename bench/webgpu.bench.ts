@@ -10,6 +10,11 @@
  */
 import { existsSync } from 'node:fs';
 import { WebGpuEngine } from '../src/backends/webgpu/engine.js';
+import { gpuDequantBuffer } from '../src/backends/webgpu/ops/dequant.js';
+import type { GpuTensor } from '../src/backends/webgpu/tensor.js';
+import { quantize } from '../src/ops/quantize.js';
+import { GGML_TYPE_NAMES } from '../src/types/ggml-types.js';
+import { f32ToBf16, f32ToF16 } from '../src/types/half.js';
 import type { SuiteResult } from './lib.js';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -49,8 +54,34 @@ async function readbackRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
   return rows;
 }
 
+/**
+ * Dequant: every ggml type → f32 on the GPU at 2^20 elements (4 MiB of f32 output), GB/s of
+ * output with the queue drained; and Tensor.read() of the same tensor (dequant + readback).
+ */
+async function dequantRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
+  const n = 1 << 20;
+  const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * 2);
+  const rows: WebGpuRow[] = [];
+  for (const type of GGML_TYPE_NAMES) {
+    if (type === 'f32') continue; // read() of an f32 tensor is the plain readback above
+    const bytes =
+      type === 'f16'
+        ? new Uint8Array(Uint16Array.from(x, f32ToF16).buffer)
+        : type === 'bf16'
+          ? new Uint8Array(Uint16Array.from(x, f32ToBf16).buffer)
+          : quantize(type, x);
+    const t = e.tensor(bytes, [n], type) as GpuTensor;
+    const gpuMs = await gpuMedianMs(e, async () => gpuDequantBuffer(e.host.ctx, t).destroy());
+    rows.push(['dequant', `${type} 4 MiB f32`, gpuMs, (n * 4) / (gpuMs * 1e6), 'GB/s', 'webgpu']);
+    const readMs = await gpuMedianMs(e, () => t.read(), 3);
+    rows.push(['dequant', `${type} read()`, readMs, (n * 4) / (readMs * 1e6), 'GB/s', 'webgpu']);
+    t.dispose();
+  }
+  return rows;
+}
+
 /** The sections, in order; each op family adds its own. */
-const sections: ((e: WebGpuEngine) => Promise<WebGpuRow[]>)[] = [readbackRows];
+const sections: ((e: WebGpuEngine) => Promise<WebGpuRow[]>)[] = [readbackRows, dequantRows];
 
 export async function webgpuBench(): Promise<SuiteResult> {
   if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD))

@@ -17,7 +17,7 @@ import { dequantGroups, dequantKernel } from '../wgsl/dequant.js';
 export function gpuDequantBuffer(ctx: GpuContext, t: GpuTensor): GPUBuffer {
   const n = t.count;
   const out = ctx.buffer(n * 4, `${t.type.name} tensor dequantized to f32`);
-  ctx.run(dequantKernel(t.type.name, 'all'), [n, n], [t.binding, out], dequantGroups(n));
+  ctx.run(dequantKernel(t.type.name, 'all'), [n, n], [t.binding, out], dequantGroups(t.type.name, n));
   return out;
 }
 
@@ -48,7 +48,7 @@ export async function gpuEmbedding(host: GpuHost, table: Tensor, ids: ArrayLike<
       dequantKernel(t.type.name, 'rows'),
       [n, d.nEmbd],
       [t.binding, out.binding, idBuf],
-      dequantGroups(n),
+      dequantGroups(t.type.name, n),
     );
     idBuf.destroy();
   }

@@ -13,6 +13,7 @@
  *                                affine types (q4_1, q5_1, q2_K, q4_K, q5_K), the
  *                                term it adds (+m, or −dmin·min); one per 16 elements
  *   dq4_T(b, i)    -> vec4<f32>  elements i..i+3 as ggml's to_float computes them
+ *   dq4s_T(b, i, s) -> vec4<f32> the same with s = scale_T(b, i) computed once per 16 elements
  *   dq_T(b, i)     -> f32        element i
  *   dq4bits_T(b, i) -> vec4<u32> dq4_T's bits (f16 / bf16 / f32: built by integer
  *                                ops only, so NaN payloads survive)
@@ -145,8 +146,8 @@ interface BlockFormat {
   codes4: (p: string) => string;
   /** Body of scale_T(b, i) -> vec2<f32>. */
   scale: (p: string) => string;
-  /** Body of dq4_T when it is not the generic codes × scale (+ a). */
-  dq4?: (p: string, pre: string) => string;
+  /** The values from codes q (vec4<i32>) and scale s when not the generic f32(q)·s.x (+ s.y). */
+  apply?: (q: string, s: string) => string;
 }
 
 /** Nibbles of the 4 bytes at `at`: low (h = 0) or high (h = 1), h an expression. */
@@ -250,9 +251,8 @@ const FORMATS: Record<Exclude<GgmlTypeName, 'f32' | 'f16' | 'bf16'>, BlockFormat
     affine: false,
     codes4: (p) => `return sbytes4(${p}ld_u32(b + 4u + i));`,
     scale: (p) => `return vec2<f32>(bitcast<f32>(${p}ld_u32(b)), 0.0);`,
-    dq4: (p, pre) => `let d = ${p}ld_u32(b);
-  let q = ${pre}codes4_q8_K(b, i);
-  return vec4<f32>(mul_f32_i32(d, q.x), mul_f32_i32(d, q.y), mul_f32_i32(d, q.z), mul_f32_i32(d, q.w));`,
+    apply: (q, s) =>
+      `vec4<f32>(mul_f32_i32(bitcast<u32>(${s}.x), ${q}.x), mul_f32_i32(bitcast<u32>(${s}.x), ${q}.y), mul_f32_i32(bitcast<u32>(${s}.x), ${q}.z), mul_f32_i32(bitcast<u32>(${s}.x), ${q}.w))`,
   },
   // 136 bytes: d, scales_h:u16, scales_l[4], qs[128]. Sub-block s = i/32: nibble (i >> 4) & 1 of qs[16s + (i & 15)].
   iq4_xs: {
@@ -311,10 +311,7 @@ fn ${p}dq_${type}(b: u32, i: u32) -> f32 { return bitcast<f32>(${p}dqbits_${type
 
 function blockType(type: keyof typeof FORMATS, p: string): string {
   const f = FORMATS[type];
-  const dq4 =
-    f.dq4?.(p, p) ??
-    `let s = ${p}scale_${type}(b, i);
-  return vec4<f32>(${p}codes4_${type}(b, i)) * s.x${f.affine ? ' + s.y' : ''};`;
+  const apply = f.apply?.('q', 's') ?? `vec4<f32>(q) * s.x${f.affine ? ' + s.y' : ''}`;
   return /* wgsl */ `
 fn ${p}codes4_${type}(b: u32, i: u32) -> vec4<i32> {
   ${f.codes4(p)}
@@ -322,9 +319,11 @@ fn ${p}codes4_${type}(b: u32, i: u32) -> vec4<i32> {
 fn ${p}scale_${type}(b: u32, i: u32) -> vec2<f32> {
   ${f.scale(p)}
 }
-fn ${p}dq4_${type}(b: u32, i: u32) -> vec4<f32> {
-  ${dq4}
+fn ${p}dq4s_${type}(b: u32, i: u32, s: vec2<f32>) -> vec4<f32> {
+  let q = ${p}codes4_${type}(b, i);
+  return ${apply};
 }
+fn ${p}dq4_${type}(b: u32, i: u32) -> vec4<f32> { return ${p}dq4s_${type}(b, i, ${p}scale_${type}(b, i)); }
 fn ${p}dq4bits_${type}(b: u32, i: u32) -> vec4<u32> { return bitcast<vec4<u32>>(${p}dq4_${type}(b, i)); }
 fn ${p}dq_${type}(b: u32, i: u32) -> f32 { return ${p}dq4_${type}(b, i & ~3u)[i & 3u]; }
 fn ${p}dqbits_${type}(b: u32, i: u32) -> u32 { return bitcast<u32>(${p}dq_${type}(b, i)); }

@@ -5,8 +5,8 @@
  * - 'all': element e of the tensor, e < n;
  * - 'rows': embedding lookup, element e = (r, c) of the output [n / rowLen, rowLen]
  *   is element c of the table's row ids[r].
- * Quantized types: one invocation per four elements (dq4, one scale per 16);
- * float types: one per four elements, each bounds-checked (rows may be odd).
+ * Quantized types: one invocation per 16 elements (one scale_T, four dq4s_T);
+ * float types: one per four elements (rows may be odd: then element by element).
  *
  * Bindings: 0 params [n, rowLen], 1 src bytes, 2 out (u32 = f32 bits), 3 ids ('rows').
  */
@@ -15,8 +15,6 @@ import { WGSL_GRID } from '../context.js';
 import { wgslBlocks } from './blocks.js';
 
 export const DEQUANT_WORKGROUP = 256;
-/** Elements per invocation. */
-export const DEQUANT_PER_THREAD = 4;
 
 export type DequantMode = 'all' | 'rows';
 
@@ -34,17 +32,34 @@ export function dequantKernel(typeName: GgmlTypeName, mode: DequantMode): string
   let c = e - r * params[1];
   let blk = ids[r] * (params[1] / ${bs}u) + c / ${bs}u;
   let i = c % ${bs}u;`;
+  // Quantized: 16 elements (one scale) per invocation. Float types: 4 per invocation, one vector load
+  // when they are whole and in one row, else element by element (odd row lengths, the tail).
   const body = type.quantized
-    ? `let e = t * 4u;
+    ? `let e = t * 16u;
   if (e >= params[0]) { return; }
   ${locate}
-  let v = dq4bits_${typeName}(blk * ${ts}u, i);
-  out[e] = v.x;
-  out[e + 1u] = v.y;
-  out[e + 2u] = v.z;
-  out[e + 3u] = v.w;`
-    : `for (var k = 0u; k < 4u; k++) {
-    let e = t * 4u + k;
+  let b = blk * ${ts}u;
+  let s = scale_${typeName}(b, i);
+  for (var k = 0u; k < 16u; k += 4u) {
+    let v = bitcast<vec4<u32>>(dq4s_${typeName}(b, i + k, s));
+    out[e + k] = v.x;
+    out[e + k + 1u] = v.y;
+    out[e + k + 2u] = v.z;
+    out[e + k + 3u] = v.w;
+  }`
+    : `let e0 = t * 4u;
+  if (e0 + 3u < params[0] && (params[1] & 3u) == 0u) {
+    let e = e0;
+    ${locate.replaceAll('\n', '\n  ')}
+    let v = dq4bits_${typeName}(blk * ${ts}u, i);
+    out[e] = v.x;
+    out[e + 1u] = v.y;
+    out[e + 2u] = v.z;
+    out[e + 3u] = v.w;
+    return;
+  }
+  for (var k = 0u; k < 4u; k++) {
+    let e = e0 + k;
     if (e >= params[0]) { return; }
     ${locate.replaceAll('\n', '\n  ')}
     out[e] = dqbits_${typeName}(blk * ${ts}u, i);
@@ -65,7 +80,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 `;
 }
 
-/** Workgroups for n output elements. */
-export function dequantGroups(n: number): number {
-  return Math.ceil(n / (DEQUANT_WORKGROUP * DEQUANT_PER_THREAD));
+/** Workgroups for n output elements of `type`. */
+export function dequantGroups(type: GgmlTypeName, n: number): number {
+  return Math.ceil(n / (DEQUANT_WORKGROUP * (GGML_TYPES[type].quantized ? 16 : 4)));
 }
