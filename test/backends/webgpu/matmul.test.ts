@@ -9,12 +9,19 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { referenceMatmul } from '../../../src/backends/reference/matmul.js';
+import { QUANT_EXACT_TYPES } from '../../../src/backends/wasm/matmul-quant.js';
 import type { Tensor } from '../../../src/engine/tensor.js';
+import { dequantize } from '../../../src/ops/dequantize.js';
 import { dotBound, UNIT_ROUNDOFF } from '../../../src/oracle/tiers.js';
+import { GGML_TYPES } from '../../../src/types/ggml-types.js';
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../../../src/types/half.js';
+import { normals } from '../../helpers/ggml-inputs.js';
+import { exactWeights } from '../../helpers/quant-exact-checks.js';
 import { webgpuEngine } from '../../helpers/webgpu.js';
 import { values } from '../wasm/matmul-f32-checks.js';
 
 const gpu = await webgpuEngine();
+const FUSED = ['q4_0', 'q8_0', 'q4_K', 'q5_K', 'q6_K'] as const;
 
 function boundFailures(
   label: string,
@@ -49,7 +56,7 @@ function bitsEqual(a: Float32Array, b: Float32Array): boolean {
   );
 }
 
-describe.skipIf(!gpu)('WebGPU matmul, f32 weights', () => {
+describe.skipIf(!gpu)('WebGPU matmul, exact numerics', () => {
   const e = gpu!;
   afterAll(() => e.dispose());
 
@@ -60,7 +67,7 @@ describe.skipIf(!gpu)('WebGPU matmul, f32 weights', () => {
     N: number,
     K: number,
     type = 'f32',
-  ) {
+  ): Promise<Float32Array> {
     const xt = e.tensor(x, [M, K]);
     const wt = e.tensor(w, [N, K], type);
     let yt: Tensor | undefined;
@@ -74,25 +81,113 @@ describe.skipIf(!gpu)('WebGPU matmul, f32 weights', () => {
     }
   }
 
-  it('ragged shapes, matvec (M ≤ 8) and tiled (M > 8), within the f32 bound', async () => {
+  /** Runs fn once with the device's subgroups and once with the workgroup-memory reduction. */
+  async function bothReductions(fn: (label: string) => Promise<void>): Promise<void> {
+    const features = e.host.ctx.features;
+    const had = features.subgroups;
+    try {
+      for (const sg of had ? [true, false] : [false]) {
+        features.subgroups = sg;
+        await fn(sg ? 'subgroups' : 'shared');
+      }
+    } finally {
+      features.subgroups = had;
+    }
+  }
+
+  it('f32: ragged shapes, matvec (M ≤ 8) and tiled (M > 8), within the f32 bound', async () => {
     const failures: string[] = [];
-    for (const [M, N, K] of [
-      [1, 1, 1],
-      [1, 7, 33],
-      [3, 33, 100],
-      [8, 65, 17],
-      [9, 1, 7],
-      [17, 33, 257],
-      [70, 65, 40],
-      [65, 130, 16],
-    ]) {
-      for (const wide of [false, true]) {
-        const x = values(M * K, M * 31 + K, wide);
-        const w = values(N * K, N * 17 + K + 1, wide);
-        failures.push(...boundFailures(`${M}x${N}x${K}`, await run(x, w, M, N, K), x, w, M, N, K));
+    await bothReductions(async (how) => {
+      for (const [M, N, K] of [
+        [1, 1, 1],
+        [1, 7, 33],
+        [3, 33, 100],
+        [8, 65, 17],
+        [9, 1, 7],
+        [17, 33, 257],
+        [70, 65, 40],
+        [65, 130, 16],
+      ]) {
+        for (const wide of [false, true]) {
+          const x = values(M * K, M * 31 + K, wide);
+          const w = values(N * K, N * 17 + K + 1, wide);
+          const y = await run(x, w, M, N, K);
+          failures.push(...boundFailures(`${how} ${M}x${N}x${K}`, y, x, w, M, N, K));
+        }
+      }
+    });
+    expect(failures).toEqual([]);
+    expect(e.opReport().matmul.cpu).toBe(0);
+  });
+
+  it('f16 and bf16 weights (subnormal, largest, signed-zero halves) within the bound of their exact values', async () => {
+    const failures: string[] = [];
+    for (const type of ['f16', 'bf16'] as const) {
+      const toBits = type === 'f16' ? f32ToF16 : f32ToBf16;
+      const toF32 = type === 'f16' ? f16ToF32 : bf16ToF32;
+      for (const [M, N, K] of [
+        [1, 33, 100],
+        [3, 7, 33],
+        [17, 33, 65],
+      ]) {
+        const x = values(M * K, M + N + K);
+        const bits = Uint16Array.from(values(N * K, N * K + 3, true), toBits);
+        const specials = type === 'f16' ? [0x0001, 0x83ff, 0x7bff, 0x8000] : [0x0001, 0x807f, 0x4000, 0x8000];
+        specials.forEach((h, i) => {
+          bits[(i * 7919) % bits.length] = h;
+        });
+        const w = Float32Array.from(bits, toF32);
+        const y = await run(x, new Uint8Array(bits.buffer), M, N, K, type);
+        failures.push(...boundFailures(`${type} ${M}x${N}x${K}`, y, x, w, M, N, K));
       }
     }
     expect(failures).toEqual([]);
+  });
+
+  // The fused types (and the float ones above) take both kernels, both reductions; the others the
+  // matvec kernel (the same w4 decoder; the tiled kernel's staging does not depend on the type,
+  // and each tiled pipeline costs SwiftShader about a second to build).
+  it.each(QUANT_EXACT_TYPES)('%s weights, decoded in place, within the f32 bound', async (type) => {
+    const bs = GGML_TYPES[type].blockSize;
+    const fused = (FUSED as readonly string[]).includes(type);
+    const failures: string[] = [];
+    let seed = 1;
+    const Ks = bs === 32 ? [32, 96, 256] : [256, 512];
+    const shapes: [number, number, number][] = [
+      [1, 7, Ks[0]],
+      [3, 33, Ks[1]],
+    ];
+    if (fused) shapes.push([17, 7, Ks[Ks.length - 1]]);
+    const check = async (how: string) => {
+      for (const [M, N, K] of shapes) {
+        for (const raw of [false, true]) {
+          const x = normals(M * K, seed++);
+          const wq = exactWeights(type, N, K, seed++, raw);
+          const y = await run(x, wq, M, N, K, type);
+          const w = dequantize(type, wq, N * K);
+          failures.push(
+            ...boundFailures(`${how} ${type} ${raw ? 'raw ' : ''}${M}x${N}x${K}`, y, x, w, M, N, K),
+          );
+        }
+      }
+    };
+    if (fused) await bothReductions(check);
+    else await check('device reduction');
+    expect(failures).toEqual([]);
     expect(e.opReport().matmul.cpu).toBe(0);
+  });
+
+  it('deterministic: the same bits on a second run (matvec and tiled)', async () => {
+    for (const [M, N, K, type] of [
+      [1, 33, 512, 'q4_K'],
+      [3, 17, 256, 'q8_0'],
+      [20, 9, 100, 'f32'],
+    ] as const) {
+      const x = normals(M * K, 5);
+      const w = type === 'f32' ? values(N * K, 6) : exactWeights(type, N, K, 6, true);
+      const a = await run(x, w, M, N, K, type);
+      const b = await run(x, w, M, N, K, type);
+      expect(bitsEqual(a, b)).toBe(true);
+    }
   });
 });

@@ -1,11 +1,14 @@
 /**
  * matmul on the GPU: y = x · Wᵀ (src/ops/matmul.ts), x [M, K] f32, W [N, K].
  *
- * `exact` numerics: weights decoded to their exact f32 values inside the
- * kernels, f32 activations, f32 sums (wgsl/matmul-f32.ts: tiled GEMM, or the
- * split-K matvec for M ≤ MATVEC_MAX_M). Tier: f32 with the magnitude bound
- * γ(K, 2^-24)·Σ|x||w| — every kernel sums K correctly rounded products in a
- * fixed tree, whatever the order (see the WGSL module headers).
+ * `exact` numerics, every weight type: the kernels decode W in place to the
+ * exact f32 values dequantize() gives (wgsl/matmul-weights.ts over blocks.ts),
+ * f32 activations, f32 sums (wgsl/matmul-f32.ts: the split-K matvec for
+ * M ≤ MATVEC_MAX_M, the tiled GEMM above). Decoding in place, rather than a
+ * dequant pass into an f32 copy, needs no N·K·4-byte temporary (which can
+ * exceed the device's binding limit where the quantized weights do not).
+ * Tier: f32 with the magnitude bound γ(K, 2^-24)·Σ|x||w| — every kernel sums
+ * K correctly rounded products in a fixed tree (WGSL module headers).
  */
 import type { Tensor } from '../../../engine/tensor.js';
 import { type MatmulOptions, validateMatmul } from '../../../ops/matmul.js';
@@ -23,7 +26,6 @@ export async function gpuMatmul(
   const { M, N, K, numerics } = validateMatmul(x, w, opts);
   const xg = host.gpu(x, 'matmul x');
   const wg = host.gpu(w, 'matmul w');
-  const code = weightCode(wg.type.name);
   if (numerics === 'ggml' && wg.type.name !== 'f32')
     return host.fallback(
       'matmul',
@@ -31,12 +33,8 @@ export async function gpuMatmul(
       [x, w],
       (cpu, [a, b]) => cpu.matmul(a!, b!, opts),
     );
-  if (!code)
-    return host.fallback('matmul', `no WebGPU decoder for ${wg.type.name} yet`, [x, w], (cpu, [a, b]) =>
-      cpu.matmul(a!, b!, opts),
-    );
   const y = host.output([M, N], 'matmul output');
-  runF32(host, code, xg, wg, y, M, N, K);
+  runF32(host, weightCode(wg.type.name), xg, wg, y, M, N, K);
   host.ran('matmul', 'webgpu');
   return y;
 }

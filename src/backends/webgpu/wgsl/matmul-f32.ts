@@ -8,10 +8,11 @@
  *   a 4 × 4 block of outputs. Every y[m, n] is one sequential f32 chain over
  *   k = 0, 1, …, K − 1 (then + 0 for the zero padding of the last K tile).
  * - matvecWgsl: small M. One workgroup per weight row n (all M ≤ MATVEC_MAX_M
- *   activation rows at once); invocation i sums k ≡ i (mod WG) in increasing
- *   k, then the WG partial sums are reduced in a fixed tree (subgroupAdd, then
- *   the subgroups' sums in order, when the device has subgroups; a halving
- *   tree in workgroup memory without).
+ *   activation rows at once): split-K, invocation i sums the groups of four
+ *   k = 4i + 4·WG·j in increasing j (consecutive invocations read consecutive
+ *   weight bytes), then the WG partial sums are reduced in a fixed tree
+ *   (subgroupAdd, then the subgroups' sums in order, when the device has
+ *   subgroups; a halving tree in workgroup memory without).
  *
  * Numerics: products and sums are correctly rounded f32 operations (a
  * product may be fused into the following sum); a sum of K products in any
@@ -29,8 +30,10 @@ export interface WeightCode {
   /** Names the variant (pipelines are cached by source; this keeps sources distinct and readable). */
   name: string;
   /**
-   * WGSL declarations defining `fn w_at(n: u32, k: u32, K: u32) -> f32`: the
-   * exact value of W[n, k] read from `w` (binding 2, array<u32>).
+   * WGSL declarations defining `fn w_at(n: u32, k: u32, K: u32) -> f32` (the
+   * exact value of W[n, k] read from `w`, binding 2, array<u32>) and
+   * `fn w4(n: u32, k: u32, K: u32) -> vec4<f32>` (W[n, k .. k + 3], for
+   * k % 4 == 0 and k + 4 ≤ K).
    */
   decls: string;
 }
@@ -51,17 +54,28 @@ const BINDINGS = /* wgsl */ `
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 `;
 
+/** x[m, k .. k + 3], zeros past K. */
+const X4 = /* wgsl */ `
+fn x4(m: u32, k: u32, K: u32) -> vec4f {
+  var v = vec4f(0.0);
+  for (var j = 0u; j < 4u; j++) { if (k + j < K) { v[j] = x[m * K + k + j]; } }
+  return v;
+}
+`;
+
 /** Tiled GEMM: ceil(M/TILE)·ceil(N/TILE) workgroups (params[3] = ceil(N/TILE)). */
 export function tiledWgsl(weight: WeightCode): string {
-  const per = (TILE * BK) / 256; // staged values per invocation and operand
+  const THREADS = (TILE / 4) ** 2;
+  const STAGE = (TILE * BK) / 4 / THREADS;
   return /* wgsl */ `// matmul tiled ${weight.name}
 ${BINDINGS}
 ${WGSL_GRID}
 ${weight.decls}
+${X4}
 var<workgroup> xs: array<f32, ${BK * TILE}>; // [k][m]
 var<workgroup> ws: array<f32, ${BK * TILE}>; // [k][n]
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(${THREADS})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) li: u32) {
   let M = params[0];
@@ -72,21 +86,27 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (g >= tilesN * ((M + ${TILE - 1}u) / ${TILE}u)) { return; }
   let m0 = (g / tilesN) * ${TILE}u;
   let n0 = (g % tilesN) * ${TILE}u;
-  let tm = (li / 16u) * 4u;
-  let tn = (li % 16u) * 4u;
-  var acc: array<f32, 16>;
+  let tm = (li / ${TILE / 4}u) * 4u;
+  let tn = (li % ${TILE / 4}u) * 4u;
+  var acc: array<vec4f, 4>; // acc[i][j]: y[m0 + tm + i, n0 + tn + j]
   for (var k0 = 0u; k0 < K; k0 += ${BK}u) {
-    for (var i = 0u; i < ${per}u; i++) {
-      let e = li + i * 256u;
-      let r = e / ${BK}u;
-      let kk = e % ${BK}u;
-      let k = k0 + kk;
-      var xv = 0.0;
-      if (m0 + r < M && k < K) { xv = x[(m0 + r) * K + k]; }
-      xs[kk * ${TILE}u + r] = xv;
-      var wv = 0.0;
-      if (n0 + r < N && k < K) { wv = w_at(n0 + r, k, K); }
-      ws[kk * ${TILE}u + r] = wv;
+    // Invocation li stages x[m0 + r, k .. k + 3] and W[n0 + r, k .. k + 3] for ${STAGE} groups (zeros past M, N, K).
+    for (var s = 0u; s < ${STAGE}u; s++) {
+      let q = li + s * ${THREADS}u;
+      let r = q / ${BK / 4}u;
+      let kq = (q % ${BK / 4}u) * 4u;
+      let k = k0 + kq;
+      var xv = vec4f(0.0);
+      var wv = vec4f(0.0);
+      if (m0 + r < M) { xv = x4(m0 + r, k, K); }
+      if (n0 + r < N) {
+        if (k + 4u <= K) { wv = w4(n0 + r, k, K); }
+        else { for (var j = 0u; j < 4u; j++) { if (k + j < K) { wv[j] = w_at(n0 + r, k + j, K); } } }
+      }
+      for (var j = 0u; j < 4u; j++) {
+        xs[(kq + j) * ${TILE}u + r] = xv[j];
+        ws[(kq + j) * ${TILE}u + r] = wv[j];
+      }
     }
     workgroupBarrier();
     for (var kk = 0u; kk < ${BK}u; kk++) {
@@ -94,9 +114,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                     xs[kk * ${TILE}u + tm + 2u], xs[kk * ${TILE}u + tm + 3u]);
       let b = vec4f(ws[kk * ${TILE}u + tn], ws[kk * ${TILE}u + tn + 1u],
                     ws[kk * ${TILE}u + tn + 2u], ws[kk * ${TILE}u + tn + 3u]);
-      for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) { acc[i * 4u + j] += a[i] * b[j]; }
-      }
+      for (var i = 0u; i < 4u; i++) { acc[i] += a[i] * b; }
     }
     workgroupBarrier();
   }
@@ -104,7 +122,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     for (var j = 0u; j < 4u; j++) {
       let m = m0 + tm + i;
       let n = n0 + tn + j;
-      if (m < M && n < N) { y[m * N + n] = acc[i * 4u + j]; }
+      if (m < M && n < N) { y[m * N + n] = acc[i][j]; }
     }
   }
 }
@@ -181,9 +199,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let n = group_index(wid, nwg);
   if (n >= N) { return; }
   var acc: array<f32, ${MATVEC_MAX_M}>;
-  for (var k = li; k < K; k += ${MATVEC_WG}u) {
-    let wv = w_at(n, k, K);
-    for (var m = 0u; m < M; m++) { acc[m] += x[m * K + k] * wv; }
+  // Invocation li takes the groups of four k = 4·li + 4·WG·j in increasing j, then one k of the K % 4 tail.
+  let K4 = K & ~3u;
+  for (var k = 4u * li; k < K4; k += ${4 * MATVEC_WG}u) {
+    let wv = w4(n, k, K);
+    for (var m = 0u; m < M; m++) {
+      let xv = vec4f(x[m * K + k], x[m * K + k + 1u], x[m * K + k + 2u], x[m * K + k + 3u]);
+      acc[m] += dot(xv, wv);
+    }
+  }
+  if (K4 + li < K) {
+    let wv = w_at(n, K4 + li, K);
+    for (var m = 0u; m < M; m++) { acc[m] += x[m * K + K4 + li] * wv; }
   }
   for (var m = 0u; m < M; m++) {
     let t = wg_sum(acc[m], li, ${sg.pass});
@@ -192,11 +219,3 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 }
 `;
 }
-
-/** f32 weights: the bits as stored. */
-export const F32_WEIGHTS: WeightCode = {
-  name: 'f32',
-  decls: /* wgsl */ `
-fn w_at(n: u32, k: u32, K: u32) -> f32 { return bitcast<f32>(w[n * K + k]); }
-`,
-};
