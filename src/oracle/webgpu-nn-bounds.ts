@@ -1,0 +1,331 @@
+/**
+ * Error bounds of the WebGPU nn kernels (src/backends/webgpu/wgsl/nn-*.ts)
+ * against the float64 reference, derived from what WGSL guarantees — never
+ * tuned: + − × correctly rounded f32 (u = 2^-24 relative; a fused
+ * multiply-add only drops roundings), division 2.5 ULP and inverseSqrt
+ * 2 ULP (an ULP of the result is ≤ 2u of it: 5u and 4u relative), exp
+ * 3 + 2|x| ULP ((3 + 2|x|)·2u relative), and subnormals that may be flushed
+ * (an absolute FTZ = 2^-125 per operation whose operand or result is below
+ * 2^-126). Row sums are f32 trees (nn-common.ts): γ(rowSumDepth(n), u) of the
+ * magnitude. Each bound follows the kernel's operation order, as
+ * src/oracle/nn-bounds.ts does for the wasm kernels; elements whose
+ * reference is NaN or ±inf are compared exactly by callers.
+ */
+import { rowSumDepth } from '../backends/webgpu/wgsl/nn-common.js';
+import { ERFC_COEFFS, ERFC_FIT_ERROR } from '../backends/webgpu/wgsl/nn-elementwise.js';
+import {
+  HALF_PI_PARTS,
+  SINCOS_APPROX_ERROR,
+  SINCOS_EVAL_ULPS,
+  SINCOS_R_MAX,
+} from '../backends/webgpu/wgsl/nn-rope.js';
+
+import type { RopeParams } from '../ops/rope.js';
+import { gamma, UNIT_ROUNDOFF } from './tiers.js';
+
+const u = UNIT_ROUNDOFF.f32;
+/** Absolute error of one operation touching the subnormal range (flushed or not). */
+const FTZ = 2 ** -125;
+/** exp's relative error at argument x. */
+export const gpuExpError = (x: number) => (3 + 2 * Math.abs(x)) * 2 * u;
+const DIV = 5 * u;
+const RSQRT = 4 * u;
+/** Below this argument exp's result is under 2^-126: an absolute error (≤ 2^-124 with the ULPs) instead. */
+const EXP_TINY = -86;
+
+type Vec = ArrayLike<number>;
+
+/** Relative error of inverseSqrt(V̂) for V̂ within relative ρ of V. */
+const rsqrtError = (rho: number) => (1 - rho) ** -0.5 * (1 + RSQRT) - 1;
+
+/**
+ * RMSNorm: S = Σ f32(x²) (tree), mean = f32(S·f32(1/n)), V = f32(mean + eps),
+ * s = inverseSqrt(V), y = f32(f32(x·s)·w). The sum is f32: a row whose Σx²
+ * may reach 2^128 can overflow to inf and give zeros (bound |ref|).
+ */
+export function rmsNormGpuBound(x: Vec, w: Vec | null, rows: number, dim: number, eps: number, ref: Vec) {
+  const bound = new Float64Array(rows * dim);
+  const g = gamma(rowSumDepth(dim), u);
+  for (let r = 0; r < rows; r++) {
+    const o = r * dim;
+    let S = 0;
+    for (let i = 0; i < dim; i++) S += x[o + i] * x[o + i];
+    const mean = S / dim;
+    const V = mean + eps;
+    if (!Number.isFinite(V)) continue;
+    if (S >= 2 ** 127) {
+      for (let i = 0; i < dim; i++) bound[o + i] = Math.abs(ref[o + i]) * (1 + 8 * u) + FTZ;
+      continue;
+    }
+    const dS = u * S + g * (S * (1 + u) + dim * FTZ) + 2 * dim * FTZ;
+    const dMean = (dS / dim) * (1 + u) ** 2 + mean * ((1 + u) ** 2 - 1) + FTZ;
+    const rho = (dMean * (1 + u) + u * V + FTZ) / V;
+    const sigma = rsqrtError(rho);
+    for (let i = 0; i < dim; i++) {
+      const wi = w ? Math.abs(w[i]) : 1;
+      bound[o + i] = Math.abs(ref[o + i]) * ((1 + sigma) * (1 + u) ** 2 - 1) + FTZ * (wi + 1);
+    }
+  }
+  return bound;
+}
+
+/** LayerNorm: μ = f32(Σx·f32(1/n)), v = f32(x − μ), var = f32(Σ f32(v²)·f32(1/n)), s as RMSNorm's, y = f32(f32(v·s)·w) + b. */
+export function layerNormGpuBound(
+  x: Vec,
+  w: Vec | null,
+  b: Vec | null,
+  rows: number,
+  dim: number,
+  eps: number,
+  ref: Vec,
+) {
+  const bound = new Float64Array(rows * dim);
+  const g = gamma(rowSumDepth(dim), u);
+  for (let r = 0; r < rows; r++) {
+    const o = r * dim;
+    let sum = 0;
+    let abs = 0;
+    for (let i = 0; i < dim; i++) {
+      sum += x[o + i];
+      abs += Math.abs(x[o + i]);
+    }
+    const mean = sum / dim;
+    const dSum = g * abs + dim * FTZ;
+    const dMean = (dSum / dim) * (1 + u) ** 2 + Math.abs(mean) * ((1 + u) ** 2 - 1) + FTZ;
+    let T = 0;
+    let dT = 0;
+    const E = new Float64Array(dim);
+    for (let i = 0; i < dim; i++) {
+      const v = x[o + i] - mean;
+      E[i] = dMean + u * (Math.abs(v) + dMean) + FTZ;
+      T += v * v;
+      dT += 2 * Math.abs(v) * E[i] + E[i] * E[i];
+    }
+    const variance = T / dim;
+    const A = dT + (u + g * (1 + u)) * (T + dT) + 2 * dim * FTZ;
+    const dVar = (A / dim) * (1 + u) ** 2 + variance * ((1 + u) ** 2 - 1) + FTZ;
+    const V = variance + eps;
+    if (!Number.isFinite(V)) continue;
+    const rho = (dVar * (1 + u) + u * V + FTZ) / V;
+    const sigma = rsqrtError(rho);
+    const s = 1 / Math.sqrt(V);
+    for (let i = 0; i < dim; i++) {
+      const v = Math.abs(x[o + i] - mean);
+      const wi = w ? Math.abs(w[i]) : 1;
+      const p1 = s * (E[i] * (1 + sigma) + v * sigma) * (1 + u) + u * s * v + FTZ;
+      const p2 = wi * p1 * (1 + u) + u * wi * s * v + FTZ;
+      bound[o + i] = b ? p2 + u * (Math.abs(ref[o + i]) + p2) + FTZ : p2;
+    }
+  }
+  return bound;
+}
+
+/** |π/2 − (P1 + P2 + P3)|: P3 rounded to f32 (half an ULP of it) plus f64's own π/2. */
+const HALF_PI_SPLIT_ERROR = 2 ** -50;
+
+/**
+ * Absolute error of the kernel's cos and sin of an f32 angle a (wgslSinCos),
+ * or null where the reduced argument may leave |r| ≤ SINCOS_R_MAX (huge
+ * angles): reduction error δr plus the polynomial's fit and evaluation.
+ */
+export function sinCosGpuError(a: number): number | null {
+  const [p1, p2, p3] = HALF_PI_PARTS;
+  const k = Math.abs(Math.round(a * (2 / Math.PI))) + 1;
+  const products = k >= 4096 ? u * k * (Math.abs(p1) + Math.abs(p2)) : 0;
+  const dr = products + u * (2 * SINCOS_R_MAX + 2 * k * Math.abs(p3)) + k * HALF_PI_SPLIT_ERROR;
+  // k itself comes from a rounded a·f32(2/π): off by one at most near a half-multiple, widening |r| by |a|·2.1u·π/2.
+  if (Math.PI / 4 + Math.abs(a) * 2.1 * u * (Math.PI / 2) + dr > SINCOS_R_MAX) return null;
+  return dr + SINCOS_APPROX_ERROR + SINCOS_EVAL_ULPS * u;
+}
+
+/**
+ * RoPE: the angle is the CPU's (ggml's f32 iteration, src/oracle/nn-bounds.ts
+ * ropeBound's η_i) except that θ/ff is WGSL's division (5u instead of u); cos
+ * and sin within sinCosGpuError; c = f32(cos·m), then y0 = f32(f32(x0·c) −
+ * f32(x1·s)). Per pair: (|x0| + |x1|)·m·((|θ|η′_i + T + u)(1 + γ2) + γ2·1.01)
+ * + 4·FTZ; where T is unbounded (huge angles) the trivial 2.02·m(|x0| + |x1|).
+ */
+export function ropeGpuBound(x: Vec, positions: Vec, q: RopeParams): Float64Array {
+  const bound = new Float64Array(x.length);
+  const half = q.nDims / 2;
+  const g2 = gamma(2, u);
+  const dts = u + Math.abs((2 * Math.log(q.freqBase)) / q.nDims) * u + 2 ** -50;
+  const m = Math.abs(q.attnFactor);
+  const fr = Math.fround;
+  const thetaScale = fr(q.freqBase ** fr(-2 / q.nDims));
+  for (let t = 0; t < q.nTokens; t++) {
+    let th = fr(positions[t]);
+    for (let i = 0; i < half; i++) {
+      const ff = q.freqFactors ? q.freqFactors[i] : 1;
+      const theta = Math.abs((positions[t] * q.freqScale * q.freqBase ** ((-2 * i) / q.nDims)) / ff);
+      const eta = (1 + dts) ** i * (1 + u) ** (i + 2) * (1 + (q.freqFactors ? DIV : u)) - 1;
+      // The kernel's angle, to size its reduction (its own error is in θ·η).
+      const angle = q.freqScale * (th / ff);
+      th = fr(th * thetaScale);
+      const T = sinCosGpuError(angle);
+      const k = T === null ? 2.02 * m * (1 + g2) : m * ((theta * eta + T + u) * (1 + g2) + g2 * 1.01);
+      const [j0, j1] = q.mode === 'normal' ? [2 * i, 2 * i + 1] : [i, i + half];
+      for (let h = 0; h < q.nHead; h++) {
+        const o = (t * q.nHead + h) * q.headDim;
+        const b = k * (Math.abs(x[o + j0]) + Math.abs(x[o + j1])) + 4 * FTZ;
+        bound[o + j0] = b;
+        bound[o + j1] = b;
+      }
+    }
+  }
+  return bound;
+}
+
+/**
+ * Softmax (wgsl/nn-softmax.ts): ŵ = f32(f32(x·scale) + mask), d = f32(ŵ −
+ * max), ê = exp(d) (relative (3 + 2|d|)·2u; d below the cutoff: 0), Σê in
+ * the row tree (γ(depth)), y = ê/Σ (5u). As nn-bounds' softmaxBound: each
+ * ê_j is exp(w_j − max)·e^λ_j, and the normalization sees the y-weighted
+ * mean of e^λ; entries that may be cut off or land below 2^-126 carry an
+ * absolute FTZ instead (and may be 0: y_j itself).
+ */
+export function softmaxGpuBound(
+  x: Vec,
+  mask: Vec | null,
+  rows: number,
+  n: number,
+  maskRows: number,
+  scale: number,
+): Float64Array {
+  const bound = new Float64Array(rows * n);
+  const gd = gamma(rowSumDepth(n), u);
+  const tiny = (v: number) => (v !== 0 && Math.abs(v) < 2 ** -126 ? FTZ : 0);
+  for (let r = 0; r < rows; r++) {
+    const o = r * n;
+    const mo = (r % Math.max(maskRows, 1)) * n;
+    const w = new Float64Array(n);
+    const dw = new Float64Array(n);
+    let M = Number.NEGATIVE_INFINITY;
+    let dM = 0;
+    for (let i = 0; i < n; i++) {
+      const ws = x[o + i] * scale;
+      w[i] = ws + (mask ? mask[mo + i] : 0);
+      const dScale = (scale === 1 ? 0 : u * Math.abs(ws)) + tiny(ws);
+      dw[i] = mask ? dScale + u * (Math.abs(w[i]) + dScale) + tiny(w[i]) : dScale;
+      if (w[i] > M) M = w[i];
+      if (Number.isFinite(w[i])) dM = Math.max(dM, dw[i]);
+    }
+    if (!Number.isFinite(M)) continue;
+    let A = 0;
+    for (let i = 0; i < n; i++) A += Math.exp(w[i] - M);
+    const lnA = Math.log(A);
+    const lambda = new Float64Array(n);
+    // Entries whose ê may be cut off to 0 or fall below 2^-126: absolute error.
+    const small = new Uint8Array(n);
+    let kUp = 0;
+    let kDown = 0;
+    let nSmall = 0;
+    for (let i = 0; i < n; i++) {
+      if (w[i] === Number.NEGATIVE_INFINITY) continue;
+      const d = w[i] - M;
+      const slack = dw[i] + dM + u * Math.abs(d);
+      const ly = d - lnA;
+      if (d - slack < EXP_TINY) {
+        small[i] = 1;
+        nSmall++;
+        kDown += Math.exp(ly);
+        continue;
+      }
+      const E = gpuExpError(Math.abs(d) + slack);
+      lambda[i] = slack + u * (Math.abs(d) + slack) - Math.log(1 - E);
+      kUp += Math.exp(ly + lambda[i]) - Math.exp(ly);
+      kDown += Math.exp(ly) - Math.exp(ly - lambda[i]);
+    }
+    const Alow = Math.exp(-dM) * A;
+    kUp += (nSmall * FTZ) / Alow;
+    const ops = 1 + DIV + u;
+    const absTerm = (FTZ * ops) / (Alow * (1 - kDown) * (1 - gd)) + FTZ;
+    for (let i = 0; i < n; i++) {
+      if (w[i] === Number.NEGATIVE_INFINITY) continue; // exactly 0
+      const ly = w[i] - M - lnA;
+      const y = Math.exp(ly);
+      if (small[i]) {
+        bound[o + i] = y + absTerm;
+        continue;
+      }
+      const up = (Math.exp(ly + lambda[i]) * ops) / ((1 - kDown) * (1 - gd)) - y;
+      const down = y - Math.exp(ly - lambda[i]) / (ops * (1 + kUp) * (1 + gd));
+      bound[o + i] = Math.max(up, down) + absTerm;
+    }
+  }
+  return bound;
+}
+
+/** x·σ(q) as the kernel computes it, q within δq of the exact argument: relative error, or null when q < EXP_TINY. */
+function timesSigmoidError(q: number, dq: number): number | null {
+  if (q - dq < EXP_TINY) return null;
+  const e = gpuExpError(Math.abs(q) + dq) + Math.expm1(dq) * (1 + gpuExpError(Math.abs(q) + dq));
+  const damp = Math.exp(-Math.abs(q)) / (1 + Math.exp(-Math.abs(q)));
+  // q ≥ 0: x/(1 + ê); q < 0: f32(x·ê)/(1 + ê).
+  return q >= 0 ? e * damp + u + DIV : e + u + e * damp + u + DIV;
+}
+
+const withSecondOrder = (r: number) => r * (1 + 2 * r);
+
+/** SiLU: per element |ref|·R(x) (timesSigmoidError with q = x), or |ref| + |x|·2^-124 below e^-86. */
+export function siluGpuBound(x: Vec, ref: Vec): Float64Array {
+  return Float64Array.from({ length: x.length }, (_, i) => {
+    const r = timesSigmoidError(x[i], 0);
+    return r === null
+      ? Math.abs(ref[i]) + Math.abs(x[i]) * 2 ** -124 + FTZ
+      : Math.abs(ref[i]) * withSecondOrder(r) + FTZ;
+  });
+}
+
+/** GELU (tanh): q = x·(C1 + C2·x²) = 2z within γ6·|q| (constants rounded, four operations). */
+export function geluTanhGpuBound(x: Vec, ref: Vec): Float64Array {
+  const g6 = gamma(6, u);
+  return Float64Array.from({ length: x.length }, (_, i) => {
+    const v = x[i];
+    const q = 2 * Math.sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v);
+    const r = timesSigmoidError(q, g6 * Math.abs(q));
+    return r === null
+      ? Math.abs(ref[i]) + Math.abs(v) * 2 ** -124 + FTZ
+      : Math.abs(ref[i]) * withSecondOrder(r) + FTZ;
+  });
+}
+
+/** Σ|c_i| and Σ i·|c_i| of the erfc fit's polynomial (t ≤ 1). */
+const ERFC_ABS = ERFC_COEFFS.reduce((a, c) => a + Math.abs(c), 0);
+const ERFC_SLOPE = ERFC_COEFFS.reduce((a, c, i) => a + i * Math.abs(c), 0);
+
+/**
+ * GELU (erf) = 0.5·x·erfc(−x/√2) with the kernel's erfc_pos(z), z = f32(|x|·f32(1/√2)):
+ * t = 1/(1 + z/2) within 7u; the exponent A = −z² + P(t) within δA = 5u·z²
+ * + γ18·Σ|c_i| + 7u·Σi|c_i| + u|A|; erfc within ERFC_FIT_ERROR + 8u +
+ * (3 + 2|A|)·2u + (e^δA − 1). x < 0: one more rounding; x ≥ 0: 2 − ĉ
+ * (absolute E·erfc(z) on a value ≥ 1) and two roundings. Where A < −86,
+ * erfc is absolute (2^-124).
+ */
+export function geluErfGpuBound(x: Vec, ref: Vec, erfcOf: (z: number) => number): Float64Array {
+  const g18 = gamma(18, u);
+  return Float64Array.from({ length: x.length }, (_, i) => {
+    const v = x[i];
+    const z = Math.abs(v) * Math.SQRT1_2;
+    const t = 1 / (1 + 0.5 * z);
+    const A = -z * z + Math.log(erfcOf(z) / t);
+    const dA = 5 * u * z * z + g18 * ERFC_ABS + 7 * u * ERFC_SLOPE + u * Math.abs(A);
+    const c = erfcOf(z);
+    let absC: number;
+    if (A - dA < EXP_TINY || !Number.isFinite(A)) absC = c + 2 ** -124;
+    else absC = c * (ERFC_FIT_ERROR + 8 * u + gpuExpError(Math.abs(A) + dA) + Math.expm1(dA) * 1.01);
+    const h = 0.5 * Math.abs(v);
+    if (v < 0) return h * absC * (1 + u) + u * Math.abs(ref[i]) + FTZ;
+    return h * (absC + u * (2 - c)) * (1 + u) + u * Math.abs(ref[i]) + FTZ;
+  });
+}
+
+/** SwiGLU: silu(g) within its bound, times up rounded once. */
+export function swigluGpuBound(gate: Vec, up: Vec, ref: Vec): Float64Array {
+  return Float64Array.from({ length: gate.length }, (_, i) => {
+    const r = timesSigmoidError(gate[i], 0);
+    const silu = up[i] === 0 ? 0 : Math.abs(ref[i] / up[i]);
+    const ds = r === null ? silu + Math.abs(gate[i]) * 2 ** -124 + FTZ : silu * withSecondOrder(r) + FTZ;
+    return Math.abs(up[i]) * ds * (1 + u) + u * Math.abs(ref[i]) + FTZ;
+  });
+}
