@@ -4,6 +4,7 @@
  * every type, compared as u32 bits.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { wgslBlocks } from '../../../src/backends/webgpu/wgsl/blocks.js';
 import { dequantize } from '../../../src/ops/dequantize.js';
 import { GGML_TYPE_NAMES, GGML_TYPES, type GgmlTypeName } from '../../../src/types/ggml-types.js';
 import {
@@ -156,5 +157,50 @@ describe.skipIf(!gpu)('WebGPU dequantization', () => {
     const v = e.reshape(t, [512]);
     expectBits('view', dequantize('q4_K', bytes, 512), await v.read());
     t.dispose();
+  });
+
+  it('the scalar dq_T of every type, read through a prefixed second reader, matches dq4', async () => {
+    // A kernel with two block readers (the second one prefixed, as a kernel reading two ggml buffers
+    // would have): out[e] = w_dq_T(e) from buffer w, which must equal dq4_T's values of buffer src.
+    const ctx = e.host.ctx;
+    let s = 7;
+    for (const type of GGML_TYPE_NAMES) {
+      const { blockSize, typeSize, quantized } = GGML_TYPES[type];
+      const nb = quantized ? 5 : 64;
+      const bytes = new Uint8Array(nb * typeSize).map(() => {
+        s = (s * 1103515245 + 12345) >>> 0;
+        return s >>> 24;
+      });
+      if (!quantized) continue; // the float types' scalar forms run in the embedding tests (odd rows)
+      // Finite scales: f16 d (exponent < 31), q8_K's f32 d (exponent < 255).
+      const scales: Record<string, number> = { q2_K: 80, q3_K: 108, q6_K: 208, q8_K: 2 };
+      for (let b = 0; b < nb; b++)
+        bytes[b * typeSize + (scales[type] ?? 0) + 1] &= type === 'q8_K' ? 0x7e : 0x7b;
+      const n = nb * blockSize;
+      const code = `
+@group(0) @binding(0) var<storage, read> params: array<u32>;
+@group(0) @binding(1) var<storage, read> w: array<u32>;
+@group(0) @binding(2) var<storage, read_write> out: array<u32>;
+@group(0) @binding(3) var<storage, read> src: array<u32>;
+${wgslBlocks([type], { buffer: 'w', prefix: 'w_' })}
+${wgslBlocks([type], { common: false })}
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let e = gid.x;
+  if (e >= params[0]) { return; }
+  let blk = e / ${blockSize}u;
+  let i = e % ${blockSize}u;
+  let one = w_dq_${type}(blk * ${typeSize}u, i);
+  let four = dq4_${type}(blk * ${typeSize}u, i & ~3u)[i & 3u];
+  out[e] = select(0xdeadbeefu, bitcast<u32>(one), bitcast<u32>(one) == bitcast<u32>(four));
+}`;
+      const w = ctx.upload(bytes, 'w');
+      const out = ctx.buffer(n * 4, 'out');
+      ctx.run(code, [n], [w, out, w], Math.ceil(n / 64));
+      const got = await ctx.read(out, n * 4);
+      expectBits(type, dequantize(type, bytes, n), new Float32Array(got.buffer, got.byteOffset, n));
+      w.destroy();
+      out.destroy();
+    }
   });
 });

@@ -33,8 +33,11 @@
  *   never subnormal either. Non-affine types never add (adding +0 would turn
  *   ggml's −0 into +0).
  * - q8_K's scale is an f32 of any size: its product can be subnormal, or d
- *   itself can be, and WGSL lets a device flush subnormals. mul_f32_i32 takes
- *   tiny scales through an exactly rescaled product instead (see there).
+ *   itself can be, and WGSL lets a device flush subnormals — SwiftShader does
+ *   (a plain d·q with a subnormal result came back as ±0 in the tests).
+ *   mul_f32_i32 takes tiny scales through an exactly rescaled product instead.
+ * - q8_1's s field is not read (ggml has no to_float for q8_1; this is d·q, as
+ *   the CPU side and the conformance corpus).
  * - Non-finite scales (an f16 inf/NaN d) give inf/NaN as on the CPU, but a NaN's
  *   payload is whatever the device's multiply makes of it.
  */
