@@ -12,7 +12,8 @@ const HELP = `usage: plumbline parity [--backends reference,wasm,webgpu] [--ops 
 Runs every op × dtype × a few shapes (ragged included) on each backend and
 compares the output with the float64 reference under the tier its precision
 explains: per-element bounds (matmul: γ(K)·Σ|x||w|, the q8/f16/bf16 tiers for
-ggml numerics; nn ops and attention: their derived bounds), exact for add and
+ggml numerics; nn ops, attention over f32 and f16 K/V, the linear scan and MoE
+routing weights: their derived bounds; MoE expert ids exact), exact for add and
 embedding. Prints pass/fail, the worst |a − r|/bound ratio and the op's time.
 Exit code 1 when any row fails.
 

@@ -8,33 +8,48 @@
 
 import { referenceAttention } from '../backends/reference/attention.js';
 import { referenceMatmul } from '../backends/reference/matmul.js';
+import { referenceMoeRoute } from '../backends/reference/moe.js';
 import {
   referenceAdd,
   referenceEmbedding,
   referenceGelu,
+  referenceLayerNorm,
   referenceRmsNorm,
   referenceRope,
   referenceSilu,
   referenceSoftmax,
   referenceSwiglu,
 } from '../backends/reference/nn.js';
+import { referenceLinearScan } from '../backends/reference/scan.js';
 import { DECODE_CHUNK, FLASH_BLOCK } from '../backends/wasm/attention.js';
 import type { Engine } from '../engine/engine.js';
 import type { Tensor } from '../engine/tensor.js';
-import { type AttentionNumerics, validateAttention } from '../ops/attention.js';
+import { type AttentionNumerics, type KvType, validateAttention } from '../ops/attention.js';
 import { dequantize } from '../ops/dequantize.js';
 import type { MatmulNumerics } from '../ops/matmul.js';
+import { type MoeRouteOptions, moeRoutePlan } from '../ops/moe-route.js';
 import { quantize } from '../ops/quantize.js';
 import { validateRope } from '../ops/rope.js';
+import { linearScanBound } from '../ops/scan.js';
 import { GGML_TYPES, type GgmlTypeName } from '../types/ggml-types.js';
+import { f16ToF32, f32ToF16 } from '../types/half.js';
 import { type AttentionPath, attentionOutputBound } from './attention-bound.js';
 import { type CompareOptions, compare, type ParityTier, type Verdict } from './compare.js';
 import { quantizationMagnitude } from './emulate.js';
-import { measuredBound, rmsNormBound, ropeBound, softmaxBound, swigluBound } from './nn-bounds.js';
+import { moeWeightBound } from './moe-bound.js';
+import {
+  layerNormBound,
+  measuredBound,
+  rmsNormBound,
+  ropeBound,
+  softmaxBound,
+  swigluBound,
+} from './nn-bounds.js';
 
 export const PARITY_OPS = [
   'matmul',
   'rms_norm',
+  'layer_norm',
   'rope',
   'softmax',
   'silu',
@@ -43,6 +58,8 @@ export const PARITY_OPS = [
   'add',
   'embedding',
   'attention',
+  'scan',
+  'moe_route',
 ] as const;
 export type ParityOp = (typeof PARITY_OPS)[number];
 
@@ -80,7 +97,7 @@ export interface ParityRow {
   /** Weight / table type (f32 for the activation-only ops). */
   dtype: string;
   shape: string;
-  /** matmul and attention: 'exact' or 'ggml'. */
+  /** matmul and attention: 'exact' or 'ggml'; scan: 'sequential' or 'chunked'; moe_route: the scheme. */
   numerics?: string;
   tier: ParityTier;
   basis: Verdict['basis'];
@@ -181,6 +198,17 @@ function nnCases(): Case[] {
       },
       {
         ...base,
+        op: 'layer_norm',
+        run: (e, t) =>
+          e.layerNorm(t(x, [rows, dim]), t(w, [dim]), t(up.subarray(0, dim), [dim]), { eps: EPS }),
+        reference() {
+          const b = up.subarray(0, dim);
+          const y = referenceLayerNorm(x, w, b, rows, dim, EPS);
+          return bound(y, layerNormBound(x, w, b, rows, dim, EPS, y));
+        },
+      },
+      {
+        ...base,
         op: 'softmax',
         run: (e, t) => e.softmax(t(x, [rows, dim])),
         reference: () =>
@@ -266,6 +294,13 @@ function nnCases(): Case[] {
   return cases;
 }
 
+/** f32 values as f16 bytes (round to nearest even) and the f16 values widened back. */
+function asF16(x: Float32Array): { bytes: Uint8Array; values: Float32Array } {
+  const bits = Uint16Array.from(x, (v) => f32ToF16(v));
+  const values = Float32Array.from(bits, (h) => f16ToF32(h));
+  return { bytes: new Uint8Array(bits.buffer), values };
+}
+
 function attentionCases(): Case[] {
   const cases: Case[] = [];
   // GQA: 8 query heads over 2 kv heads, a ragged kv length.
@@ -273,42 +308,124 @@ function attentionCases(): Case[] {
   const nHeadKv = 2;
   const hd = 64;
   const nKv = 37;
-  const k = signal(nKv * nHeadKv * hd, 41, 2);
-  const v = signal(nKv * nHeadKv * hd, 43);
-  for (const nQ of [1, 5]) {
-    const q = signal(nQ * nHead * hd, 47 + nQ, 2);
-    for (const numerics of ['exact', 'ggml'] as AttentionNumerics[]) {
+  const k32 = signal(nKv * nHeadKv * hd, 41, 2);
+  const v32 = signal(nKv * nHeadKv * hd, 43);
+  for (const kvType of ['f32', 'f16'] as KvType[]) {
+    // An f16 cache holds f16 values: the reference reads them widened (exactly).
+    const k = kvType === 'f16' ? asF16(k32) : { bytes: k32, values: k32 };
+    const v = kvType === 'f16' ? asF16(v32) : { bytes: v32, values: v32 };
+    for (const nQ of [1, 5]) {
+      const q = signal(nQ * nHead * hd, 47 + nQ, 2);
+      for (const numerics of ['exact', 'ggml'] as AttentionNumerics[]) {
+        cases.push({
+          op: 'attention',
+          dtype: kvType,
+          shape: `q${nQ}×${nHead}×${hd} kv${nKv}×${nHeadKv}`,
+          numerics,
+          async run(e, t) {
+            const r = await e.attention(
+              t(q, [nQ, nHead, hd]),
+              t(k.bytes, [nKv, nHeadKv, hd], kvType),
+              t(v.bytes, [nKv, nHeadKv, hd], kvType),
+              { numerics },
+            );
+            return r.out;
+          },
+          reference() {
+            const kv = { type: { name: kvType }, shape: [nKv, nHeadKv, hd] };
+            const dims = validateAttention({ type: F32, shape: [nQ, nHead, hd] }, kv, kv, { numerics });
+            const ref = referenceAttention(q, k.values, v.values, dims);
+            // The wasm kernels' path: the f32 reference backend lies within any of them.
+            const path: AttentionPath = numerics === 'ggml' ? 'ggml' : nQ === 1 ? 'decode' : 'prefill';
+            const b = attentionOutputBound(ref, dims, {
+              path,
+              blockSize: FLASH_BLOCK,
+              chunkSize: DECODE_CHUNK,
+            });
+            return { y: ref.out, opts: { tier: 'f32', bound: b } };
+          },
+        });
+      }
+    }
+  }
+  return cases;
+}
+
+/** [T, D]: a ragged channel count, and T long enough that the chunked scan has several chunks. */
+const SCAN_SHAPES: readonly [number, number][] = [
+  [37, 67],
+  [300, 128],
+];
+
+function scanCases(): Case[] {
+  const cases: Case[] = [];
+  for (const [T, D] of SCAN_SHAPES) {
+    // Decays in (0, 1) as a gated recurrence has them, inputs of either sign.
+    const a = signal(T * D, T + D + 3).map((v) => 0.5 + 0.45 * v);
+    const b = signal(T * D, T + D + 4);
+    const h0 = signal(D, D + 5);
+    for (const method of ['sequential', 'chunked'] as const) {
       cases.push({
-        op: 'attention',
+        op: 'scan',
         dtype: 'f32',
-        shape: `q${nQ}×${nHead}×${hd} kv${nKv}×${nHeadKv}`,
-        numerics,
+        shape: `${T}×${D}`,
+        numerics: method,
+        run: (e, t) => e.scan(t(a, [T, D]), t(b, [T, D]), t(h0, [D]), { method }),
+        reference() {
+          const r = referenceLinearScan(a, b, h0, T, D);
+          const bound = Float64Array.from(r.magnitude, (m, i) => linearScanBound(Math.floor(i / D), m));
+          return { y: r.h, opts: { tier: 'f32', bound } };
+        },
+      });
+    }
+  }
+  return cases;
+}
+
+/** [T, E, k] and the schemes whose selection is exact (softmax gating: the top-k of the logits). */
+const MOE_SHAPES: readonly [number, number, number][] = [
+  [7, 8, 2],
+  [5, 60, 4],
+];
+const MOE_CASES: readonly MoeRouteOptions['scheme'][] = ['mixtral', 'qwen2-moe', 'topk-softmax'];
+
+function moeRouteCases(): Case[] {
+  const cases: Case[] = [];
+  for (const [T, E, k] of MOE_SHAPES) {
+    const logits = signal(T * E, T + E + 9, 4);
+    for (const scheme of MOE_CASES) {
+      const opts: MoeRouteOptions = { scheme, k };
+      cases.push({
+        op: 'moe_route',
+        dtype: 'f32',
+        shape: `${T}×${E} k${k}`,
+        numerics: scheme,
+        // weights then expert ids, as one row-major [2, T, k] tensor to compare at once.
         async run(e, t) {
-          const r = await e.attention(
-            t(q, [nQ, nHead, hd]),
-            t(k, [nKv, nHeadKv, hd]),
-            t(v, [nKv, nHeadKv, hd]),
-            { numerics },
-          );
-          return r.out;
+          const r = await e.moeRoute(t(logits, [T, E]), opts);
+          const w = await r.weights.read();
+          const ids = await r.experts.read();
+          r.weights.dispose();
+          r.experts.dispose();
+          const both = new Float32Array(2 * T * k);
+          both.set(w);
+          both.set(ids, T * k);
+          return e.tensor(both, [2, T, k]);
         },
         reference() {
-          const f32 = { type: F32 };
-          const dims = validateAttention(
-            { ...f32, shape: [nQ, nHead, hd] },
-            { ...f32, shape: [nKv, nHeadKv, hd] },
-            { ...f32, shape: [nKv, nHeadKv, hd] },
-            { numerics },
-          );
-          const ref = referenceAttention(q, k, v, dims);
-          // The wasm kernels' path: the f32 reference backend lies within any of them.
-          const path: AttentionPath = numerics === 'ggml' ? 'ggml' : nQ === 1 ? 'decode' : 'prefill';
-          const b = attentionOutputBound(ref, dims, {
-            path,
-            blockSize: FLASH_BLOCK,
-            chunkSize: DECODE_CHUNK,
-          });
-          return { y: ref.out, opts: { tier: 'f32', bound: b } };
+          const ref = referenceMoeRoute(logits, T, E, opts);
+          const plan = moeRoutePlan(T, E, opts);
+          // Weights within their derived bound; expert ids exact (a bound of 0).
+          const bound = new Float64Array(2 * T * k);
+          for (let tk = 0; tk < T; tk++) {
+            const row = logits.subarray(tk * E, (tk + 1) * E);
+            const ids = ref.experts.subarray(tk * k, (tk + 1) * k);
+            bound.set(moeWeightBound(row, plan, ids, ref.exact.subarray(tk * k, (tk + 1) * k)), tk * k);
+          }
+          const y = new Float64Array(2 * T * k);
+          y.set(ref.exact);
+          y.set(ref.experts, T * k);
+          return { y, opts: { tier: 'f32', bound } };
         },
       });
     }
@@ -319,6 +436,8 @@ function attentionCases(): Case[] {
 function casesFor(op: ParityOp): Case[] {
   if (op === 'matmul') return matmulCases();
   if (op === 'attention') return attentionCases();
+  if (op === 'scan') return scanCases();
+  if (op === 'moe_route') return moeRouteCases();
   return nnCases().filter((c) => c.op === op);
 }
 

@@ -50,4 +50,41 @@ describe('parity matrix', () => {
       expect(r.worstRatio).toBeGreaterThan(1);
     }
   });
+
+  it('covers layer_norm, the scan methods, the exact-selection MoE schemes and attention over f16 K/V', async () => {
+    const rows = await parityMatrix(wasm, { ops: ['layer_norm', 'scan', 'moe_route', 'attention'] });
+    expect(rows.every((r) => r.pass && r.basis === 'bound' && (r.worstRatio ?? 0) > 0)).toBe(true);
+    expect(rows.filter((r) => r.op === 'layer_norm').length).toBe(2);
+    expect(new Set(rows.filter((r) => r.op === 'scan').map((r) => r.numerics))).toEqual(
+      new Set(['sequential', 'chunked']),
+    );
+    expect(new Set(rows.filter((r) => r.op === 'moe_route').map((r) => r.numerics))).toEqual(
+      new Set(['mixtral', 'qwen2-moe', 'topk-softmax']),
+    );
+    const f16 = rows.filter((r) => r.op === 'attention' && r.dtype === 'f16');
+    expect(f16.map((r) => r.numerics).sort()).toEqual(['exact', 'exact', 'ggml', 'ggml']);
+  });
+
+  it('a router that swaps the order of two experts fails at moe_route, on the expert ids', async () => {
+    const ref = reference;
+    const swapped: Engine['moeRoute'] = async (logits, opts) => {
+      const r = await ref.moeRoute(logits, opts);
+      const ids = await r.experts.read();
+      [ids[0], ids[1]] = [ids[1], ids[0]];
+      const shape = r.experts.shape;
+      r.experts.dispose();
+      return { ...r, experts: ref.tensor(ids, shape) };
+    };
+    const wrong = new Proxy(ref, {
+      get(target, prop) {
+        if (prop === 'moeRoute') return swapped;
+        const v = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    }) as Engine;
+    const rows = await parityMatrix(wrong, { ops: ['moe_route', 'scan'] });
+    const failing = rows.filter((r) => !r.pass);
+    expect(failing.length).toBe(rows.filter((r) => r.op === 'moe_route').length);
+    expect(failing.every((r) => r.op === 'moe_route')).toBe(true);
+  });
 });
