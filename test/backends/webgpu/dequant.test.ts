@@ -4,6 +4,8 @@
  * every type, compared as u32 bits.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { gpuDecode } from '../../../src/backends/webgpu/ops/dequant.js';
+import type { GpuTensor } from '../../../src/backends/webgpu/tensor.js';
 import { wgslBlocks } from '../../../src/backends/webgpu/wgsl/blocks.js';
 import { dequantize } from '../../../src/ops/dequantize.js';
 import { GGML_TYPE_NAMES, GGML_TYPES, type GgmlTypeName } from '../../../src/types/ggml-types.js';
@@ -146,6 +148,18 @@ describe.skipIf(!gpu)('WebGPU dequantization', () => {
       const { blockSize, typeSize } = GGML_TYPES[type];
       const bytes = new Uint8Array(typeSize * 3);
       expectBits(type, dequantize(type, bytes, blockSize * 3), await onGpu(type, bytes, blockSize * 3));
+    }
+  });
+
+  it('reads in chunks (a result larger than one binding): the same bits', async () => {
+    for (const type of ['q4_0', 'q6_K', 'f16'] as const) {
+      const { typeSize, blockSize } = GGML_TYPES[type];
+      const n = 256 * 9 + (type === 'q6_K' ? 0 : blockSize * 3); // a partial last chunk
+      const bytes = new Uint8Array((n / blockSize) * typeSize).map((_, i) => (i * 29 + 3) & 0xff);
+      for (let b = 0; b < n / blockSize; b++) bytes[b * typeSize + (type === 'q6_K' ? 209 : 1)] &= 0x7b;
+      const t = e.tensor(bytes, [n], type) as GpuTensor;
+      expectBits(`${type} chunked`, dequantize(type, bytes, n), await gpuDecode(t, 512));
+      t.dispose();
     }
   });
 

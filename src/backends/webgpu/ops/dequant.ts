@@ -13,24 +13,45 @@ import type { GpuHost } from '../host.js';
 import type { GpuTensor } from '../tensor.js';
 import { dequantGroups, dequantKernel } from '../wgsl/dequant.js';
 
-/** Dequantizes a GPU tensor into a new f32 GPU buffer of t.count elements (the caller owns it). */
-export function gpuDequantBuffer(ctx: GpuContext, t: GpuTensor): GPUBuffer {
-  const n = t.count;
-  const out = ctx.buffer(n * 4, `${t.type.name} tensor dequantized to f32`);
-  ctx.run(dequantKernel(t.type.name, 'all'), [n, n], [t.binding, out], dequantGroups(t.type.name, n));
+/** Elements per dequant dispatch of read(): 64 MiB of f32, a multiple of every block size. */
+const READ_CHUNK = 1 << 24;
+
+/**
+ * Dequantizes `count` elements of a GPU tensor, from block `firstBlock` on, into a new
+ * f32 GPU buffer (the caller owns it).
+ */
+export function gpuDequantBuffer(ctx: GpuContext, t: GpuTensor, firstBlock = 0, count = t.count): GPUBuffer {
+  const out = ctx.buffer(count * 4, `${t.type.name} tensor dequantized to f32`);
+  ctx.run(
+    dequantKernel(t.type.name, 'all'),
+    [count, 0, firstBlock],
+    [t.binding, out],
+    dequantGroups(t.type.name, count),
+  );
   return out;
 }
 
-/** A tensor's values as f32 on the CPU (Tensor.read of a non-f32 GPU tensor): dequantized on the GPU, then read. */
-export async function gpuDecode(t: GpuTensor): Promise<Float32Array> {
-  if (t.count === 0) return new Float32Array(0);
-  const out = gpuDequantBuffer(t.ctx, t);
-  try {
-    const b = await t.ctx.read(out, t.count * 4);
-    return new Float32Array(b.buffer, b.byteOffset, t.count);
-  } finally {
-    out.destroy();
+/**
+ * A tensor's values as f32 on the CPU (Tensor.read of a non-f32 GPU tensor): dequantized
+ * on the GPU in chunks of `chunk` elements (a multiple of 256; the f32 result may be larger
+ * than one buffer binds), each read back.
+ */
+export async function gpuDecode(t: GpuTensor, chunk = READ_CHUNK): Promise<Float32Array> {
+  const n = t.count;
+  const y = n > chunk ? new Float32Array(n) : undefined;
+  for (let e0 = 0; e0 < n; e0 += chunk) {
+    const count = Math.min(chunk, n - e0);
+    const out = gpuDequantBuffer(t.ctx, t, e0 / t.type.blockSize, count);
+    try {
+      const b = await t.ctx.read(out, count * 4);
+      const part = new Float32Array(b.buffer, b.byteOffset, count);
+      if (!y) return part;
+      y.set(part, e0);
+    } finally {
+      out.destroy();
+    }
   }
+  return y ?? new Float32Array(0);
 }
 
 /** Rows `ids` of `table` ([n_vocab, n_embd], any ggml type) → [ids.length, n_embd] f32, on the GPU. */

@@ -8,7 +8,9 @@
  * Quantized types: one invocation per 16 elements (one scale_T, four dq4s_T);
  * float types: one per four elements (rows may be odd: then element by element).
  *
- * Bindings: 0 params [n, rowLen], 1 src bytes, 2 out (u32 = f32 bits), 3 ids ('rows').
+ * Bindings: 0 params, 1 src bytes, 2 out (u32 = f32 bits), 3 ids ('rows').
+ * Params: 'all' [n, 0, first block] (a chunk of n elements from that block);
+ * 'rows' [n, rowLen] (rowLen a multiple of the block size).
  */
 import { GGML_TYPES, type GgmlTypeInfo, type GgmlTypeName } from '../../../types/ggml-types.js';
 import { WGSL_GRID } from '../context.js';
@@ -26,7 +28,7 @@ export function dequantKernel(typeName: GgmlTypeName, mode: DequantMode): string
   // so a row's blocks are consecutive from row·(rowLen/bs); no flat source element index (it could pass 2^32).
   const locate =
     mode === 'all'
-      ? `let blk = e / ${bs}u;
+      ? `let blk = params[2] + e / ${bs}u;
   let i = e % ${bs}u;`
       : `let r = e / params[1];
   let c = e - r * params[1];
