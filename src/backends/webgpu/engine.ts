@@ -5,13 +5,14 @@
  * (wasm) — inputs moved there, the result moved back — and opReport() says
  * which ran where, and why.
  */
-import type { AttentionResult, Engine, MoeRouteTensors, OpReport } from '../../engine/engine.js';
+import type { AttentionResult, Engine, GruResult, MoeRouteTensors, OpReport } from '../../engine/engine.js';
 import { checkReshape, createCpuEngine, loadModelOn, tensorBytes } from '../../engine/engine.js';
 import type { Tensor } from '../../engine/tensor.js';
 import type { LoadModelOptions } from '../../model/load.js';
 import type { Model } from '../../model/model.js';
 import type { AttentionOptions } from '../../ops/attention.js';
 import type { GeluOptions } from '../../ops/gelu.js';
+import type { GruOptions, GruWeights } from '../../ops/gru.js';
 import type { KvCache, KvCacheOptions } from '../../ops/kv-cache.js';
 import type { LayerNormOptions } from '../../ops/layer-norm.js';
 import type { MatmulOptions } from '../../ops/matmul.js';
@@ -25,6 +26,7 @@ import { GpuContext } from './context.js';
 import { GpuHost } from './host.js';
 import { gpuAttention, gpuKvCache, gpuKvView, gpuKvWrite } from './ops/attention.js';
 import { gpuDecode, gpuEmbedding } from './ops/dequant.js';
+import { gpuGru } from './ops/gru.js';
 import { gpuMatmul } from './ops/matmul.js';
 import { gpuMoeRoute } from './ops/moe.js';
 import {
@@ -141,6 +143,9 @@ export class WebGpuEngine implements Engine {
     opts?: { method?: 'auto' | 'sequential' | 'chunked' },
   ): Promise<Tensor> {
     return gpuScan(this.host, a, b, h0, opts);
+  }
+  gru(gx: Tensor, U: GruWeights<Tensor>, opts?: GruOptions<Tensor>): Promise<GruResult> {
+    return gpuGru(this.host, gx, U, opts);
   }
   moeRoute(logits: Tensor, opts: MoeRouteOptions): Promise<MoeRouteTensors> {
     return gpuMoeRoute(this.host, logits, opts);
