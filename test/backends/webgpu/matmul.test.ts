@@ -7,11 +7,21 @@
  * plus K·2^-126 because WGSL may flush subnormal products and sums to zero (an absolute loss
  * below 2^-126 each; the inputs here keep products far above it).
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { referenceMatmul } from '../../../src/backends/reference/matmul.js';
 import { QUANT_EXACT_TYPES } from '../../../src/backends/wasm/matmul-quant.js';
+import type { GpuTensor } from '../../../src/backends/webgpu/tensor.js';
+import {
+  ACT_BLOCK_SIZE,
+  ACT_BLOCK_WORDS,
+  type ActivationType,
+  QUANTIZE_WG,
+  quantizeWgsl,
+} from '../../../src/backends/webgpu/wgsl/matmul-ggml-quantize.js';
+import { createEngine, type Engine } from '../../../src/engine/engine.js';
 import type { Tensor } from '../../../src/engine/tensor.js';
 import { dequantize } from '../../../src/ops/dequantize.js';
+import { quantize } from '../../../src/ops/quantize.js';
 import { dotBound, UNIT_ROUNDOFF } from '../../../src/oracle/tiers.js';
 import { GGML_TYPES } from '../../../src/types/ggml-types.js';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../../../src/types/half.js';
@@ -56,9 +66,10 @@ function bitsEqual(a: Float32Array, b: Float32Array): boolean {
   );
 }
 
+afterAll(() => gpu?.dispose());
+
 describe.skipIf(!gpu)('WebGPU matmul, exact numerics', () => {
   const e = gpu!;
-  afterAll(() => e.dispose());
 
   async function run(
     x: Float32Array,
@@ -189,5 +200,112 @@ describe.skipIf(!gpu)('WebGPU matmul, exact numerics', () => {
       const b = await run(x, w, M, N, K, type);
       expect(bitsEqual(a, b)).toBe(true);
     }
+  });
+});
+
+describe.skipIf(!gpu)('WebGPU matmul, ggml numerics', () => {
+  const e = gpu!;
+  let wasm: Engine;
+  beforeAll(async () => {
+    wasm = await createEngine({ backend: 'wasm', threads: 1 });
+  });
+  afterAll(() => wasm?.dispose());
+
+  /** The ggml bytes of q8_0 / q8_K blocks from the kernel's word layout (matmul-ggml-quantize.ts). */
+  function ggmlBytes(act: ActivationType, words: Uint32Array, blocks: number): Uint8Array {
+    const size = GGML_TYPES[act].typeSize;
+    const out = new Uint8Array(blocks * size);
+    const v = new DataView(out.buffer);
+    const per = ACT_BLOCK_WORDS[act];
+    for (let b = 0; b < blocks; b++) {
+      const wb = words.subarray(b * per, (b + 1) * per);
+      const codes = new Uint8Array(wb.buffer, wb.byteOffset + 4, act === 'q8_0' ? 32 : 256);
+      if (act === 'q8_0') {
+        v.setUint16(b * size, wb[0], true);
+        out.set(codes, b * size + 2);
+      } else {
+        v.setUint32(b * size, wb[0], true);
+        out.set(codes, b * size + 4);
+        for (let j = 0; j < 16; j++) v.setInt16(b * size + 260 + 2 * j, wb[65 + j] | 0, true);
+      }
+    }
+    return out;
+  }
+
+  it.each(['q8_0', 'q8_K'] as const)(
+    'the %s activation quantizer writes the bytes of quantize()',
+    async (act) => {
+      const { ctx } = e.host;
+      const K = 512;
+      const M = 4;
+      const x = normals(M * K, 77);
+      // A wide range of block scales, ties (values on k/2 against amax 127), zero blocks, −0.
+      for (let i = 0; i < K; i++) x[i] *= 2 ** ((i % 61) - 30);
+      for (let i = K; i < 2 * K; i++) x[i] = i % 32 === 0 ? 127 : Math.floor(normals(1, i)[0] * 60) / 2;
+      x.fill(0, 2 * K, 2 * K + 256);
+      x.fill(-0, 2 * K + 256, 2 * K + 320);
+      const blocks = (M * K) / ACT_BLOCK_SIZE[act];
+      const xt = e.tensor(x, [M, K]) as GpuTensor;
+      const out = ctx.buffer(blocks * ACT_BLOCK_WORDS[act] * 4, 'test activations');
+      ctx.run(quantizeWgsl(act), [M, K, 0], [xt.binding, out], Math.ceil(blocks / QUANTIZE_WG));
+      const bytes = await ctx.read(out, blocks * ACT_BLOCK_WORDS[act] * 4);
+      out.destroy();
+      xt.dispose();
+      const got = ggmlBytes(
+        act,
+        new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4),
+        blocks,
+      );
+      expect(Buffer.from(got).equals(Buffer.from(quantize(act, x)))).toBe(true);
+    },
+  );
+
+  it.each(FUSED)('%s: bit-identical to the wasm engine, M ∈ {1, 3, 17}, N ∈ {1, 7, 33}', async (type) => {
+    const bs = GGML_TYPES[type].blockSize;
+    const failures: string[] = [];
+    let seed = 300;
+    const shapes: [number, number, number][] = [];
+    for (const M of [1, 3, 17]) for (const N of [1, 7, 33]) shapes.push([M, N, bs === 32 ? 96 : 512]);
+    shapes.push([2, 3, 65 * bs]); // more blocks than the workgroup has invocations: two chunks
+    let differsFromExact = false;
+    for (const [M, N, K] of shapes)
+      for (const raw of [false, true]) {
+        const x = normals(M * K, seed++);
+        const wq = exactWeights(type, N, K, seed++, raw);
+        const [g, c] = await Promise.all(
+          [e, wasm].map(async (engine) => {
+            const xt = engine.tensor(x, [M, K]);
+            const wt = engine.tensor(wq, [N, K], type);
+            const yt = await engine.matmul(xt, wt, { numerics: 'ggml' });
+            const y = await yt.read();
+            for (const t of [xt, wt, yt]) t.dispose();
+            return y;
+          }),
+        );
+        if (!differsFromExact) {
+          const xt = e.tensor(x, [M, K]);
+          const wt = e.tensor(wq, [N, K], type);
+          const yt = await e.matmul(xt, wt);
+          differsFromExact = !bitsEqual(await yt.read(), g);
+          for (const t of [xt, wt, yt]) t.dispose();
+        }
+        if (!bitsEqual(g, c)) {
+          const i = g.findIndex((v, j) => !Object.is(v, c[j]));
+          failures.push(`${type}${raw ? ' raw' : ''} ${M}x${N}x${K}: y[${i}] = ${g[i]}, wasm ${c[i]}`);
+        }
+      }
+    expect(failures).toEqual([]);
+    expect(differsFromExact).toBe(true); // the activations were quantized
+    expect(e.opReport().matmul.cpu).toBe(0);
+  });
+
+  it('other types in ggml numerics fall back to the CPU engine, saying why', async () => {
+    const K = 256;
+    const xt = e.tensor(normals(K, 1), [1, K]);
+    const wt = e.tensor(exactWeights('q3_K', 2, K, 2, false), [2, K], 'q3_K');
+    const y = await e.matmul(xt, wt, { numerics: 'ggml' });
+    expect(y.shape).toEqual([1, 2]);
+    expect(e.opReport().matmul.why).toMatch(/q3_K/);
+    for (const t of [xt, wt, y]) t.dispose();
   });
 });

@@ -15,6 +15,8 @@ import { type MatmulOptions, validateMatmul } from '../../../ops/matmul.js';
 import type { GpuHost } from '../host.js';
 import type { GpuTensor } from '../tensor.js';
 import { MATVEC_MAX_M, matvecWgsl, TILE, tiledWgsl, type WeightCode } from '../wgsl/matmul-f32.js';
+import { GGML_FUSED, GGML_ROWS, type GgmlFusedType, ggmlDotWgsl } from '../wgsl/matmul-ggml.js';
+import { ACT_BLOCK_SIZE, ACT_BLOCK_WORDS, QUANTIZE_WG, quantizeWgsl } from '../wgsl/matmul-ggml-quantize.js';
 import { weightCode } from '../wgsl/matmul-weights.js';
 
 export async function gpuMatmul(
@@ -26,17 +28,52 @@ export async function gpuMatmul(
   const { M, N, K, numerics } = validateMatmul(x, w, opts);
   const xg = host.gpu(x, 'matmul x');
   const wg = host.gpu(w, 'matmul w');
-  if (numerics === 'ggml' && wg.type.name !== 'f32')
+  const type = wg.type.name;
+  if (numerics === 'ggml' && type !== 'f32' && !isGgmlFused(type))
     return host.fallback(
       'matmul',
-      `no WebGPU kernel for ggml numerics of ${wg.type.name} yet`,
+      `ggml numerics of ${type} weights: WebGPU has integer-dot kernels for ${Object.keys(GGML_FUSED).join(', ')} only`,
       [x, w],
       (cpu, [a, b]) => cpu.matmul(a!, b!, opts),
     );
   const y = host.output([M, N], 'matmul output');
-  runF32(host, weightCode(wg.type.name), xg, wg, y, M, N, K);
+  if (numerics === 'ggml' && isGgmlFused(type)) runGgml(host, type, xg, wg, y, M, N, K);
+  else runF32(host, weightCode(type), xg, wg, y, M, N, K);
   host.ran('matmul', 'webgpu');
   return y;
+}
+
+function isGgmlFused(type: string): type is GgmlFusedType {
+  return type in GGML_FUSED;
+}
+
+/**
+ * ggml numerics: x quantized to the weight type's activation type on the
+ * GPU, then the integer-dot kernel (bit-identical to the wasm engine's
+ * ggml matmul; see wgsl/matmul-ggml.ts for the one exception).
+ */
+export function runGgml(
+  host: GpuHost,
+  type: GgmlFusedType,
+  x: GpuTensor,
+  w: GpuTensor,
+  y: GpuTensor,
+  M: number,
+  N: number,
+  K: number,
+): void {
+  if (M === 0 || N === 0) return;
+  const { ctx } = host;
+  const act = GGML_FUSED[type];
+  const blocks = M * (K / ACT_BLOCK_SIZE[act]);
+  const xq = ctx.buffer(blocks * ACT_BLOCK_WORDS[act] * 4, `matmul ${act} activations [${M}, ${K}]`);
+  try {
+    ctx.run(quantizeWgsl(act), [M, K, 0], [x.binding, xq], Math.ceil(blocks / QUANTIZE_WG));
+    const groups = Math.ceil(M / GGML_ROWS);
+    ctx.run(ggmlDotWgsl(type), [M, N, K, 0, groups], [xq, w.binding, y.binding], N * groups);
+  } finally {
+    xq.destroy(); // submitted work keeps it alive
+  }
 }
 
 /** y = x · Wᵀ with W decoded by `code`: the matvec kernel for small M, the tiled one otherwise. */
