@@ -6,6 +6,8 @@ import { inspectCommand } from './inspect.js';
 import { parityCommand } from './parity.js';
 import { replayCommand } from './replay.js';
 import { runCommand } from './run.js';
+import { scanReplayCommand } from './scan-replay.js';
+import { scanTraceCommand } from './scan-trace.js';
 import { traceCommand } from './trace.js';
 
 export const commands: Command[] = [
@@ -15,5 +17,7 @@ export const commands: Command[] = [
   traceCommand,
   diffCommand,
   replayCommand,
+  scanTraceCommand,
+  scanReplayCommand,
   parityCommand,
 ];

@@ -41,6 +41,7 @@ const DENSE_FFN: ReadonlySet<string> = new Set(['ffn_gate', 'ffn_up', 'ffn_act',
 
 /** Stages a block has: q_norm/k_norm only with qk-norm; moe_* instead of the dense FFN's in MoE models. */
 function hasStage(arch: ArchSpec, s: LayerStage, moe: boolean): boolean {
+  if (s.startsWith('scan_')) return false;
   if (s.startsWith('moe_')) return moe;
   if (DENSE_FFN.has(s)) return !moe;
   return arch.qkNorm || (s !== 'q_norm' && s !== 'k_norm');

@@ -20,6 +20,8 @@ export interface Geometry {
   nHead?: number;
   /** Keys each query attends over (the last axis of attn_scores). */
   nKv?: number;
+  /** A scan layer's state width H (scan_state). */
+  scanWidth?: number;
 }
 
 function count(shape: readonly number[]): number {
@@ -65,6 +67,7 @@ export function inferGeometry(
   g.dim = width(['embedding', 'attn_norm', 'attn_residual', 'ffn_norm', 'layer_output', 'output_norm']);
   g.nFf = width(['ffn_swiglu', 'ffn_up', 'ffn_gate', 'ffn_act']);
   g.qWidth = width(['attention', 'q_proj', 'q_post_rope', 'q_norm']);
+  g.scanWidth = width(['scan_state']);
   const scores = first(['attn_scores', 'attn_softmax']);
   if (scores) {
     const s = unbatched(scores.shape);
@@ -121,7 +124,11 @@ export function stageDepth(stage: Stage, shape: readonly number[], g: Geometry):
       return undefined;
     case 'experts':
       return g.dim;
+    case 'recurrence':
+      // One step's recurrent product (H terms); the state carries earlier steps' error, judged by replay per step.
+      return g.scanWidth;
     case 'matmul':
+      if (stage === 'scan_out') return g.scanWidth;
       if (stage === 'attn_out') return g.qWidth;
       if (stage === 'ffn_out') return g.nFf;
       return g.dim;
@@ -142,6 +149,7 @@ const GGML_OP: Readonly<Record<StageKind, GgmlOpKind>> = {
   gated: 'default',
   experts: 'mul_mat_id',
   combine: 'default',
+  recurrence: 'default',
 };
 
 /** The test-backend-ops limit that applies to the op computing a stage. */

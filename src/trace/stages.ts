@@ -33,6 +33,10 @@ export const LAYER_STAGES = [
   'moe_weights',
   'moe_experts',
   'moe_out',
+  'scan_in',
+  'scan_gates',
+  'scan_state',
+  'scan_out',
   'layer_output',
 ] as const;
 
@@ -63,7 +67,9 @@ export interface StageRef {
  * - activation: an elementwise function of one input (SiLU);
  * - gated: the product of two inputs (SwiGLU);
  * - experts: the selected experts' FFNs;
- * - combine: Σ_k weight_k · expert_k.
+ * - combine: Σ_k weight_k · expert_k;
+ * - recurrence: a scan layer's gates and states (src/model/scan-model.ts),
+ *   each step a function of the step's input and the previous state.
  */
 export type StageKind =
   | 'lookup'
@@ -78,7 +84,8 @@ export type StageKind =
   | 'activation'
   | 'gated'
   | 'experts'
-  | 'combine';
+  | 'combine'
+  | 'recurrence';
 
 /**
  * One input of a stage: the stages that can provide it, in preference order
@@ -117,7 +124,20 @@ const LAYER_SPECS: Readonly<Record<LayerStage, StageSpec>> = {
   moe_weights: { kind: 'softmax', inputs: [['moe_router_logits']] },
   moe_experts: { kind: 'experts', inputs: [['ffn_norm']] },
   moe_out: { kind: 'combine', inputs: [['moe_experts'], ['moe_weights']] },
-  layer_output: { kind: 'add', inputs: [['attn_residual'], ['ffn_out', 'moe_out']] },
+  // A scan layer (src/model/scan-model.ts): scan_in the recurrence's input projections,
+  // scan_gates its per-step coefficients, scan_state every h_t, scan_out its output projection.
+  scan_in: { kind: 'matmul', inputs: [['residual']] },
+  scan_gates: { kind: 'recurrence', inputs: [['scan_in']] },
+  scan_state: { kind: 'recurrence', inputs: [['scan_gates', 'scan_in']] },
+  scan_out: { kind: 'matmul', inputs: [['scan_state']] },
+  // A scan layer has no attention: its layer_output is the residual stream plus scan_out.
+  layer_output: {
+    kind: 'add',
+    inputs: [
+      ['attn_residual', 'residual'],
+      ['ffn_out', 'moe_out', 'scan_out'],
+    ],
+  },
 };
 
 const LAYER_PREFIX = 'blk.';

@@ -57,9 +57,15 @@ describe('stage names', () => {
     ]);
     expect(stageInputs({ layer: 1, stage: 'k_post_rope' }, 5)).toEqual([['blk.1.k_norm', 'blk.1.k_proj']]);
     expect(stageInputs({ layer: 1, stage: 'layer_output' }, 5)).toEqual([
-      ['blk.1.attn_residual'],
-      ['blk.1.ffn_out', 'blk.1.moe_out'],
+      ['blk.1.attn_residual', 'blk.0.layer_output'],
+      ['blk.1.ffn_out', 'blk.1.moe_out', 'blk.1.scan_out'],
     ]);
+    // A scan layer: input projections from the residual stream, states from the gates, output from the states.
+    expect(stageInputs({ layer: 1, stage: 'scan_in' }, 5)).toEqual([['blk.0.layer_output']]);
+    expect(stageInputs({ layer: 1, stage: 'scan_state' }, 5)).toEqual([
+      ['blk.1.scan_gates', 'blk.1.scan_in'],
+    ]);
+    expect(stageInputs({ layer: 1, stage: 'scan_out' }, 5)).toEqual([['blk.1.scan_state']]);
     expect(stageInputs({ layer: null, stage: 'output_norm' }, 5)).toEqual([['blk.5.layer_output']]);
     expect(stageInputs({ layer: null, stage: 'embedding' }, 5)).toEqual([]);
     // Every input of every per-layer stage comes earlier in the order.
@@ -75,5 +81,6 @@ describe('stage names', () => {
     expect(stageKind('attn_softmax')).toBe('softmax');
     expect(stageKind('logits')).toBe('matmul');
     expect(stageKind('layer_output')).toBe('add');
+    expect(stageKind('scan_state')).toBe('recurrence');
   });
 });

@@ -256,28 +256,34 @@ export function referenceQuantizedGruScan(
  * The sum is scaled by 1 + γ(n + 10) for the second-order terms left out,
  * plus (n + 10)·2^−149 for roundings in the subnormal range.
  *
+ * Also returned: the gates r, z, n and their bounds |Δr|, |Δz|, |Δn| (same
+ * scaling). `u` replaces the unit roundoff for a kernel computing in another
+ * precision, `expRelError` the relative error of its exp.
+ *
  * Options for the int8 kernels (assembly/scan/gru-int8.ts): `productRoundings`
- * replaces n (their integer dot is exact, then three f32 roundings: dense 3,
- * diagonal 2), and `stateRelError` is the relative error of the kernel's h
- * (q_h·s_h rounded to f32: u), which reaches h' through z·h: + z·|h|·ε.
+ * replaces n (int8ProductRoundings in src/ops/gru.ts), and `stateRelError`
+ * is the relative error of the kernel's h (q_h·s_h rounded to f32: u), which
+ * reaches h' through z·h: + z·|h|·ε.
  */
 export function referenceGruStepBound(
   rec: GruRecurrence,
   gx: Vec,
   bh: Vec | null,
   h: Vec,
-  opts: { productRoundings?: number; stateRelError?: number } = {},
-): { h: Float64Array; bound: Float64Array } {
+  opts: { productRoundings?: number; stateRelError?: number; u?: number; expRelError?: number } = {},
+): { h: Float64Array; bound: Float64Array; gates: Float64Array; gateBound: Float64Array } {
   const H = rec.H;
-  const u = UNIT_ROUNDOFF.f32;
+  const u = opts.u ?? UNIT_ROUNDOFF.f32;
   const nr = opts.productRoundings ?? recurrenceRoundings(rec.kind, H);
   const eh = opts.stateRelError ?? 0;
   const gh = recurrenceMatvec(rec, h);
   const m = recurrenceMatvec(rec, h, true);
   const b = (g: number) => (bh ? bh[g] : 0);
-  const theta = EXP_REL_ERROR + 2 * u;
+  const theta = (opts.expRelError ?? EXP_REL_ERROR) + 2 * u;
   const out = new Float64Array(H);
   const bound = new Float64Array(H);
+  const gates = new Float64Array(3 * H);
+  const gateBound = new Float64Array(3 * H);
   for (let i = 0; i < H; i++) {
     const [ir, iz, inn] = [i, H + i, 2 * H + i];
     const r = sigmoid(gx[ir] + gh[ir] + b(ir));
@@ -301,7 +307,11 @@ export function referenceGruStepBound(
       (1 - z + dz) * dn +
       gamma(3, u) * ((1 - z) * Math.abs(n) + z * ah) +
       z * ah * eh;
-    bound[i] = first * (1 + gamma(nr + 10, u)) + (nr + 10) * 2 ** -149;
+    const grow = 1 + gamma(nr + 10, u);
+    const tiny = (nr + 10) * 2 ** -149;
+    bound[i] = first * grow + tiny;
+    [gates[ir], gates[iz], gates[inn]] = [r, z, n];
+    [gateBound[ir], gateBound[iz], gateBound[inn]] = [dr * grow + tiny, dz * grow + tiny, dn * grow + tiny];
   }
-  return { h: out, bound };
+  return { h: out, bound, gates, gateBound };
 }

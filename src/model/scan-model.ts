@@ -1,0 +1,232 @@
+/**
+ * A small recurrent "scan model" for traces and replay of scan kernels:
+ * token embedding → a stack of scan layers → RMS norm → logits. Each layer
+ * reads the residual stream x [T, D] and adds its output back:
+ *
+ *   gru:    scan_in = x·W_iᵀ + b_i                 [T, 3H]  (gx, gate order r, z, n)
+ *           scan_gates, scan_state = GRU(gx, U, b_h, h0 = 0)  [T, 3H] r|z|n, [T, H]
+ *           (U in one of the four structures; with `stateScale` the quantized GRU:
+ *           int8 U per output channel by max-abs, the state on a frozen step)
+ *   linear: scan_in = x·W_bᵀ                       [T, D]   (b_t)
+ *           scan_gates = a (per-channel decay, the same every step)  [T, D]
+ *           scan_state: h_t = a ⊙ h_{t−1} + b_t    [T, D]
+ *   both:   scan_out = h·W_oᵀ [T, D]; layer_output = x + scan_out
+ *
+ * Stored as safetensors (f32 tensors named below; `__metadata__` holds
+ * `format` = plumbline-scan-model/1 and the spec as JSON). syntheticScanModel
+ * writes one with deterministic weights from a seed.
+ */
+import { readSafetensors, type SafetensorsFile, writeSafetensors } from '../formats/safetensors/index.js';
+import { GRU_STRUCTURES, type GruRecurrence, type GruStructure, gruShapes } from '../ops/gru.js';
+import { Int8Quantizer } from '../ops/int8-quantizer.js';
+import { ModelError } from './errors.js';
+
+export const SCAN_MODEL_FORMAT = 'plumbline-scan-model/1';
+
+export type ScanLayerSpec =
+  | {
+      kind: 'gru';
+      structure: GruStructure;
+      hidden: number;
+      /** The quantized GRU: the state's frozen int8 step s_h. */
+      stateScale?: number;
+    }
+  | { kind: 'linear' };
+
+export interface ScanModelSpec {
+  vocab: number;
+  dim: number;
+  layers: ScanLayerSpec[];
+  /** RMS norm epsilon of output_norm (default 1e-5). */
+  rmsEps?: number;
+}
+
+/** The tensor names of layer l (GRU: scan_u.<array> for each of U's arrays). */
+export function scanLayerNames(l: number) {
+  const p = `blk.${l}.`;
+  return {
+    inWeight: `${p}scan_in.weight`,
+    inBias: `${p}scan_in.bias`,
+    u: (array: string) => `${p}scan_u.${array}`,
+    bh: `${p}scan_bh`,
+    decay: `${p}scan_decay`,
+    outWeight: `${p}scan_out.weight`,
+  };
+}
+
+export const SCAN_GLOBAL_NAMES = {
+  embedding: 'token_embd.weight',
+  outputNorm: 'output_norm.weight',
+  output: 'output.weight',
+} as const;
+
+/** Every tensor of a model with its shape, in file order. */
+export function scanModelShapes(spec: ScanModelSpec): Map<string, number[]> {
+  const { vocab: V, dim: D } = spec;
+  const out = new Map<string, number[]>([[SCAN_GLOBAL_NAMES.embedding, [V, D]]]);
+  spec.layers.forEach((layer, l) => {
+    const n = scanLayerNames(l);
+    if (layer.kind === 'gru') {
+      const H = layer.hidden;
+      out.set(n.inWeight, [3 * H, D]);
+      out.set(n.inBias, [3 * H]);
+      for (const [array, shape] of Object.entries(gruShapes(layer.structure, H))) out.set(n.u(array), shape);
+      out.set(n.bh, [3 * H]);
+      out.set(n.outWeight, [D, H]);
+    } else {
+      out.set(n.inWeight, [D, D]);
+      out.set(n.decay, [D]);
+      out.set(n.outWeight, [D, D]);
+    }
+  });
+  out.set(SCAN_GLOBAL_NAMES.outputNorm, [D]);
+  out.set(SCAN_GLOBAL_NAMES.output, [V, D]);
+  return out;
+}
+
+/** Checks a spec (a ModelError naming what is wrong); returns it with defaults filled in. */
+export function checkScanSpec(spec: ScanModelSpec): Required<ScanModelSpec> {
+  const int = (v: unknown, what: string) => {
+    if (!Number.isSafeInteger(v) || (v as number) < 1)
+      throw new ModelError(`scan model: ${what} must be an integer ≥ 1, got ${JSON.stringify(v)}`);
+  };
+  int(spec.vocab, 'vocab');
+  int(spec.dim, 'dim');
+  if (!Array.isArray(spec.layers) || spec.layers.length === 0)
+    throw new ModelError('scan model: layers must be a non-empty array');
+  spec.layers.forEach((layer, l) => {
+    if (layer.kind === 'linear') return;
+    if (layer.kind !== 'gru') throw new ModelError(`scan model: layer ${l} kind must be 'gru' or 'linear'`);
+    int(layer.hidden, `layer ${l} hidden`);
+    if (!GRU_STRUCTURES.includes(layer.structure))
+      throw new ModelError(`scan model: layer ${l} structure must be one of ${GRU_STRUCTURES.join(', ')}`);
+    try {
+      gruShapes(layer.structure, layer.hidden);
+    } catch (e) {
+      throw new ModelError(`scan model: layer ${l}: ${(e as Error).message}`);
+    }
+    if (layer.stateScale !== undefined && !(layer.stateScale > 0 && Number.isFinite(layer.stateScale)))
+      throw new ModelError(`scan model: layer ${l} stateScale must be finite and > 0`);
+  });
+  const rmsEps = spec.rmsEps ?? 1e-5;
+  if (!(rmsEps > 0)) throw new ModelError('scan model: rmsEps must be > 0');
+  return { ...spec, rmsEps };
+}
+
+/** xorshift32 values uniform in ±scale. */
+function uniform(n: number, seed: number, scale: number, center = 0): Float32Array {
+  let s = seed >>> 0 || 1;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    out[i] = center + (2 * (s / 2 ** 32) - 1) * scale;
+  }
+  return out;
+}
+
+/** The init scale of each tensor: about unit-norm rows, decays in (0.5, 0.99). */
+function initOf(name: string, shape: number[], layer: ScanLayerSpec | undefined): [number, number] {
+  const fanIn = shape[shape.length - 1];
+  if (name.endsWith('scan_decay')) return [0.245, 0.745];
+  if (name === SCAN_GLOBAL_NAMES.outputNorm) return [0.1, 1];
+  if (name === SCAN_GLOBAL_NAMES.embedding) return [1, 0];
+  if (name.endsWith('.bias') || name.endsWith('scan_bh')) return [0.1, 0];
+  if (name.includes('scan_u.') && layer?.kind === 'gru') {
+    if (layer.structure === 'dense') return [1 / Math.sqrt(layer.hidden), 0];
+    if (layer.structure === 'diagonal') return [0.9, 0];
+    if (layer.structure === 'monarch') return [1 / Math.sqrt(fanIn), 0];
+    return [0.6, 0];
+  }
+  return [1 / Math.sqrt(fanIn), 0];
+}
+
+/** A scan model with deterministic weights (xorshift from `seed`), as safetensors bytes. */
+export function syntheticScanModel(spec: ScanModelSpec, seed = 1): Uint8Array {
+  const full = checkScanSpec(spec);
+  const tensors = [...scanModelShapes(full)].map(([name, shape], i) => {
+    const l = /^blk\.(\d+)\./.exec(name);
+    const [scale, center] = initOf(name, shape, l ? full.layers[Number(l[1])] : undefined);
+    const n = shape.reduce((a, b) => a * b, 1);
+    return { name, dtype: 'F32' as const, shape, data: uniform(n, seed * 7919 + i * 104729, scale, center) };
+  });
+  return writeSafetensors(tensors, { format: SCAN_MODEL_FORMAT, spec: JSON.stringify(full) });
+}
+
+/** A loaded scan model: its spec and f32 tensors. */
+export class ScanModel {
+  private constructor(
+    readonly spec: Required<ScanModelSpec>,
+    private readonly tensors: ReadonlyMap<string, Float32Array>,
+    /** The file's name ('<bytes>' for bytes). */
+    readonly source: string,
+  ) {}
+
+  static async read(source: string | Uint8Array): Promise<ScanModel> {
+    let file: SafetensorsFile;
+    try {
+      file = await readSafetensors(source);
+    } catch (e) {
+      throw new ModelError(`scan model: ${(e as Error).message}`);
+    }
+    try {
+      if (file.metadata.get('format') !== SCAN_MODEL_FORMAT)
+        throw new ModelError(
+          `scan model ${file.name}: __metadata__ format must be ${SCAN_MODEL_FORMAT}, got ${JSON.stringify(file.metadata.get('format'))}`,
+        );
+      let parsed: ScanModelSpec;
+      try {
+        parsed = JSON.parse(file.metadata.get('spec') ?? '');
+      } catch {
+        throw new ModelError(`scan model ${file.name}: __metadata__ spec is not JSON`);
+      }
+      const spec = checkScanSpec(parsed);
+      const tensors = new Map<string, Float32Array>();
+      for (const [name, shape] of scanModelShapes(spec)) {
+        const info = file.get(name);
+        if (!info) throw new ModelError(`scan model ${file.name}: no tensor ${name}`);
+        if (info.dtype !== 'F32' || info.shape.join(',') !== shape.join(','))
+          throw new ModelError(
+            `scan model ${file.name}: ${name} must be F32 [${shape}], got ${info.dtype} [${info.shape}]`,
+          );
+        tensors.set(name, await file.tensorF32(name));
+      }
+      return new ScanModel(spec, tensors, file.name);
+    } finally {
+      await file.close();
+    }
+  }
+
+  tensor(name: string): Float32Array {
+    const t = this.tensors.get(name);
+    if (!t) throw new ModelError(`scan model: no tensor ${name}`);
+    return t;
+  }
+
+  shape(name: string): number[] {
+    const s = scanModelShapes(this.spec).get(name);
+    if (!s) throw new ModelError(`scan model: no tensor ${name}`);
+    return s;
+  }
+
+  /** Layer l's GRU recurrence (its U arrays), for a 'gru' layer. */
+  recurrence(l: number): GruRecurrence {
+    const layer = this.spec.layers[l];
+    if (layer?.kind !== 'gru') throw new ModelError(`scan model: layer ${l} is not a GRU layer`);
+    const n = scanLayerNames(l);
+    const arrays = Object.fromEntries(
+      Object.keys(gruShapes(layer.structure, layer.hidden)).map((a) => [a, this.tensor(n.u(a))]),
+    );
+    return { kind: layer.structure, H: layer.hidden, ...arrays } as GruRecurrence;
+  }
+
+  /** The frozen state quantizer of a quantized GRU layer, or undefined. */
+  stateQuantizer(l: number): Int8Quantizer | undefined {
+    const layer = this.spec.layers[l];
+    if (layer?.kind !== 'gru' || layer.stateScale === undefined) return undefined;
+    return Int8Quantizer.fromScales({ granularity: 'per-tensor' }, [layer.stateScale]);
+  }
+}
