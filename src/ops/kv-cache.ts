@@ -123,6 +123,26 @@ export class KvCache {
   }
 
   /**
+   * Checks a write of n positions at [pos, pos + n) of a layer before anything
+   * is stored: ShapeError for a gap, ContextOverflowError past n_ctx. With
+   * commit(), the bookkeeping of write() for caches that store elsewhere (GPU).
+   */
+  reserve(layer: number, pos: number, n: number): void {
+    this.check(layer);
+    if (!Number.isSafeInteger(pos) || pos < 0 || pos > this.lengths[layer])
+      throw new ShapeError(
+        `KvCache.write: position ${pos} would leave a gap (layer ${layer} holds [0, ${this.lengths[layer]}))`,
+      );
+    if (pos + n > this.nCtx) throw new ContextOverflowError(pos + n - 1, this.nCtx);
+  }
+
+  /** Records a stored write (after reserve): the layer then holds [0, pos + n). */
+  commit(layer: number, pos: number, n: number): void {
+    this.check(layer);
+    this.lengths[layer] = pos + n;
+  }
+
+  /**
    * Writes K and V (f32 [n, n_head_kv, head_dim]) at positions [pos, pos + n):
    * an append when pos = length, a rewrite of later positions when pos < length
    * (they are dropped: the layer then holds [0, pos + n)). Throws
@@ -135,11 +155,7 @@ export class KvCache {
       throw new ShapeError(
         `KvCache.write: k and v must each be [n, ${this.nHeadKv}, ${this.headDim}], got ${k.length} and ${v.length} values`,
       );
-    if (!Number.isSafeInteger(pos) || pos < 0 || pos > this.lengths[layer])
-      throw new ShapeError(
-        `KvCache.write: position ${pos} would leave a gap (layer ${layer} holds [0, ${this.lengths[layer]}))`,
-      );
-    if (pos + n > this.nCtx) throw new ContextOverflowError(pos + n - 1, this.nCtx);
+    this.reserve(layer, pos, n);
     const count = n * this.rowValues;
     const at = pos * this.rowValues;
     const mem = this.memory.bytes();
@@ -154,7 +170,7 @@ export class KvCache {
         vh[at + i] = f32ToF16(v[i]);
       }
     }
-    this.lengths[layer] = pos + n;
+    this.commit(layer, pos, n);
   }
 
   /** K and V of positions [0, n) as f32 (f16 widened exactly): [n, n_head_kv, head_dim] each. */
