@@ -22,12 +22,7 @@ const READ_CHUNK = 1 << 24;
  */
 export function gpuDequantBuffer(ctx: GpuContext, t: GpuTensor, firstBlock = 0, count = t.count): GPUBuffer {
   const out = ctx.buffer(count * 4, `${t.type.name} tensor dequantized to f32`);
-  ctx.run(
-    dequantKernel(t.type.name, 'all'),
-    [count, 0, firstBlock],
-    [t.binding, out],
-    dequantGroups(t.type.name, count),
-  );
+  ctx.run(dequantKernel(t.type.name, 'all'), [count, 0, firstBlock], [t.binding, out], dequantGroups(count));
   return out;
 }
 
@@ -69,7 +64,7 @@ export async function gpuEmbedding(host: GpuHost, table: Tensor, ids: ArrayLike<
       dequantKernel(t.type.name, 'rows'),
       [n, d.nEmbd],
       [t.binding, out.binding, idBuf],
-      dequantGroups(t.type.name, n),
+      dequantGroups(n),
     );
     idBuf.destroy();
   }

@@ -6,7 +6,7 @@
  * - 'rows': embedding lookup, element e = (r, c) of the output [n / rowLen, rowLen]
  *   is element c of the table's row ids[r].
  * Quantized types: one invocation per 16 elements (one scale_T, four dq4s_T);
- * float types: one per four elements (rows may be odd: then element by element).
+ * float types: 16 per invocation too, by quads (rows may be odd: then element by element).
  *
  * Bindings: 0 params, 1 src bytes, 2 out (u32 = f32 bits), 3 ids ('rows').
  * Params: 'all' [n, 0, first block] (a chunk of n elements from that block);
@@ -34,8 +34,8 @@ export function dequantKernel(typeName: GgmlTypeName, mode: DequantMode): string
   let c = e - r * params[1];
   let blk = ids[r] * (params[1] / ${bs}u) + c / ${bs}u;
   let i = c % ${bs}u;`;
-  // Quantized: 16 elements (one scale) per invocation. Float types: 4 per invocation, one vector load
-  // when they are whole and in one row, else element by element (odd row lengths, the tail).
+  // 16 elements per invocation. Quantized: one scale, four dq4s. Float types: four vector loads
+  // when each quad is whole and in one row, else element by element (odd row lengths, the tail).
   const body = type.quantized
     ? `let e = t * 16u;
   if (e >= params[0]) { return; }
@@ -49,22 +49,24 @@ export function dequantKernel(typeName: GgmlTypeName, mode: DequantMode): string
     out[e + k + 2u] = v.z;
     out[e + k + 3u] = v.w;
   }`
-    : `let e0 = t * 4u;
-  if (e0 + 3u < params[0] && (params[1] & 3u) == 0u) {
-    let e = e0;
-    ${locate.replaceAll('\n', '\n  ')}
-    let v = dq4bits_${typeName}(blk * ${ts}u, i);
-    out[e] = v.x;
-    out[e + 1u] = v.y;
-    out[e + 2u] = v.z;
-    out[e + 3u] = v.w;
-    return;
-  }
-  for (var k = 0u; k < 4u; k++) {
-    let e = e0 + k;
-    if (e >= params[0]) { return; }
-    ${locate.replaceAll('\n', '\n  ')}
-    out[e] = dqbits_${typeName}(blk * ${ts}u, i);
+    : `for (var g = 0u; g < 16u; g += 4u) {
+    let e0 = t * 16u + g;
+    if (e0 + 3u < params[0] && (params[1] & 3u) == 0u) {
+      let e = e0;
+      ${locate.replaceAll('\n', '\n    ')}
+      let v = dq4bits_${typeName}(blk * ${ts}u, i);
+      out[e] = v.x;
+      out[e + 1u] = v.y;
+      out[e + 2u] = v.z;
+      out[e + 3u] = v.w;
+      continue;
+    }
+    for (var k = 0u; k < 4u; k++) {
+      let e = e0 + k;
+      if (e >= params[0]) { return; }
+      ${locate.replaceAll('\n', '\n      ')}
+      out[e] = dqbits_${typeName}(blk * ${ts}u, i);
+    }
   }`;
   return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> params: array<u32>;
@@ -82,7 +84,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 `;
 }
 
-/** Workgroups for n output elements of `type`. */
-export function dequantGroups(type: GgmlTypeName, n: number): number {
-  return Math.ceil(n / (DEQUANT_WORKGROUP * (GGML_TYPES[type].quantized ? 16 : 4)));
+/** Workgroups for n output elements (16 per invocation). */
+export function dequantGroups(n: number): number {
+  return Math.ceil(n / (DEQUANT_WORKGROUP * 16));
 }
