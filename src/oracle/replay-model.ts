@@ -66,6 +66,11 @@ export class ReplayModel {
     return this.has(name) ? this.tensor(name) : undefined;
   }
 
+  /** Drops the cached values of the tensors whose names match (a replay past a layer no longer needs them). */
+  forget(match: (name: string) => boolean): void {
+    for (const name of [...this.values.keys()]) if (match(name)) this.values.delete(name);
+  }
+
   private info(name: string) {
     const info = this.file.tensor(name);
     if (!info) throw new ParityOptionError(`replay: the model ${this.file.name} has no tensor ${name}`);

@@ -4,7 +4,7 @@
  * forward pass makes them), everything else delegated untouched. The faulty
  * output is what the pass then consumes, as a real wrong kernel's would be.
  */
-import type { Engine } from '../../src/engine/engine.js';
+import type { AttentionResult, Engine } from '../../src/engine/engine.js';
 import type { Tensor } from '../../src/engine/tensor.js';
 import { loadModel } from '../../src/model/load.js';
 import type { Numerics } from '../../src/model/model.js';
@@ -13,23 +13,28 @@ import { encodeTrace } from '../../src/trace/trace-file.js';
 
 export type Corrupt = (data: Float32Array) => void;
 
-/** Wraps engine[op] so that calls `calls` (or every call) pass their output through `corrupt`. */
+/** Wraps engine[op] so that calls `calls` (or every call) pass their output (attention: its `out`) through `corrupt`. */
 export function faultyEngine(
   engine: Engine,
-  op: 'swiglu' | 'rmsNorm' | 'matmul' | 'add' | 'silu',
+  op: 'swiglu' | 'rmsNorm' | 'matmul' | 'add' | 'silu' | 'attention',
   corrupt: Corrupt,
   calls: readonly number[] | 'all' = 'all',
 ): Engine {
   let n = 0;
-  const wrapped = async (...args: unknown[]): Promise<Tensor> => {
-    const call = n++;
-    const out = (await (engine[op] as (...a: unknown[]) => Promise<Tensor>).apply(engine, args)) as Tensor;
-    if (calls !== 'all' && !calls.includes(call)) return out;
+  const corrupted = async (out: Tensor): Promise<Tensor> => {
     const data = await out.read();
     corrupt(data);
     const shape = out.shape;
     out.dispose();
     return engine.tensor(data, shape);
+  };
+  const wrapped = async (...args: unknown[]): Promise<unknown> => {
+    const call = n++;
+    const result = await (engine[op] as (...a: unknown[]) => Promise<unknown>).apply(engine, args);
+    if (calls !== 'all' && !calls.includes(call)) return result;
+    if (op !== 'attention') return corrupted(result as Tensor);
+    const r = result as AttentionResult;
+    return { ...r, out: await corrupted(r.out) };
   };
   return new Proxy(engine, {
     get(target, prop) {

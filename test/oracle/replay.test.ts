@@ -115,6 +115,12 @@ describe('replay: planted kernel faults', () => {
       faults: ['blk.1.ffn_out'],
     },
     {
+      what: 'the attention kernel of layer 2 off in one output element',
+      gguf: QWEN2,
+      wrap: (e) => faultyEngine(e, 'attention', scaleAt(1e-4, 77), [2]),
+      faults: ['blk.2.attention'],
+    },
+    {
       what: 'rope with a wrong frequency base (every call)',
       gguf: LLAMA,
       wrap: (e) => wrongRopeBase(e, 500000),
@@ -173,6 +179,26 @@ describe('replay: planted kernel faults', () => {
       expect(r.reference.source).toBe('none');
     });
   }
+
+  it('a stage whose inputs were not captured is skipped, naming them; the others are still judged', async () => {
+    const pass = await capturePass(
+      faultyEngine(engine, 'swiglu', scaleAt(1e-4, 100), [1]),
+      LLAMA,
+      TOKENS,
+      'exact',
+    );
+    for (const n of ['blk.1.ffn_gate', 'blk.0.attn_norm']) pass.stages.delete(n);
+    const r = await replay(LLAMA, encodeTrace(traceTensors(pass.stages), pass.meta), { reference: 'none' });
+    const skippedRows = r.stages.filter((s) => s.verdict === 'skipped');
+    expect(skippedRows.map((s) => [s.name, s.reason])).toEqual([
+      ['blk.0.q_proj', 'input not captured: blk.0.attn_norm'],
+      ['blk.0.k_proj', 'input not captured: blk.0.attn_norm'],
+      ['blk.0.v_proj', 'input not captured: blk.0.attn_norm'],
+      ['blk.1.ffn_act', 'input not captured: blk.1.ffn_gate'],
+      ['blk.1.ffn_swiglu', 'input not captured: blk.1.ffn_gate'],
+    ]);
+    expect(r.firstFault).toBeNull();
+  });
 
   it('a NaN from one kernel is that kernel’s fault', async () => {
     const wrap = faultyEngine(engine, 'silu', (d) => void (d[3] = Number.NaN), [0]);
