@@ -299,6 +299,38 @@ describe.skipIf(!gpu)('WebGPU matmul, ggml numerics', () => {
     expect(e.opReport().matmul.cpu).toBe(0);
   });
 
+  it('f16 and bf16 weights: x rounded to the half type as ggml does, then within γ(K)·Σ|x̂||w|', async () => {
+    const failures: string[] = [];
+    for (const type of ['f16', 'bf16'] as const) {
+      const round = (v: number) => (type === 'f16' ? f16ToF32(f32ToF16(v)) : bf16ToF32(f32ToBf16(v)));
+      for (const [M, N, K] of [
+        [1, 7, 100],
+        [3, 33, 64],
+        [17, 7, 33],
+      ]) {
+        const x = values(M * K, M * 7 + K, true);
+        // Ties of the half rounding: values halfway between two halves.
+        for (let i = 0; i < x.length; i += 5)
+          x[i] = type === 'f16' ? 1 + 2 ** -11 : 1 + 2 ** -8 + 2 ** -9 * (i % 2);
+        const wv = values(N * K, N + K);
+        const w = type === 'f16' ? quantize('f16', wv) : quantize('bf16', wv);
+        const xt = e.tensor(x, [M, K]);
+        const wt = e.tensor(w, [N, K], type);
+        const yt = await e.matmul(xt, wt, { numerics: 'ggml' });
+        const y = await yt.read();
+        for (const t of [xt, wt, yt]) t.dispose();
+        const xr = x.map(round);
+        failures.push(
+          ...boundFailures(`ggml ${type} ${M}x${N}x${K}`, y, xr, dequantize(type, w, N * K), M, N, K),
+        );
+        // And not within it of the unrounded x (the rounding happened).
+        if (boundFailures('', y, x, dequantize(type, w, N * K), M, N, K).length === 0)
+          failures.push(`ggml ${type} ${M}x${N}x${K}: x was not rounded`);
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
   it('other types in ggml numerics fall back to the CPU engine, saying why', async () => {
     const K = 256;
     const xt = e.tensor(normals(K, 1), [1, K]);

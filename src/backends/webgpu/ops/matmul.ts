@@ -16,7 +16,13 @@ import type { GpuHost } from '../host.js';
 import type { GpuTensor } from '../tensor.js';
 import { MATVEC_MAX_M, matvecWgsl, TILE, tiledWgsl, type WeightCode } from '../wgsl/matmul-f32.js';
 import { GGML_FUSED, GGML_ROWS, type GgmlFusedType, ggmlDotWgsl } from '../wgsl/matmul-ggml.js';
-import { ACT_BLOCK_SIZE, ACT_BLOCK_WORDS, QUANTIZE_WG, quantizeWgsl } from '../wgsl/matmul-ggml-quantize.js';
+import {
+  ACT_BLOCK_SIZE,
+  ACT_BLOCK_WORDS,
+  QUANTIZE_WG,
+  quantizeWgsl,
+  roundToHalfWgsl,
+} from '../wgsl/matmul-ggml-quantize.js';
 import { weightCode } from '../wgsl/matmul-weights.js';
 
 export async function gpuMatmul(
@@ -29,7 +35,8 @@ export async function gpuMatmul(
   const xg = host.gpu(x, 'matmul x');
   const wg = host.gpu(w, 'matmul w');
   const type = wg.type.name;
-  if (numerics === 'ggml' && type !== 'f32' && !isGgmlFused(type))
+  const half = type === 'f16' || type === 'bf16';
+  if (numerics === 'ggml' && type !== 'f32' && !half && !isGgmlFused(type))
     return host.fallback(
       'matmul',
       `ggml numerics of ${type} weights: WebGPU has integer-dot kernels for ${Object.keys(GGML_FUSED).join(', ')} only`,
@@ -38,7 +45,21 @@ export async function gpuMatmul(
     );
   const y = host.output([M, N], 'matmul output');
   if (numerics === 'ggml' && isGgmlFused(type)) runGgml(host, type, xg, wg, y, M, N, K);
-  else runF32(host, weightCode(type), xg, wg, y, M, N, K);
+  else if (numerics === 'ggml' && half) {
+    // ggml converts x to the weights' half type; products of two halves are exact in f32.
+    const xr = host.output([M, K], `matmul ${type} activations`);
+    try {
+      host.ctx.run(
+        roundToHalfWgsl(type),
+        [M * K],
+        [xg.binding, xr.binding],
+        Math.ceil((M * K) / QUANTIZE_WG),
+      );
+      runF32(host, weightCode(type), xr, wg, y, M, N, K);
+    } finally {
+      xr.dispose(); // submitted work keeps it alive
+    }
+  } else runF32(host, weightCode(type), xg, wg, y, M, N, K);
   host.ran('matmul', 'webgpu');
   return y;
 }

@@ -19,6 +19,7 @@
  * Bindings: 0 params [M, K, 0 (the opaque zero)], 1 x: array<f32>, 2 out: array<u32>.
  */
 import { WGSL_GRID } from '../context.js';
+import { WGSL_BLOCK_COMMON } from './blocks.js';
 
 export type ActivationType = 'q8_0' | 'q8_K';
 
@@ -198,6 +199,38 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let b = group_index(wid, nwg) * ${QUANTIZE_WG}u + li;
   if (b >= blocks) { return; }
   quantize_block(b * ${size}u, b * ${ACT_BLOCK_WORDS[type]}u);
+}
+`;
+}
+
+/**
+ * x rounded to ggml's f16 / bf16 activations (GGML_FP32_TO_FP16: nearest even;
+ * ggml_compute_fp32_to_bf16: nearest even, NaN made quiet) and widened back
+ * to f32 exactly: the activations the f16 / bf16 weights meet in ggml
+ * numerics. Bindings: 0 params [count], 1 x: array<f32>, 2 out: array<f32>;
+ * ceil(count / QUANTIZE_WG) workgroups.
+ */
+export function roundToHalfWgsl(type: 'f16' | 'bf16'): string {
+  const convert =
+    type === 'f16'
+      ? 'f16_bits_to_f32(f32_to_f16_bits(v))'
+      : `bitcast<f32>(select((u + 0x7fffu + ((u >> 16u) & 1u)) & 0xffff0000u, ((u >> 16u) | 64u) << 16u,
+                             (u & 0x7fffffffu) > 0x7f800000u))`;
+  return /* wgsl */ `// matmul ggml activations ${type}
+@group(0) @binding(0) var<storage, read> params: array<u32>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+${WGSL_GRID}
+${WGSL_BLOCK_COMMON}
+${F32_TO_F16}
+@compute @workgroup_size(${QUANTIZE_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) li: u32) {
+  let i = group_index(wid, nwg) * ${QUANTIZE_WG}u + li;
+  if (i >= params[0]) { return; }
+  let v = x[i];
+  let u = bitcast<u32>(v);
+  out[i] = ${convert};
 }
 `;
 }
