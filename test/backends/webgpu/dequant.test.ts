@@ -143,6 +143,33 @@ describe.skipIf(!gpu)('WebGPU dequantization', () => {
     expect(got.some((x) => x !== 0 && Math.abs(x) < 2 ** -126)).toBe(true);
   });
 
+  it('non-finite f16 scales: inf and NaN where the CPU has them, other values bit-identical', async () => {
+    // WGSL leaves a NaN's payload to the device (SwiftShader happens to keep the CPU's bits); the
+    // positions of NaN, and every non-NaN value (±inf included), must match.
+    for (const [type, size, at, half] of [
+      ['q8_0', 34, 0, 0x7e01],
+      ['q8_0', 34, 0, 0xfc00],
+      ['q4_1', 20, 2, 0x7c00],
+      ['q4_K', 144, 0, 0x7e55],
+      ['q6_K', 210, 208, 0xfc00],
+    ] as const) {
+      const bytes = new Uint8Array(size).map((_, i) => (i * 13) & 0xff);
+      bytes[at] = half & 0xff;
+      bytes[at + 1] = half >> 8;
+      if (type === 'q4_K') bytes.set([0, 0x3c], 2); // dmin = 1
+      const n = GGML_TYPES[type].blockSize;
+      const want = dequantize(type, bytes, n);
+      const got = await onGpu(type, bytes, n);
+      const wb = new Uint32Array(want.buffer);
+      const gb = new Uint32Array(got.buffer);
+      for (let i = 0; i < n; i++) {
+        expect(Number.isNaN(got[i]), `${type} ${i}`).toBe(Number.isNaN(want[i]));
+        if (!Number.isNaN(want[i])) expect(gb[i], `${type} ${i}`).toBe(wb[i]);
+      }
+      expect(want.some((x) => !Number.isFinite(x))).toBe(true);
+    }
+  });
+
   it('an all-zero block of every type gives ±0 as ggml does (q4_0: (0 − 8)·0 = −0)', async () => {
     for (const type of GGML_TYPE_NAMES) {
       const { blockSize, typeSize } = GGML_TYPES[type];
