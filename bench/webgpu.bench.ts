@@ -80,8 +80,71 @@ async function dequantRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
   return rows;
 }
 
+/**
+ * matmul: f32 GEMM GFLOPS at 256³ and 512³ (tiled kernel), and matvec (M = 1) GB/s of weight
+ * bytes at N = K = 4096 for f32, Q4_K exact (decoded in place) and Q4_K ggml (q8_K activations,
+ * integer dots, the quantizer included). GPU time: dispatch + queue drained, output left on the GPU.
+ */
+async function matmulRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
+  const rows: WebGpuRow[] = [];
+  const time = async (
+    x: ReturnType<WebGpuEngine['tensor']>,
+    w: ReturnType<WebGpuEngine['tensor']>,
+    reps: number,
+    numerics: 'exact' | 'ggml' = 'exact',
+  ) => gpuMedianMs(e, async () => (await e.matmul(x, w, { numerics })).dispose(), reps);
+  for (const n of [256, 512]) {
+    const x = e.tensor(
+      Float32Array.from({ length: n * n }, (_, i) => Math.sin(i)),
+      [n, n],
+    );
+    const w = e.tensor(
+      Float32Array.from({ length: n * n }, (_, i) => Math.cos(i)),
+      [n, n],
+    );
+    const ms = await time(x, w, n > 256 ? 3 : 5);
+    rows.push(['matmul', `f32 ${n}³`, ms, (2 * n ** 3) / (ms * 1e6), 'GFLOPS', placement(e, 'matmul')]);
+    x.dispose();
+    w.dispose();
+  }
+  const K = 4096;
+  const N = 4096;
+  const x = e.tensor(
+    Float32Array.from({ length: K }, (_, i) => Math.sin(i * 0.1)),
+    [1, K],
+  );
+  const wv = Float32Array.from({ length: N * K }, (_, i) => Math.sin(i * 0.37) * 0.05);
+  const wq = e.tensor(quantize('q4_K', wv), [N, K], 'q4_K');
+  const qBytes = (N * K * 144) / 256;
+  for (const numerics of ['exact', 'ggml'] as const) {
+    const ms = await time(x, wq, 5, numerics);
+    rows.push([
+      'matmul',
+      `q4_K matvec 1×${N}×${K} ${numerics}`,
+      ms,
+      qBytes / (ms * 1e6),
+      'GB/s',
+      placement(e, 'matmul'),
+    ]);
+  }
+  wq.dispose();
+  const wf = e.tensor(wv, [N, K]);
+  const ms = await time(x, wf, 5);
+  rows.push([
+    'matmul',
+    `f32 matvec 1×${N}×${K}`,
+    ms,
+    (N * K * 4) / (ms * 1e6),
+    'GB/s',
+    placement(e, 'matmul'),
+  ]);
+  wf.dispose();
+  x.dispose();
+  return rows;
+}
+
 /** The sections, in order; each op family adds its own. */
-const sections: ((e: WebGpuEngine) => Promise<WebGpuRow[]>)[] = [readbackRows, dequantRows];
+const sections: ((e: WebGpuEngine) => Promise<WebGpuRow[]>)[] = [readbackRows, dequantRows, matmulRows];
 
 export async function webgpuBench(): Promise<SuiteResult> {
   if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD))
