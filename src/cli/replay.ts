@@ -5,6 +5,7 @@ import { finiteJson } from '../oracle/diff-report.js';
 import { type ReplayOptions, type ReplayTier, replay } from '../oracle/replay.js';
 import { formatReplay, renderReplayHtml, replayToJson } from '../oracle/replay-report.js';
 import { TIER_NAMES } from '../oracle/tiers.js';
+import { NAME_MAPS } from '../trace/name-maps.js';
 import { type CliIo, type Command, UsageError } from './command.js';
 import { progressLine } from './diff.js';
 
@@ -13,7 +14,7 @@ const TIERS = ['auto', ...TIER_NAMES];
 const HELP = `usage: plumbline replay MODEL.gguf CANDIDATE.safetensors
                         [--reference-trace REFERENCE.safetensors | --no-reference]
                         [--tier auto|f32|tf32|f16|bf16|q8|exact] [--numerics exact|ggml]
-                        [--json] [--html REPORT.html]
+                        [--map NAME] [--tokens IDS] [--json] [--html REPORT.html]
 
 Finds the kernel that is wrong, not the first stage that drifted. For every
 stage of the candidate trace, recomputes that stage in float64 from the
@@ -38,6 +39,8 @@ options:
   --reference-trace R  tell carried from ok against this trace (default: the model
                        run on the reference backend, exact numerics, same tokens)
   --no-reference       do not compare with a reference (no carried verdicts)
+  --map NAME           read traces named by another producer: ${[...NAME_MAPS.keys()].join(', ')}
+  --tokens IDS         the pass's token ids (comma-separated), for a trace whose metadata has none
   --json               print { tier, numerics, reference, firstFault, stages, warnings }
                        as JSON (inf and NaN as strings)
   --html FILE          also write a self-contained HTML report
@@ -64,6 +67,8 @@ function parseReplayArgs(argv: string[]): ReplayArgs {
         'no-reference': { type: 'boolean' },
         json: { type: 'boolean' },
         html: { type: 'string' },
+        map: { type: 'string' },
+        tokens: { type: 'string' },
       },
       allowPositionals: true,
       strict: true,
@@ -85,6 +90,19 @@ function parseReplayArgs(argv: string[]): ReplayArgs {
   if (v['no-reference'] && v['reference-trace'] !== undefined)
     throw new UsageError('give either --reference-trace or --no-reference');
   const opts: ReplayOptions = { tier: tier as ReplayTier };
+  if (v.map !== undefined) {
+    if (!NAME_MAPS.has(v.map))
+      throw new UsageError(
+        `unknown map ${JSON.stringify(v.map)} (one of ${[...NAME_MAPS.keys()].join(', ')})`,
+      );
+    opts.map = v.map;
+  }
+  if (v.tokens !== undefined) {
+    const ids = v.tokens.split(',').map((t) => Number(t.trim()));
+    if (ids.length === 0 || !ids.every((t) => Number.isSafeInteger(t) && t >= 0))
+      throw new UsageError(`--tokens must be comma-separated token ids, got ${JSON.stringify(v.tokens)}`);
+    opts.tokens = ids;
+  }
   if (v.numerics) opts.numerics = v.numerics as 'exact' | 'ggml';
   if (v['no-reference']) opts.reference = 'none';
   else if (v['reference-trace'] !== undefined) opts.reference = v['reference-trace'];

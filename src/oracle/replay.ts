@@ -19,8 +19,10 @@
  * on the reference backend in exact numerics over the candidate's tokens.
  */
 import { createEngine } from '../engine/engine.js';
+import type { HParams } from '../model/hparams.js';
 import type { Numerics } from '../model/model.js';
 import { sha256Of } from '../model/trace-output.js';
+import type { NameMap } from '../trace/name-maps.js';
 import { parseStageName } from '../trace/stages.js';
 import { encodeTrace, readTrace, type Trace } from '../trace/trace-file.js';
 import { type Comparison, compare, type ParityTier } from './compare.js';
@@ -62,6 +64,10 @@ export interface ReplayOptions {
   reference?: TraceInput | 'compute' | 'none';
   /** The tier of the comparison with the reference (default: the tier, f32 for 'auto'). */
   referenceTier?: ParityTier;
+  /** A name map for traces given as paths or bytes that another producer named (trace/name-maps.ts). */
+  map?: NameMap | string;
+  /** The tokens of the pass, when the candidate's metadata has none (another producer's trace). */
+  tokens?: readonly number[];
   onProgress?: (done: number, total: number, name: string) => void;
 }
 
@@ -169,13 +175,17 @@ export async function replay(
   const model = await ReplayModel.open(modelSource);
   try {
     const cand =
-      typeof candidate === 'object' && 'stages' in candidate ? candidate : await readTrace(candidate);
+      typeof candidate === 'object' && 'stages' in candidate
+        ? candidate
+        : await readTrace(candidate, { map: opts.map });
     if (cand !== candidate) owned.push(cand);
-    const tokens = cand.metadata.tokens;
+    const tokens = opts.tokens ? [...opts.tokens] : cand.metadata.tokens;
     if (!tokens || tokens.length === 0)
       throw new ParityOptionError(
-        `replay: ${cand.file} has no tokens in its metadata; the replay needs them (embedding, positions)`,
+        `replay: ${cand.file} has no tokens in its metadata; the replay needs them (embedding, positions): give them`,
       );
+    if (opts.tokens && cand.metadata.tokens && cand.metadata.tokens.join(',') !== tokens.join(','))
+      throw new ParityOptionError(`replay: the tokens given differ from those in ${cand.file}'s metadata`);
     const meta = cand.metadata.numerics;
     const numerics: Numerics = opts.numerics ?? (meta === 'ggml' ? 'ggml' : 'exact');
     const warnings: string[] = [];
@@ -194,7 +204,10 @@ export async function replay(
       owned.push(refTrace);
       refInfo = { source: 'computed', tier: referenceTier };
     } else if (refOpt !== 'none') {
-      refTrace = typeof refOpt === 'object' && 'stages' in refOpt ? refOpt : await readTrace(refOpt);
+      refTrace =
+        typeof refOpt === 'object' && 'stages' in refOpt
+          ? refOpt
+          : await readTrace(refOpt, { map: opts.map });
       if (refTrace !== refOpt) owned.push(refTrace);
       refInfo = { source: 'trace', file: refTrace.file, tier: referenceTier };
     }
@@ -234,12 +247,8 @@ interface RunOptions {
 
 async function replayAll(cand: Trace, model: ReplayModel, o: RunOptions): Promise<ReplayStageRow[]> {
   const positions = Int32Array.from(o.tokens, (_, i) => i);
-  let lastLayer: number;
-  try {
-    lastLayer = model.hparams.nLayer - 1;
-  } catch {
-    lastLayer = Math.max(-1, ...cand.stages.map((s) => s.layer ?? -1));
-  }
+  const h = transformerHParams(model);
+  const lastLayer = h ? h.nLayer - 1 : Math.max(-1, ...cand.stages.map((s) => s.layer ?? -1));
   const ctx: ReplayContext = {
     model,
     tokens: o.tokens,
@@ -248,11 +257,13 @@ async function replayAll(cand: Trace, model: ReplayModel, o: RunOptions): Promis
     lastLayer,
     tierFor: (kind, weight) => resolveTier(o.tier, o.numerics, kind, weight),
   };
+  // Maps that reorder Q/K per head (Hugging Face) need the head size.
+  const readOpts = h ? { headDim: h.headDim } : {};
   const values = new Map<string, Float32Array | Float64Array>();
   const read = async (name: string) => {
     let v = values.get(name);
     if (!v) {
-      v = await cand.read(name);
+      v = await cand.read(name, readOpts);
       values.set(name, v);
     }
     return v;
@@ -287,6 +298,15 @@ async function replayAll(cand: Trace, model: ReplayModel, o: RunOptions): Promis
     o.onProgress?.(rows.length, cand.stages.length, entry.name);
   }
   return rows;
+}
+
+/** The model's transformer hyperparameters, or undefined for a family they do not describe (its rules read its own). */
+function transformerHParams(model: ReplayModel): HParams | undefined {
+  try {
+    return model.hparams;
+  } catch {
+    return undefined;
+  }
 }
 
 function referenceOf(

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine/engine.js';
+import { writeSafetensors } from '../../src/formats/safetensors/writer.js';
 import { syntheticModel } from '../../src/model/synthetic.js';
 import { diff } from '../../src/oracle/diff.js';
 import { finiteJson } from '../../src/oracle/diff-report.js';
@@ -207,6 +208,55 @@ describe('replay: planted kernel faults', () => {
     const r = await replay(LLAMA, bytes, { reference: 'none' });
     expect(verdicts(r, 'fault')).toEqual(['blk.0.ffn_act']);
     expect(r.firstFault?.reason).toMatch(/non-finite/);
+  });
+});
+
+describe('replay: traces of other producers', () => {
+  it('reads a trace named by Hugging Face hooks through its map, tokens given', async () => {
+    const pass = await capturePass(engine, QWEN2, TOKENS, 'exact');
+    const hf: Record<string, string> = {
+      embedding: 'model.embed_tokens',
+      attn_norm: 'input_layernorm',
+      q_proj: 'self_attn.q_proj',
+      k_proj: 'self_attn.k_proj',
+      v_proj: 'self_attn.v_proj',
+      attn_out: 'self_attn.o_proj',
+      ffn_norm: 'post_attention_layernorm',
+      ffn_gate: 'mlp.gate_proj',
+      ffn_up: 'mlp.up_proj',
+      ffn_out: 'mlp.down_proj',
+      output_norm: 'model.norm',
+      logits: 'lm_head',
+    };
+    const tensors = [];
+    for (const [name, t] of pass.stages) {
+      const m = /^blk\.(\d+)\.(.+)$/.exec(name);
+      const stage = m ? m[2] : name;
+      const to = m
+        ? stage === 'layer_output'
+          ? `model.layers.${m[1]}`
+          : hf[stage] && `model.layers.${m[1]}.${hf[stage]}`
+        : hf[stage];
+      if (to) tensors.push({ name: to, dtype: 'F32' as const, shape: t.shape, data: t.data });
+    }
+    const bytes = writeSafetensors(tensors);
+    await expect(replay(QWEN2, bytes, { map: 'hf-qwen2', reference: 'none' })).rejects.toThrow(/no tokens/);
+    const r = await replay(QWEN2, bytes, { map: 'hf-qwen2', tokens: TOKENS, reference: 'none' });
+    expect(r.firstFault).toBeNull();
+    const ok = verdicts(r, 'ok');
+    for (const n of [
+      'embedding',
+      'blk.0.attn_norm',
+      'blk.1.q_proj',
+      'blk.2.ffn_gate',
+      'output_norm',
+      'logits',
+    ])
+      expect(ok).toContain(n);
+    // Hooks see no RoPE, attention or residual sums: the stages reading them are listed as skipped.
+    const attnOut = r.stages.find((s) => s.name === 'blk.0.attn_out');
+    expect(attnOut?.verdict).toBe('skipped');
+    expect(attnOut?.reason).toBe('input not captured: blk.0.attention');
   });
 });
 
