@@ -2,14 +2,13 @@
  * Recurrent scans: the linear scan h_t = a_t·h_{t−1} + b_t, sequential
  * (channels split over threads) vs chunked over time (64 chunks; reduce,
  * carry, fix-up), on 1 and 2 threads of a WorkerPool; and one GRU step
- * (recurrent product + gates, one thread) per structure of U, and the int8
- * kernels (dense, diagonal) beside the f32 ones.
+ * (recurrent product + gates, one thread) per structure of U, the int8
+ * kernels beside the f32 ones, and GRU scans over 1 and 2 threads.
  *
- * Scan figures: median wall ms per scan, effective GB/s over the 12 bytes
+ * Scan figures: median wall ms and mean process CPU ms per scan, effective GB/s over the 12 bytes
  * each element moves (read a and b, write h), speedup over the sequential
  * scan on one thread. GRU: median µs per step, GFLOPS of the recurrent
- * product's multiply-adds (dense 6H², diagonal 6H, Monarch 12Hβ, butterfly
- * 9H·log₂H), time relative to the dense step.
+ * product (recurrenceFlops in src/ops/gru.ts), time relative to the dense step.
  */
 import {
   gruGates,
@@ -17,12 +16,14 @@ import {
   gruMatvec,
   gruMatvecI8,
   gruMatvecScratchBytes,
+  gruScanOnPool,
+  gruScanScratchBytes,
   type WasmInt8Recurrence,
   type WasmRecurrence,
 } from '../src/backends/wasm/gru.js';
 import { WasmRuntime } from '../src/backends/wasm/module.js';
 import { chunkedScanOnPool, linearScanOnPool, scanChunkScratchBytes } from '../src/backends/wasm/scan.js';
-import { GRU_STRUCTURES, type GruStructure, monarchBlock, recurrenceLayout } from '../src/ops/gru.js';
+import { GRU_STRUCTURES, recurrenceFlops, recurrenceLayout } from '../src/ops/gru.js';
 import { scanChunkLength } from '../src/ops/scan.js';
 import { WorkerPool } from '../src/scheduler/pool.js';
 import { measure, type SuiteResult } from './lib.js';
@@ -38,15 +39,18 @@ function fill(rt: WasmRuntime, p: number, n: number, seed: number, lo: number, h
   }
 }
 
-async function median(reps: number, fn: () => Promise<void>): Promise<number> {
+/** Median wall ms of `reps` runs, and the process's mean CPU ms per run (every thread: user + system). */
+async function median(reps: number, fn: () => Promise<void>): Promise<{ ms: number; cpuMs: number }> {
   await fn();
   const t: number[] = [];
+  const c0 = process.cpuUsage();
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
     await fn();
     t.push(performance.now() - t0);
   }
-  return t.sort((a, b) => a - b)[Math.floor(reps / 2)];
+  const c = process.cpuUsage(c0);
+  return { ms: t.sort((a, b) => a - b)[Math.floor(reps / 2)], cpuMs: (c.user + c.system) / 1000 / reps };
 }
 
 const SCAN_SHAPES: [number, number][] = [
@@ -54,22 +58,10 @@ const SCAN_SHAPES: [number, number][] = [
   [65536, 64],
   [65536, 4],
   [4096, 1024],
+  [8192, 4096],
 ];
 
 const GRU_SIZES = [256, 1024, 4096];
-
-function gruFlops(kind: GruStructure, H: number): number {
-  switch (kind) {
-    case 'dense':
-      return 6 * H * H;
-    case 'diagonal':
-      return 6 * H;
-    case 'monarch':
-      return 12 * H * monarchBlock(H);
-    case 'butterfly':
-      return 9 * H * Math.log2(H);
-  }
-}
 
 export async function scanBench(): Promise<SuiteResult> {
   const rt = await WasmRuntime.create();
@@ -89,7 +81,7 @@ export async function scanBench(): Promise<SuiteResult> {
     let base = 0;
     for (const form of ['sequential', 'chunked'] as const)
       for (const pool of pools) {
-        const ms = await median(reps, () =>
+        const { ms, cpuMs } = await median(reps, () =>
           form === 'sequential'
             ? linearScanOnPool(pool, a, b, h0, h, T, D)
             : chunkedScanOnPool(pool, a, b, h0, h, scratch, T, D, L),
@@ -99,6 +91,7 @@ export async function scanBench(): Promise<SuiteResult> {
           `scan T ${T} D ${D}`,
           `${form}, ${pool.threads} thread(s)`,
           ms,
+          cpuMs,
           (n * 12) / ms / 1e6,
           base / ms,
         ]);
@@ -140,26 +133,39 @@ export async function scanBench(): Promise<SuiteResult> {
         `GRU step H ${H}`,
         kind,
         m.seconds * 1e6,
-        gruFlops(kind, H) / m.seconds / 1e9,
+        '',
+        recurrenceFlops(kind, H) / m.seconds / 1e9,
         m.seconds / dense,
       ]);
       for (const p of [...Object.values(ptr), gx, bh, hp, gh, out, s]) rt.arena.release(p);
-      if (kind === 'dense' || kind === 'diagonal') {
-        const n = kind === 'dense' ? 3 * H * H : 3 * H;
-        const qu = rt.arena.alloc(n);
-        const bytes = rt.u8;
-        for (let i = 0; i < n; i++) bytes[qu + i] = (i * 37 + 11) & 0xff;
-        const [su, gx8, gh8] = [3 * H, 3 * H, 3 * H].map((k) => rt.arena.alloc(k * 4));
-        fill(rt, su, 3 * H, 30, 1e-4, 1e-3);
+      {
+        // int8: random codes and per-row scales of the same structure (the step's cost does not depend on the values).
+        const { sizes, fanIn } = recurrenceLayout(kind, H);
+        const owned: number[] = [];
+        const arrays = Object.values(sizes).map((cnt) => {
+          const q = rt.arena.alloc(cnt);
+          for (let i = 0; i < cnt; i++) rt.u8[q + i] = (i * 37 + 11) & 0xff;
+          const sc = rt.arena.alloc((cnt / fanIn) * 4);
+          fill(rt, sc, cnt / fanIn, 30, 1e-4, 1e-3);
+          owned.push(q, sc);
+          return [q, sc];
+        });
+        const rec8: WasmInt8Recurrence =
+          kind === 'dense' || kind === 'diagonal'
+            ? { kind, H, qu: arrays[0][0], su: arrays[0][1] }
+            : kind === 'monarch'
+              ? { kind, H, q1: arrays[0][0], s1: arrays[0][1], q2: arrays[1][0], s2: arrays[1][1] }
+              : { kind, H, qw: arrays[0][0], sw: arrays[0][1] };
+        const [gx8, gh8] = [3 * H, 3 * H].map((k) => rt.arena.alloc(k * 4));
         fill(rt, gx8, 3 * H, 31, -1, 1);
         const [q0, q1] = [rt.arena.alloc(H), rt.arena.alloc(H)];
-        const rec8: WasmInt8Recurrence = { kind, H, qu, su };
+        const s8 = rt.arena.alloc(gruMatvecScratchBytes(kind, H) + 4);
         const [m8] = await measure(
           [
             {
               name: `${kind} int8`,
               fn: () => {
-                gruMatvecI8(rt, rec8, q0, 0.01, gh8);
+                gruMatvecI8(rt, rec8, q0, 0.01, gh8, s8);
                 gruGatesI8(rt, gx8, gh8, 0, q0, 0.01, q1, H);
               },
             },
@@ -170,22 +176,60 @@ export async function scanBench(): Promise<SuiteResult> {
           `GRU step H ${H}`,
           `${kind} int8`,
           m8.seconds * 1e6,
-          gruFlops(kind, H) / m8.seconds / 1e9,
+          '',
+          recurrenceFlops(kind, H) / m8.seconds / 1e9,
           m8.seconds / dense,
         ]);
-        for (const p of [qu, su, gx8, gh8, q0, q1]) rt.arena.release(p);
+        for (const p of [...owned, gx8, gh8, q0, q1, s8]) rt.arena.release(p);
       }
     }
   }
+  // The GRU scan over a pool (product split by units, gates by elements, two pool rounds per step).
+  const gruPools = [1, 2].map((threads) => WorkerPool.create({ threads, compiled: rt, memory: rt.memory }));
+  for (const [kind, H] of [
+    ['dense', 1024],
+    ['monarch', 4096],
+    ['butterfly', 4096],
+  ] as const) {
+    const T = 16;
+    const { sizes } = recurrenceLayout(kind, H);
+    const ptr: Record<string, number> = {};
+    let seed = 40;
+    for (const [name, cnt] of Object.entries(sizes)) {
+      ptr[name] = rt.arena.alloc(cnt * 4);
+      fill(rt, ptr[name], cnt, seed++, -0.05, 0.05);
+    }
+    const rec = { kind, H, ...ptr } as WasmRecurrence;
+    const [gx, hs] = [rt.arena.alloc(T * 3 * H * 4), rt.arena.alloc(T * H * 4)];
+    fill(rt, gx, T * 3 * H, 41, -1, 1);
+    const scratch = rt.arena.alloc(gruScanScratchBytes(kind, H));
+    let one = 0;
+    for (const pool of await Promise.all(gruPools)) {
+      const { ms, cpuMs } = await median(5, () => gruScanOnPool(pool, rt, rec, gx, 0, 0, hs, T, scratch));
+      one ||= ms;
+      rows.push([
+        `GRU scan T ${T} H ${H}`,
+        `${kind}, ${pool.threads} thread(s)`,
+        ms,
+        cpuMs,
+        (T * recurrenceFlops(kind, H)) / ms / 1e6,
+        one / ms,
+      ]);
+    }
+    for (const p of [...Object.values(ptr), gx, hs, scratch]) rt.arena.release(p);
+  }
+  for (const p of await Promise.all(gruPools)) await p.dispose();
+
   return {
     suite: 'scan',
     notes: [
-      `wasm build: ${rt.build}. Scan rows: ms per scan | GB/s (12 B/element) | speedup over the sequential scan on 1 thread.`,
-      'GRU rows (one thread): µs per step | GFLOPS of the recurrent product | time / dense time.',
+      `wasm build: ${rt.build}. Scan rows: wall ms per scan | process CPU ms per scan (all threads) | GB/s (12 B/element) | speedup over the sequential scan on 1 thread.`,
+      'GRU step rows (one thread): µs per step | GFLOPS of the recurrent product | time / dense f32 time (int8 rows: the int8 kernels, random codes).',
+      'GRU scan rows: wall ms per 16-step scan over a pool | CPU ms | GFLOPS | speedup over 1 thread.',
       'The chunked scan does ~2x the memory traffic of the sequential one (the reduce pass reads a and b, the fix-up re-runs the chunk);',
       'it pays off where D is too small to split channels over threads.',
     ],
-    header: ['case', 'variant', 'ms | µs', 'GB/s | GFLOPS', 'speedup | ratio'],
+    header: ['case', 'variant', 'ms | µs', 'CPU ms', 'GB/s | GFLOPS', 'speedup | ratio'],
     rows,
   };
 }

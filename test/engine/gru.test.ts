@@ -133,23 +133,20 @@ describe('engine.gru (f32)', () => {
     }
   });
 
-  it('threads: 1 and 2 give the same bits where the pool splits each step', async () => {
+  it('threads: 1 and 2 give the same bits (dense H = 1024: the pool splits each step)', async () => {
+    // The pool drivers of every structure are checked against one thread in test/backends/wasm/gru*.test.ts.
     const one = await engine('wasm', 1);
     const two = await engine('wasm', 2);
-    const H: Record<GruStructure, number> = { dense: 256, diagonal: 64, monarch: 1024, butterfly: 4096 };
+    const H: Record<GruStructure, number> = { dense: 1024, diagonal: 64, monarch: 64, butterfly: 64 };
+    expect(recurrenceFlops('dense', 1024)).toBeGreaterThanOrEqual(GRU_POOL_MIN_FLOPS);
     for (const kind of GRU_STRUCTURES) {
-      if (kind !== 'diagonal')
-        expect(recurrenceFlops(kind, H[kind])).toBeGreaterThanOrEqual(GRU_POOL_MIN_FLOPS);
-      const c = gruCase(kind, H[kind], 3, 60);
+      const c = gruCase(kind, H[kind], 2, 60);
       for (const int8 of [undefined, frozenState(0.9)]) {
         const [a, b] = [await run(one, c, { int8, gates: true }), await run(two, c, { int8, gates: true })];
-        expect(
-          Buffer.from(a.h.buffer).equals(Buffer.from(b.h.buffer)),
-          `${kind} ${int8 ? 'int8' : 'f32'}`,
-        ).toBe(true);
-        expect(
-          Buffer.from((a.gates as Float32Array).buffer).equals(Buffer.from((b.gates as Float32Array).buffer)),
-        ).toBe(true);
+        const same = (x?: Float32Array, y?: Float32Array) =>
+          Buffer.from((x as Float32Array).buffer).equals(Buffer.from((y as Float32Array).buffer));
+        expect(same(a.h, b.h), `${kind} ${int8 ? 'int8' : 'f32'}`).toBe(true);
+        expect(same(a.gates, b.gates)).toBe(true);
       }
     }
   });
