@@ -16,6 +16,7 @@ import type { GruOptions, GruWeights } from '../../ops/gru.js';
 import type { KvCache, KvCacheOptions } from '../../ops/kv-cache.js';
 import type { LayerNormOptions } from '../../ops/layer-norm.js';
 import type { MatmulOptions } from '../../ops/matmul.js';
+import type { MoeFfnOptions, MoeFfnResult, MoeFfnWeights } from '../../ops/moe-ffn.js';
 import type { MoeRouteOptions } from '../../ops/moe-route.js';
 import type { RmsNormOptions } from '../../ops/rms-norm.js';
 import type { RopeOptions } from '../../ops/rope.js';
@@ -29,6 +30,7 @@ import { gpuDecode, gpuEmbedding } from './ops/dequant.js';
 import { gpuGru } from './ops/gru.js';
 import { gpuMatmul } from './ops/matmul.js';
 import { gpuMoeRoute } from './ops/moe.js';
+import { gpuMoeFfn } from './ops/moe-ffn.js';
 import {
   gpuAdd,
   gpuGelu,
@@ -149,6 +151,14 @@ export class WebGpuEngine implements Engine {
   }
   moeRoute(logits: Tensor, opts: MoeRouteOptions): Promise<MoeRouteTensors> {
     return gpuMoeRoute(this.host, logits, opts);
+  }
+  moeFfn(
+    x: Tensor,
+    route: MoeRouteTensors,
+    weights: MoeFfnWeights,
+    opts?: MoeFfnOptions,
+  ): Promise<MoeFfnResult> {
+    return gpuMoeFfn(this.host, this, x, route, weights, opts);
   }
   kvCache(opts: KvCacheOptions): KvCache {
     return gpuKvCache(this.host, opts);

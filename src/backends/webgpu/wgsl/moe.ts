@@ -224,3 +224,69 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 }
 `;
 }
+
+/** params [D, first row, rows]; 1 idx [R] (token of each grouped row), 2 x [T, D], 3 xe [rows, D]. */
+export function moeGatherWgsl(): string {
+  return /* wgsl */ `// moe gather
+@group(0) @binding(0) var<storage, read> params: array<u32>;
+@group(0) @binding(1) var<storage, read> idx: array<u32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read_write> xe: array<f32>;
+${WGSL_GRID}
+@compute @workgroup_size(${MOE_FLAT_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let D = params[0];
+  let i = group_index(wid, nwg) * ${MOE_FLAT_WG}u + lid;
+  if (i >= params[2] * D) { return; }
+  xe[i] = x[idx[params[1] + i / D] * D + i % D];
+}
+`;
+}
+
+/**
+ * out[t, d] = Σ_j w[t, j]·Y[pos[t, j], d] in slot order (pos < 0: a dropped
+ * token, no term), then + S[t, d] (times g_t = σ(z_t) with a shared gate):
+ * ggml's order, as assembly/moe/combine.ts. slots[t, j, d] = Y[pos[t, j], d]
+ * or 0. params [T, D, k, hasShared, hasGate, hasSlots]; 1 Y, 2 pos (i32),
+ * 3 w [T, k], 4 S [T, D], 5 z [T], 6 out [T, D], 7 slots [T, k·D].
+ */
+export function moeCombineWgsl(): string {
+  return /* wgsl */ `// moe combine
+@group(0) @binding(0) var<storage, read> params: array<u32>;
+@group(0) @binding(1) var<storage, read> Y: array<f32>;
+@group(0) @binding(2) var<storage, read> pos: array<i32>;
+@group(0) @binding(3) var<storage, read> w: array<f32>;
+@group(0) @binding(4) var<storage, read> S: array<f32>;
+@group(0) @binding(5) var<storage, read> z: array<f32>;
+@group(0) @binding(6) var<storage, read_write> out: array<f32>;
+@group(0) @binding(7) var<storage, read_write> slots: array<f32>;
+${WGSL_GRID}
+@compute @workgroup_size(${MOE_FLAT_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let D = params[1];
+  let k = params[2];
+  let i = group_index(wid, nwg) * ${MOE_FLAT_WG}u + lid;
+  if (i >= params[0] * D) { return; }
+  let t = i / D;
+  let d = i % D;
+  var acc = 0.0;
+  for (var j = 0u; j < k; j++) {
+    let p = pos[t * k + j];
+    var y = 0.0;
+    if (p >= 0) {
+      y = Y[u32(p) * D + d];
+      acc = acc + y * w[t * k + j];
+    }
+    if (params[5] != 0u) { slots[(t * k + j) * D + d] = y; }
+  }
+  if (params[3] != 0u) {
+    var s = S[i];
+    if (params[4] != 0u) { s = s * (1.0 / (1.0 + exp(clamp(-z[t], -88.0, 88.0)))); }
+    acc = acc + s;
+  }
+  out[i] = acc;
+}
+`;
+}

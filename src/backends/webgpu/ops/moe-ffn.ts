@@ -1,0 +1,161 @@
+/**
+ * engine.moeFfn on the GPU (semantics: src/ops/moe-ffn.ts). The routed slots
+ * are grouped by expert on the host (a stable counting sort of the expert
+ * ids, read back once); per active expert its token rows are gathered on the
+ * GPU, its gate/up/down slices copied out of the 3-D weight tensors (a GPU
+ * tensor starts at byte 0 of its buffer) and its FFN run through the
+ * engine's own matmul and swiglu (whatever kernels — or fallbacks — those
+ * have, in the requested numerics); the outputs land in one row buffer Y.
+ * The shared expert runs over all tokens the same way, its gate σ(gateInp·x)
+ * as a [T, 1] matmul. A combine kernel sums w·y in slot order, the shared
+ * expert last (ggml's order, as the wasm engine). Tier: ./moe-ffn-bound.ts.
+ */
+import type { Engine, MoeRouteTensors } from '../../../engine/engine.js';
+import type { Tensor } from '../../../engine/tensor.js';
+import type { MoeFfnOptions, MoeFfnResult, MoeFfnWeights } from '../../../ops/moe-ffn.js';
+import { validateMoeFfn } from '../../../ops/moe-ffn.js';
+import { byteSizeOf, ggmlType } from '../../../types/ggml-types.js';
+import type { GpuHost } from '../host.js';
+import type { GpuTensor } from '../tensor.js';
+import { MOE_FLAT_WG, moeCombineWgsl, moeGatherWgsl } from '../wgsl/moe.js';
+
+/** Slot rows grouped by expert: row r holds slot `slot[r]` (= t·k + j); pos[slot] = r or −1 (dropped). */
+export function groupSlots(ids: Int32Array, T: number, k: number, E: number, dropped: Uint8Array | null) {
+  const counts = new Int32Array(E + 1);
+  for (let t = 0; t < T; t++) if (!dropped?.[t]) for (let j = 0; j < k; j++) counts[ids[t * k + j] + 1]++;
+  for (let e = 0; e < E; e++) counts[e + 1] += counts[e];
+  const first = counts.slice(0, E + 1);
+  const slot = new Int32Array(counts[E]);
+  const pos = new Int32Array(T * k).fill(-1);
+  const next = counts.slice(0, E);
+  for (let t = 0; t < T; t++)
+    if (!dropped?.[t])
+      for (let j = 0; j < k; j++) {
+        const r = next[ids[t * k + j]]++;
+        slot[r] = t * k + j;
+        pos[t * k + j] = r;
+      }
+  return { first, slot, pos };
+}
+
+export async function gpuMoeFfn(
+  host: GpuHost,
+  engine: Engine,
+  x: Tensor,
+  route: MoeRouteTensors,
+  weights: MoeFfnWeights,
+  opts: MoeFfnOptions = {},
+): Promise<MoeFfnResult> {
+  const d = validateMoeFfn(x, route, weights, opts);
+  const { tokens: T, dim: D, hidden: F, experts: E, k, numerics } = d;
+  const { ctx } = host;
+  const xg = host.gpu(x, 'moeFfn x');
+  const [gate, up, down] = [weights.gate, weights.up, weights.down].map((t, i) =>
+    host.gpu(t, `moeFfn ${['gate', 'up', 'down'][i]}`),
+  );
+  const sliceBytes = byteSizeOf(gate.type, F * D);
+  const downBytes = byteSizeOf(down.type, D * F);
+  if (sliceBytes % 4 !== 0 || downBytes % 4 !== 0) {
+    const sh = weights.shared;
+    const r = await host.onCpu(
+      'moeFfn',
+      `an expert's ${gate.type.name} slice is not a multiple of 4 bytes: the GPU copies slices out of the 3-D tensor in 4-byte words`,
+      [x, route.weights, route.experts, gate, up, down, sh?.gate, sh?.up, sh?.down, sh?.gateInp],
+      (cpu, t) =>
+        cpu.moeFfn!(
+          t[0]!,
+          { ...route, weights: t[1]!, experts: t[2]! },
+          {
+            gate: t[3]!,
+            up: t[4]!,
+            down: t[5]!,
+            shared: sh ? { gate: t[6]!, up: t[7]!, down: t[8]!, gateInp: t[9] } : null,
+          },
+          opts,
+        ),
+    );
+    return {
+      out: await host.fromCpu(r.out, 'moeFfn out'),
+      slots: r.slots ? await host.fromCpu(r.slots, 'moeFfn slots') : undefined,
+    };
+  }
+
+  const ids = Int32Array.from(await host.gpu(route.experts, 'moeFfn route experts').read());
+  const { first, slot, pos } = groupSlots(ids, T, k, E, route.dropped);
+  const R = slot.length;
+  const owned: { dispose(): void }[] = [];
+  const keep = <V extends { dispose(): void }>(v: V): V => {
+    owned.push(v);
+    return v;
+  };
+  const slice = (w: GpuTensor, e: number, bytes: number, shape: number[]) => {
+    const s = keep(host.output(shape, 'moeFfn expert slice', w.type));
+    ctx.copy(w.buffer, e * bytes, s.buffer, 0, bytes);
+    return s;
+  };
+  const mm = (a: Tensor, w: Tensor) => engine.matmul(a, w, { numerics }).then(keep);
+  const ffn = async (xs: Tensor, g: Tensor, u: Tensor, dn: Tensor) =>
+    mm(keep(await engine.swiglu(await mm(xs, g), await mm(xs, u))), dn);
+  const words = ggmlType('f32');
+
+  const out = host.output([T, D], 'moeFfn out');
+  const slots = opts.slotOutputs ? host.output([T, k * D], 'moeFfn slots') : undefined;
+  try {
+    const Y = keep(host.output([R, D], 'moeFfn expert rows'));
+    const tokenOfRow = Uint32Array.from(slot, (s) => Math.floor(s / k));
+    const idx = keep(host.upload(new Uint8Array(tokenOfRow.buffer), [R], words, 'moeFfn row tokens'));
+    for (let e = 0; e < E; e++) {
+      const n = first[e + 1] - first[e];
+      if (n === 0) continue;
+      const xe = keep(host.output([n, D], 'moeFfn expert rows'));
+      ctx.run(
+        moeGatherWgsl(),
+        [D, first[e], n],
+        [idx.binding, xg.binding, xe.binding],
+        Math.ceil((n * D) / MOE_FLAT_WG),
+      );
+      const y = await ffn(
+        xe,
+        slice(gate, e, sliceBytes, [F, D]),
+        slice(up, e, sliceBytes, [F, D]),
+        slice(down, e, downBytes, [D, F]),
+      );
+      ctx.copy(host.gpu(y, 'moeFfn expert output').buffer, 0, Y.buffer, first[e] * D * 4, n * D * 4);
+    }
+    const sh = weights.shared;
+    let S: GpuTensor | null = null;
+    let z: GpuTensor | null = null;
+    if (sh) {
+      S = host.gpu(await ffn(xg, sh.gate, sh.up, sh.down), 'moeFfn shared');
+      if (sh.gateInp)
+        z = host.gpu(
+          await mm(xg, host.gpu(sh.gateInp, 'moeFfn shared gateInp').view([1, D])),
+          'moeFfn shared gate',
+        );
+    }
+    const posT = keep(host.upload(new Uint8Array(pos.buffer), [T * k], words, 'moeFfn slot rows'));
+    const none = keep(host.output([1], 'moeFfn (absent operand)'));
+    ctx.run(
+      moeCombineWgsl(),
+      [T, D, k, S ? 1 : 0, z ? 1 : 0, slots ? 1 : 0],
+      [
+        Y.binding,
+        posT.binding,
+        host.gpu(route.weights, 'moeFfn route weights').binding,
+        (S ?? none).binding,
+        (z ?? none).binding,
+        out.binding,
+        (slots ?? none).binding,
+      ],
+      Math.ceil((T * D) / MOE_FLAT_WG),
+    );
+    host.ran('moeFfn', 'webgpu');
+    return { out, slots };
+  } catch (e) {
+    out.dispose();
+    slots?.dispose();
+    throw e;
+  } finally {
+    for (const o of owned) o.dispose();
+  }
+}
