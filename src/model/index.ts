@@ -15,7 +15,14 @@ export {
   UnsupportedArchitectureError,
 } from './errors.js';
 export { type GenerateOptions, type GenerateResult, generate } from './generate.js';
-export { ARCHITECTURES, type Architecture, type ArchSpec, type HParams, readHParams } from './hparams.js';
+export {
+  ARCHITECTURES,
+  type Architecture,
+  type ArchSpec,
+  type HParams,
+  type MoeParams,
+  readHParams,
+} from './hparams.js';
 export {
   DEFAULT_BATCH,
   DEFAULT_CONTEXT,
@@ -41,4 +48,4 @@ export {
   writeSyntheticModel,
 } from './synthetic.js';
 export { sha256Of, writeModelTrace } from './trace-output.js';
-export type { LoadProgress } from './weights.js';
+export type { DenseFfnWeights, LayerWeights, LoadProgress, MoeLayerWeights } from './weights.js';
