@@ -58,13 +58,6 @@ export type {
   MoeSharedExpertWeights,
 } from './ops/moe-ffn.js';
 export type { MoeRouteOptions, MoeScheme } from './ops/moe-route.js';
-export type {
-  MoeFfnOptions,
-  MoeFfnResult,
-  MoeFfnWeights,
-  MoeSharedExpertWeights,
-} from './ops/moe-ffn.js';
-export type { MoeRouteOptions, MoeScheme } from './ops/moe-route.js';
 export { quantize } from './ops/quantize.js';
 export * from './oracle/index.js';
 export {
