@@ -49,6 +49,7 @@ describe.skipIf(!gpu)('WebGPU nn kernels against the float64 reference', () => {
     const r = e.opReport();
     for (const op of ['rmsNorm', 'layerNorm', 'rope', 'softmax', 'silu', 'gelu', 'swiglu', 'add'])
       expect(r[op]?.cpu ?? 0, op).toBe(0);
+    return e.dispose();
   });
 
   async function out(p: Promise<{ read(): Promise<Float32Array>; dispose(): void }>) {
