@@ -143,8 +143,83 @@ async function matmulRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
   return rows;
 }
 
+/**
+ * moeRoute: tokens routed per second for T = 1 … 1024 (mixtral E = 8 k = 2; deepseek-v3 E = 256 k = 8,
+ * 8 groups keep 4), GPU time; and the same with the weights and ids read back (readback included).
+ */
+async function moeRouteRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
+  const rows: WebGpuRow[] = [];
+  const schemes = [
+    ['mixtral E8 k2', 8, { scheme: 'mixtral', k: 2 }],
+    ['deepseek-v3 E256 k8', 256, { scheme: 'deepseek-v3', k: 8, nGroup: 8, topkGroup: 4, scale: 2.5 }],
+  ] as const;
+  for (const [name, E, opts] of schemes)
+    for (const T of [1, 16, 128, 1024]) {
+      const logits = e.tensor(
+        Float32Array.from({ length: T * E }, (_, i) => Math.sin(i * 0.37) * 3),
+        [T, E],
+      );
+      const route = async (read: boolean) => {
+        const r = await e.moeRoute(logits, opts);
+        if (read) await Promise.all([r.weights.read(), r.experts.read()]);
+        r.weights.dispose();
+        r.experts.dispose();
+      };
+      const ms = await gpuMedianMs(e, () => route(false));
+      rows.push(['moeRoute', `${name} T ${T}`, ms, T / (ms * 1e3), 'Mtok/s', placement(e, 'moeRoute')]);
+      const readMs = await gpuMedianMs(e, () => route(true), 5);
+      rows.push([
+        'moeRoute',
+        `${name} T ${T} + read`,
+        readMs,
+        T / (readMs * 1e3),
+        'Mtok/s',
+        placement(e, 'moeRoute'),
+      ]);
+      logits.dispose();
+    }
+  return rows;
+}
+
+/** scan: T = 4096, D = 256, sequential and chunked, GB/s of a, b read and h written; h's readback. */
+async function scanRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
+  const [T, D] = [4096, 256];
+  const a = e.tensor(
+    Float32Array.from({ length: T * D }, (_, i) => 0.9 + 0.1 * Math.sin(i)),
+    [T, D],
+  );
+  const b = e.tensor(
+    Float32Array.from({ length: T * D }, (_, i) => Math.cos(i * 0.3)),
+    [T, D],
+  );
+  const rows: WebGpuRow[] = [];
+  const bytes = 3 * T * D * 4;
+  for (const method of ['sequential', 'chunked'] as const) {
+    const ms = await gpuMedianMs(e, async () => (await e.scan(a, b, null, { method })).dispose(), 5);
+    rows.push(['scan', `${method} T ${T} D ${D}`, ms, bytes / (ms * 1e6), 'GB/s', placement(e, 'scan')]);
+  }
+  const h = await e.scan(a, b, null);
+  const readMs = await gpuMedianMs(e, () => h.read(), 5);
+  rows.push([
+    'scan',
+    `read h (${(T * D * 4) >> 20} MiB)`,
+    readMs,
+    (T * D * 4) / (readMs * 1e6),
+    'GB/s',
+    'webgpu',
+  ]);
+  for (const t of [a, b, h]) t.dispose();
+  return rows;
+}
+
 /** The sections, in order; each op family adds its own. */
-const sections: ((e: WebGpuEngine) => Promise<WebGpuRow[]>)[] = [readbackRows, dequantRows, matmulRows];
+const sections: ((e: WebGpuEngine) => Promise<WebGpuRow[]>)[] = [
+  readbackRows,
+  dequantRows,
+  matmulRows,
+  moeRouteRows,
+  scanRows,
+];
 
 export async function webgpuBench(): Promise<SuiteResult> {
   if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD))
