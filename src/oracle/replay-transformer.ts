@@ -208,6 +208,52 @@ type AttentionPart = 'attn_scores' | 'attn_softmax' | 'attention';
  * cache write does; the bound is the largest of the kernel orders plumbline
  * derives (blocked prefill, chunked decode, ggml's per-position online softmax).
  */
+interface AttentionReplay {
+  model: ReplayContext['model'];
+  k: Vec;
+  v: Vec;
+  numerics: string;
+  dims: AttentionDims;
+  ref: ReturnType<typeof referenceAttention>;
+}
+
+/** One reference attention per set of inputs: scores, softmax and output of a layer share it. */
+const attentionMemo = new WeakMap<Vec, AttentionReplay>();
+
+function referenceOf(q: Vec, k32: Vec, v32: Vec, n: number, ctx: ReplayContext): AttentionReplay {
+  const hit = attentionMemo.get(q);
+  if (hit && hit.model === ctx.model && hit.k === k32 && hit.v === v32 && hit.numerics === ctx.numerics)
+    return hit;
+  const h = ctx.model.hparams;
+  const f16 = ctx.numerics === 'ggml';
+  const k = f16 ? throughF16(k32) : k32;
+  const v = f16 ? throughF16(v32) : v32;
+  const kvType = { name: f16 ? 'f16' : 'f32' };
+  const kvShape = [rowsOf(k, h.nHeadKv * h.headDim, 'k_post_rope'), h.nHeadKv, h.headDim];
+  const dims = validateAttention(
+    { shape: [n, h.nHead, h.headDim], type: F32 },
+    { shape: kvShape, type: kvType },
+    { shape: kvShape, type: kvType },
+    {
+      positions: ctx.positions.subarray(0, n),
+      causal: true,
+      numerics: ctx.numerics,
+      scores: true,
+      softmax: true,
+    },
+  );
+  const r: AttentionReplay = {
+    model: ctx.model,
+    k: k32,
+    v: v32,
+    numerics: ctx.numerics,
+    dims,
+    ref: referenceAttention(q, k, v, dims),
+  };
+  attentionMemo.set(q, r);
+  return r;
+}
+
 function attentionRule(part: AttentionPart): ReplayRule {
   const names = (l: number) =>
     (['q_post_rope', 'k_post_rope', 'v_proj'] as const).map((s) => stageName(s, l));
@@ -218,24 +264,7 @@ function attentionRule(part: AttentionPart): ReplayRule {
       const [qn, kn, vn] = names(l as number);
       const q = xs.get(qn);
       const n = rowsOf(q, h.nHead * h.headDim, qn);
-      const f16 = ctx.numerics === 'ggml';
-      const k = f16 ? throughF16(xs.get(kn)) : xs.get(kn);
-      const v = f16 ? throughF16(xs.get(vn)) : xs.get(vn);
-      const kvType = { name: f16 ? 'f16' : 'f32' };
-      const kvShape = [rowsOf(k, h.nHeadKv * h.headDim, kn), h.nHeadKv, h.headDim];
-      const dims: AttentionDims = validateAttention(
-        { shape: [n, h.nHead, h.headDim], type: F32 },
-        { shape: kvShape, type: kvType },
-        { shape: kvShape, type: kvType },
-        {
-          positions: ctx.positions.subarray(0, n),
-          causal: true,
-          numerics: ctx.numerics,
-          scores: part !== 'attention',
-          softmax: part !== 'attention',
-        },
-      );
-      const ref = referenceAttention(q, k, v, dims);
+      const { dims, ref } = referenceOf(q, xs.get(kn), xs.get(vn), n, ctx);
       const tier = ctx.tierFor('elementwise');
       if (part === 'attn_scores') {
         const y = ref.scores as Float64Array;
