@@ -1,0 +1,53 @@
+/**
+ * A whole forward pass on the WebGPU engine: a tiny synthetic llama (GQA,
+ * q8_0 weights) against the float64 reference engine, logits within the
+ * model tier (src/model/parity.ts), for a prompt and then one decode step
+ * through the GPU KV cache. Keeps to the 'exact' numerics (attention's
+ * 'ggml' numerics run on the CPU by design: ops/attention.ts says why).
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { createEngine } from '../../../src/engine/engine.js';
+import type { SyntheticModelSpec } from '../../../src/model/synthetic.js';
+import { webgpuEngine } from '../../helpers/webgpu.js';
+import { expectLogitParity, load, syntheticBytes } from '../../model/helpers.js';
+
+const gpu = await webgpuEngine();
+/** Small enough for SwiftShader: GQA 4:1, q8_0 weights. */
+const TINY_LLAMA: SyntheticModelSpec = {
+  arch: 'llama',
+  nEmbd: 64,
+  nLayer: 2,
+  nHead: 4,
+  nHeadKv: 1,
+  nFf: 128,
+  nVocab: 384,
+  type: 'q8_0',
+};
+afterAll(() => gpu?.dispose());
+
+describe.skipIf(!gpu)('model forward on WebGPU', () => {
+  it('a synthetic llama: prompt and one decode step within the model tier of the reference', async () => {
+    const bytes = syntheticBytes(TINY_LLAMA);
+    const ref = await createEngine({ backend: 'reference' });
+    const g = await load(gpu!, bytes);
+    const r = await load(ref, bytes);
+    try {
+      const prompt = g.tokenizer!.encode('the of and to in is');
+      const a = await g.forward(prompt, { logits: 'all' });
+      const b = await r.forward(prompt, { logits: 'all' });
+      expect(a.rows).toBe(prompt.length);
+      expectLogitParity(a.logits, b.logits, g, prompt.length, 'exact');
+      const sa = await g.forward([5]);
+      const sb = await r.forward([5]);
+      expectLogitParity(sa.logits, sb.logits, g, prompt.length + 1, 'exact');
+      const report = gpu!.opReport();
+      console.log(JSON.stringify(report));
+      for (const op of ['rmsNorm', 'rope', 'attention', 'kvWrite', 'swiglu', 'add'])
+        expect(report[op]?.cpu ?? 0, op).toBe(0);
+    } finally {
+      g.dispose();
+      r.dispose();
+      await ref.dispose();
+    }
+  });
+});
