@@ -21,8 +21,10 @@
  * byte offset and i is 0 (dq4 reads four consecutive elements from b).
  *
  * Exactness (why these match ggml bit for bit on any conforming WebGPU device):
- * - f16 / bf16 → f32 are integer bit manipulations (no unpack2x16float, which
- *   may flush f16 subnormals); every f16 value is a normal f32 or zero.
+ * - f16 / bf16 → f32 are bit manipulations (no unpack2x16float, which may
+ *   flush f16 subnormals; an f16 subnormal's 10-bit mantissa goes through an
+ *   exact u32 → f32 conversion and an exponent shift); every f16 value is a
+ *   normal f32 or zero.
  * - Every product is exact in f32: the scales are f16 values (11-bit
  *   significands, ≥ 2^-24) times small integers (d·sc ≤ 18 bits, then × code
  *   ≤ 6 bits), so code·scale needs at most 24 significant bits and is ≥ 2^-24
@@ -52,20 +54,19 @@ const IQ4NL_WORDS = [0, 4, 8, 12]
 
 /** Buffer-independent helpers: f16/bf16 bits → f32, byte unpacking, the iq4 codebook, q8_K's exact product. */
 export const WGSL_BLOCK_COMMON = /* wgsl */ `
-// f16 bits (low 16 bits of h) -> f32 bits, exact: subnormals normalized by integer ops,
+// f16 bits (low 16 bits of h) -> f32 bits, exact: subnormals become normal f32 without a float op,
 // inf kept, a NaN keeps its payload and gains the quiet bit (ggml on x86, assembly/dequant/common.ts).
 fn f16_bits_to_f32_bits(h: u32) -> u32 {
   let sign = (h & 0x8000u) << 16u;
   let e = (h >> 10u) & 0x1fu;
   let m = h & 0x3ffu;
-  if (e == 0x1fu) {
-    return sign | 0x7f800000u | select(0u, 0x400000u, m != 0u) | (m << 13u);
-  }
-  if (e != 0u) { return sign | ((e + 112u) << 23u) | (m << 13u); }
-  if (m == 0u) { return sign; }
-  // m·2^-24 with m's top bit at p (0..9): 2^(p-24)·1.f
-  let p = 31u - countLeadingZeros(m);
-  return sign | ((p + 103u) << 23u) | ((m << (23u - p)) & 0x7fffffu);
+  // All three cases, then selects: no divergent branches (software rasterizers run both sides).
+  let normal = ((e + 112u) << 23u) | (m << 13u);
+  let special = 0x7f800000u | select(0u, 0x400000u, m != 0u) | (m << 13u);
+  // Subnormal: m·2^-24 = f32(m)·2^-24; f32(m) is exact and ≥ 1, so lowering its exponent field
+  // by 24 is exact and stays normal (no float op ever sees a subnormal). m == 0: ±0.
+  let sub = select(0u, bitcast<u32>(f32(m)) - (24u << 23u), m != 0u);
+  return sign | select(select(normal, special, e == 0x1fu), sub, e == 0u);
 }
 fn f16_bits_to_f32(h: u32) -> f32 { return bitcast<f32>(f16_bits_to_f32_bits(h)); }
 fn bf16_bits_to_f32_bits(h: u32) -> u32 { return (h & 0xffffu) << 16u; }
@@ -85,8 +86,7 @@ fn spread4(x: u32) -> u32 {
 // iq4_nl / iq4_xs codebook (kvalues_iq4nl), as signed bytes packed four per word.
 const IQ4NL_WORDS = array<u32, 4>(${IQ4NL_WORDS});
 fn iq4_value(n: u32) -> i32 {
-  var w = IQ4NL_WORDS[0];
-  if (n >= 12u) { w = IQ4NL_WORDS[3]; } else if (n >= 8u) { w = IQ4NL_WORDS[2]; } else if (n >= 4u) { w = IQ4NL_WORDS[1]; }
+  let w = select(select(IQ4NL_WORDS[0], IQ4NL_WORDS[1], n >= 4u), select(IQ4NL_WORDS[2], IQ4NL_WORDS[3], n >= 12u), n >= 8u);
   return bitcast<i32>(w << (24u - 8u * (n & 3u))) >> 24u;
 }
 fn iq4_values4(nib: u32) -> vec4<i32> {
@@ -118,6 +118,11 @@ fn mul_f32_i32(dbits: u32, q: i32) -> f32 {
   if (re > 64u) { return bitcast<f32>(r - (64u << 23u)); }
   let sig = (r & 0x7fffffu) | 0x800000u;
   return bitcast<f32>((r & 0x80000000u) | (sig >> (65u - re)));
+}
+// d·q for four codes: one vector multiply unless d is tiny (uniform per block).
+fn mul4_f32_i32(dbits: u32, q: vec4<i32>) -> vec4<f32> {
+  if (((dbits >> 23u) & 0xffu) >= 9u || (dbits & 0x7fffffffu) == 0u) { return vec4<f32>(q) * bitcast<f32>(dbits); }
+  return vec4<f32>(mul_f32_i32(dbits, q.x), mul_f32_i32(dbits, q.y), mul_f32_i32(dbits, q.z), mul_f32_i32(dbits, q.w));
 }
 `;
 
@@ -254,8 +259,7 @@ const FORMATS: Record<Exclude<GgmlTypeName, 'f32' | 'f16' | 'bf16'>, BlockFormat
     affine: false,
     codes4: (p) => `return sbytes4(${p}ld_u32(b + 4u + i));`,
     scale: (p) => `return vec2<f32>(bitcast<f32>(${p}ld_u32(b)), 0.0);`,
-    apply: (q, s) =>
-      `vec4<f32>(mul_f32_i32(bitcast<u32>(${s}.x), ${q}.x), mul_f32_i32(bitcast<u32>(${s}.x), ${q}.y), mul_f32_i32(bitcast<u32>(${s}.x), ${q}.z), mul_f32_i32(bitcast<u32>(${s}.x), ${q}.w))`,
+    apply: (q, s) => `mul4_f32_i32(bitcast<u32>(${s}.x), ${q})`,
   },
   // 136 bytes: d, scales_h:u16, scales_l[4], qs[128]. Sub-block s = i/32: nibble (i >> 4) & 1 of qs[16s + (i & 15)].
   iq4_xs: {
