@@ -12,7 +12,7 @@
  *   k = 4i + 4·WG·j in increasing j (consecutive invocations read consecutive
  *   weight bytes), then the WG partial sums are reduced in a fixed tree
  *   (subgroupAdd, then the subgroups' sums in order, when the device has
- *   subgroups; a halving tree in workgroup memory without).
+ *   subgroups; two levels of √WG in-order sums in workgroup memory without).
  *
  * Numerics: products and sums are correctly rounded f32 operations (a
  * product may be fused into the following sum); a sum of K products in any
@@ -153,17 +153,27 @@ fn wg_sum(v: f32, li: u32, sg_id: u32) -> f32 {
   return t;
 }
 `;
+  const side = Math.round(Math.sqrt(wg));
+  if (side * side !== wg) throw new Error(`workgroupSumWgsl: ${wg} is not a square`);
   return /* wgsl */ `
 var<workgroup> partial: array<f32, ${wg}>;
 fn wg_sum(v: f32, li: u32, sg_id: u32) -> f32 {
-  // A halving tree: step s adds partial[i + s] into partial[i] for i < s.
+  // Two levels of ${side}: invocation i < ${side} adds partial[${side}i ..] in order into partial[${side}i]
+  // (it alone reads and writes that run), then invocation 0 adds those ${side} sums in order.
+  // Three barriers instead of a halving tree's ${Math.log2(wg) + 1} (barriers are what software drivers pay for).
   partial[li] = v;
   workgroupBarrier();
-  for (var s = ${wg / 2}u; s > 0u; s >>= 1u) {
-    if (li < s) { partial[li] += partial[li + s]; }
-    workgroupBarrier();
+  if (li < ${side}u) {
+    var s = partial[${side}u * li];
+    for (var j = 1u; j < ${side}u; j++) { s += partial[${side}u * li + j]; }
+    partial[${side}u * li] = s;
   }
-  let t = partial[0];
+  workgroupBarrier();
+  var t = 0.0;
+  if (li == 0u) {
+    t = partial[0];
+    for (var i = 1u; i < ${side}u; i++) { t += partial[${side}u * i]; }
+  }
   workgroupBarrier();
   return t;
 }
