@@ -61,7 +61,16 @@ export interface PageResult {
   parity: {
     backend: string;
     threads: number;
-    rows: { op: string; dtype: string; shape: string; tier: string; pass: boolean }[];
+    rows: {
+      op: string;
+      dtype: string;
+      shape: string;
+      tier: string;
+      pass: boolean;
+      /** Worst |a − r| / bound (bound mode), else null. */
+      worstRatio: number | null;
+      reason: string;
+    }[];
   }[];
   /** What navigator.gpu offered, when the WebGPU run was asked for. */
   webgpuAdapter?: string;

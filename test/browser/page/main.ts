@@ -141,8 +141,15 @@ function render(r: PageResult, node: NodeResult): void {
   for (const m of r.parity) {
     table(
       `Op parity matrix in this browser: ${m.backend}, ${m.threads} threads, against the float64 reference`,
-      ['op', 'dtype', 'shape', 'tier', 'verdict'],
-      m.rows.map((p) => [p.op, p.dtype, p.shape, p.tier, { text: p.pass ? 'pass' : 'FAIL', pass: p.pass }]),
+      ['op', 'dtype', 'shape', 'tier', 'worst |a − r| / bound', 'verdict'],
+      m.rows.map((p) => [
+        p.op,
+        p.dtype,
+        p.shape,
+        p.tier,
+        p.worstRatio === null ? '—' : p.worstRatio.toPrecision(3),
+        { text: p.pass ? 'pass' : 'FAIL', pass: p.pass },
+      ]),
     );
   }
 }
@@ -182,6 +189,8 @@ async function main(): Promise<void> {
         shape: p.shape,
         tier: p.tier,
         pass: p.pass,
+        worstRatio: p.worstRatio,
+        reason: p.reason,
       }));
       result.parity.push({ backend: engine.backend, threads: engine.threads, rows });
     } finally {
