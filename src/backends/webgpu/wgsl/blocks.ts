@@ -1,8 +1,8 @@
 /**
  * WGSL building blocks for every kernel that reads ggml bytes from an
  * `array<u32>` buffer: byte / u16 / u32 loads at any byte offset (blocks are
- * not 4-aligned: q4_0 is 18 bytes), exact f16 → f32 and bf16 → f32 by integer
- * ops, and one decoder per ggml type with the same bit layouts as
+ * not 4-aligned: q4_0 is 18 bytes), exact f16 → f32 and bf16 → f32 without
+ * float arithmetic, and one decoder per ggml type with the same bit layouts as
  * assembly/dequant/codes.ts (ggml's dequantize_row_*).
  *
  * Per type T the generated functions are (b = byte offset of the block in
@@ -11,7 +11,9 @@
  *                                code − zero point, or the iq4 codebook value
  *   scale_T(b, i)  -> vec2<f32>  (s, a): the scale ggml multiplies by and, for the
  *                                affine types (q4_1, q5_1, q2_K, q4_K, q5_K), the
- *                                term it adds (+m, or −dmin·min); one per 16 elements
+ *                                term it adds (+m, or −dmin·min); one per 16 elements.
+ *                                q8_K: s = (d, 0), but f32(q)·d may be subnormal: use
+ *                                dq4s_q8_K / mul4_f32_i32 rather than multiplying yourself
  *   dq4_T(b, i)    -> vec4<f32>  elements i..i+3 as ggml's to_float computes them
  *   dq4s_T(b, i, s) -> vec4<f32> the same with s = scale_T(b, i) computed once per 16 elements
  *   dq_T(b, i)     -> f32        element i
