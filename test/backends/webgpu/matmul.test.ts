@@ -188,6 +188,23 @@ describe.skipIf(!gpu)('WebGPU matmul, exact numerics', () => {
     expect(e.opReport().matmul.cpu).toBe(0);
   });
 
+  it('NaN in x row m makes row m NaN, NaN in W row n column n; K = 0 gives zeros; M = 0 an empty y', async () => {
+    for (const [M, N, K] of [
+      [3, 9, 40],
+      [12, 9, 40],
+    ]) {
+      const x = values(M * K, 41);
+      const w = values(N * K, 42);
+      x[1 * K + 7] = Number.NaN;
+      w[4 * K + K - 1] = Number.NaN;
+      const y = await run(x, w, M, N, K);
+      for (let m = 0; m < M; m++)
+        for (let n = 0; n < N; n++) expect(Number.isNaN(y[m * N + n])).toBe(m === 1 || n === 4);
+      expect(await run(new Float32Array(0), new Float32Array(0), M, N, 0)).toEqual(new Float32Array(M * N));
+    }
+    expect(await run(new Float32Array(0), values(3 * 8, 1), 0, 3, 8)).toEqual(new Float32Array(0));
+  });
+
   it('deterministic: the same bits on a second run (matvec and tiled)', async () => {
     for (const [M, N, K, type] of [
       [1, 33, 512, 'q4_K'],
