@@ -83,6 +83,7 @@ export {
   replayToJson,
 } from './replay-report.js';
 export {
+  type RegisterReplayRuleOptions,
   type ReplayContext,
   type ReplayInputs,
   type ReplayOutput,

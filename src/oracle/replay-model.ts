@@ -25,6 +25,12 @@ export class ReplayModel {
     return this.file.name;
   }
 
+  /** The GGUF's general.architecture (the model family rules are chosen by), or undefined. */
+  get architecture(): string | undefined {
+    const a = this.file.get('general.architecture');
+    return typeof a === 'string' ? a : undefined;
+  }
+
   /** llama/qwen2/qwen3 hyperparameters (a HyperparameterError or UnsupportedArchitectureError otherwise). */
   get hparams(): HParams {
     this.hp ??= readHParams(this.file, this.file.tensor('token_embd.weight')?.shape[0]);

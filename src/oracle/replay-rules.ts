@@ -15,9 +15,11 @@
  *     },
  *   });
  *
- * and make sure that module is imported before replay() runs (src/oracle/
- * replay.ts imports the transformer rules; other families import theirs from
- * their own entry points). The driver handles everything else: reading the
+ * (with `{ architecture: 'my-arch' }` for a rule that only holds for one
+ * model family, matched against the GGUF's general.architecture — it wins
+ * over the shared rule of that stage) and make sure that module is imported
+ * before replay() runs (src/oracle/replay.ts imports the transformer rules;
+ * other families import theirs from their own entry points). The driver handles everything else: reading the
  * inputs, skipping a stage whose inputs were not captured, the tier bound,
  * the verdict and the consequence test.
  */
@@ -76,20 +78,46 @@ export interface ReplayRule {
 }
 
 const RULES = new Map<string, ReplayRule>();
+const ANY = '*';
 
-/** Registers the rule of a stage kind (`q_proj`, `logits`, `scan_state`); a second rule for one stage is an error. */
-export function registerReplayRule(stage: string, rule: ReplayRule): void {
-  if (RULES.has(stage)) throw new ParityOptionError(`replay: stage ${stage} already has a rule`);
-  RULES.set(stage, rule);
+export interface RegisterReplayRuleOptions {
+  /**
+   * The model family (GGUF `general.architecture`) the rule is for; default:
+   * every family without a rule of its own for that stage. A family whose
+   * stage of a shared name computes something else (a scan model's
+   * layer_output is x + scan_out) registers its own.
+   */
+  architecture?: string;
 }
 
-export function replayRule(stage: string): ReplayRule | undefined {
-  return RULES.get(stage);
+/**
+ * Registers the rule of a stage kind (`q_proj`, `logits`, `scan_state`); a
+ * second rule for one stage and family is an error.
+ */
+export function registerReplayRule(
+  stage: string,
+  rule: ReplayRule,
+  opts: RegisterReplayRuleOptions = {},
+): void {
+  const key = `${opts.architecture ?? ANY}:${stage}`;
+  if (RULES.has(key))
+    throw new ParityOptionError(
+      `replay: stage ${stage} already has a rule${opts.architecture ? ` for ${opts.architecture}` : ''}`,
+    );
+  RULES.set(key, rule);
 }
 
-/** The stage kinds that have a rule. */
+/** The rule for a stage of a model family: the family's own, else the shared one. */
+export function replayRule(stage: string, architecture?: string): ReplayRule | undefined {
+  return (
+    (architecture !== undefined ? RULES.get(`${architecture}:${stage}`) : undefined) ??
+    RULES.get(`${ANY}:${stage}`)
+  );
+}
+
+/** The registered rules as `stage` (shared) or `architecture:stage`. */
 export function replayStages(): string[] {
-  return [...RULES.keys()];
+  return [...RULES.keys()].map((k) => (k.startsWith(`${ANY}:`) ? k.slice(ANY.length + 1) : k));
 }
 
 /** The per-element bounds of an output: max(tier bound, kernel bound). */

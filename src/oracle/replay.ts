@@ -19,6 +19,7 @@
  * on the reference backend in exact numerics over the candidate's tokens.
  */
 import { createEngine } from '../engine/engine.js';
+import { UnsupportedArchitectureError } from '../model/errors.js';
 import type { HParams } from '../model/hparams.js';
 import type { Numerics } from '../model/model.js';
 import { sha256Of } from '../model/trace-output.js';
@@ -200,9 +201,15 @@ export async function replay(
     let refInfo: ReplayResult['reference'] = { source: 'none' };
     const referenceTier: ParityTier = opts.referenceTier ?? (tier === 'auto' ? 'f32' : tier);
     if (refOpt === 'compute') {
-      refTrace = await computeReference(modelSource, tokens, sha);
-      owned.push(refTrace);
-      refInfo = { source: 'computed', tier: referenceTier };
+      try {
+        refTrace = await computeReference(modelSource, tokens, sha);
+        owned.push(refTrace);
+        refInfo = { source: 'computed', tier: referenceTier };
+      } catch (e) {
+        // A family the engine does not run (its replay rules may still read its weights): no reference.
+        if (!(e instanceof UnsupportedArchitectureError)) throw e;
+        warnings.push(`no reference computed (${e.message}): carried and ok are not told apart`);
+      }
     } else if (refOpt !== 'none') {
       refTrace =
         typeof refOpt === 'object' && 'stages' in refOpt
@@ -381,7 +388,7 @@ async function replayStage(
   done: readonly ReplayStageRow[],
 ): Promise<ReplayStageRow> {
   const ref = parseStageName(name);
-  const rule = ref ? replayRule(ref.stage) : undefined;
+  const rule = ref ? replayRule(ref.stage, ctx.model.architecture) : undefined;
   if (!ref || !rule)
     return skipped(base, [], `no replay rule for stage ${base.stage} (see registerReplayRule)`);
   let inputs: string[];
