@@ -212,6 +212,52 @@ async function scanRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
   return rows;
 }
 
+/**
+ * nn and attention: rmsNorm [64, 4096], rope (neox) [64, 32, 128], softmax [2048, 512] in GB/s of
+ * f32 read and written; attention prefill (64 queries × 64 kv, 8 heads over 2 kv heads, head_dim
+ * 64, causal) and decode (1 query × 2048 kv, 32 heads over 8, head_dim 128; the chunked path),
+ * f16 K/V, in GFLOPS of the QKᵀ and PV products; and the readback of the decode output.
+ */
+export async function nnAttentionRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
+  const rows: WebGpuRow[] = [];
+  const values = (n: number, f = 1) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 * f));
+  const bw = (bytes: number, ms: number) => bytes / (ms * 1e6);
+  const x = e.tensor(values(64 * 4096), [64, 4096]);
+  const w = e.tensor(values(4096, 3), [4096]);
+  let ms = await gpuMedianMs(e, async () => (await e.rmsNorm(x, w, { eps: 1e-5 })).dispose());
+  rows.push(['nn', 'rmsNorm 64×4096', ms, bw(2 * 64 * 4096 * 4, ms), 'GB/s', placement(e, 'rmsNorm')]);
+  const r = e.reshape(x, [64, 32, 128]);
+  const positions = Array.from({ length: 64 }, (_, i) => 100 + i);
+  ms = await gpuMedianMs(e, async () => (await e.rope(r, positions, { mode: 'neox' })).dispose());
+  rows.push(['nn', 'rope neox 64×32×128', ms, bw(2 * 64 * 4096 * 4, ms), 'GB/s', placement(e, 'rope')]);
+  const sx = e.reshape(x, [512, 512]);
+  ms = await gpuMedianMs(e, async () => (await e.softmax(sx, { scale: 0.125 })).dispose());
+  rows.push(['nn', 'softmax 512×512', ms, bw(2 * 512 * 512 * 4, ms), 'GB/s', placement(e, 'softmax')]);
+  for (const t of [x, w]) t.dispose();
+  const half = (n: number, f: number) => new Uint8Array(Uint16Array.from(values(n, f), f32ToF16).buffer);
+  for (const [name, nQ, nKv, nHead, nHeadKv, hd] of [
+    ['prefill 64 q × 64 kv, hd 64', 64, 64, 8, 2, 64],
+    ['decode 1 q × 2048 kv, hd 128', 1, 2048, 32, 8, 128],
+  ] as const) {
+    const q = e.tensor(values(nQ * nHead * hd), [nQ, nHead, hd]);
+    const k = e.tensor(half(nKv * nHeadKv * hd, 2), [nKv, nHeadKv, hd], 'f16');
+    const v = e.tensor(half(nKv * nHeadKv * hd, 5), [nKv, nHeadKv, hd], 'f16');
+    ms = await gpuMedianMs(e, async () => (await e.attention(q, k, v)).out.dispose(), 5);
+    // Causal prefill sees about half of the kv positions on average.
+    const pairs = nQ === 1 ? nKv : (nQ * (nQ + 1)) / 2 + nQ * (nKv - nQ);
+    const flops = 4 * pairs * nHead * hd;
+    rows.push(['attention', name, ms, flops / (ms * 1e6), 'GFLOPS', placement(e, 'attention')]);
+    if (nQ === 1) {
+      const out = (await e.attention(q, k, v)).out;
+      const readMs = await gpuMedianMs(e, () => out.read(), 5);
+      rows.push(['attention', 'read decode output', readMs, bw(nHead * hd * 4, readMs), 'GB/s', 'webgpu']);
+      out.dispose();
+    }
+    for (const t of [q, k, v]) t.dispose();
+  }
+  return rows;
+}
+
 /** The sections, in order; each op family adds its own. */
 const sections: ((e: WebGpuEngine) => Promise<WebGpuRow[]>)[] = [
   readbackRows,
@@ -219,6 +265,7 @@ const sections: ((e: WebGpuEngine) => Promise<WebGpuRow[]>)[] = [
   matmulRows,
   moeRouteRows,
   scanRows,
+  nnAttentionRows,
 ];
 
 export async function webgpuBench(): Promise<SuiteResult> {

@@ -4,7 +4,9 @@
  * assume no NaN or infinity in float arithmetic, so special values are read
  * from the bits).
  *
- * Row ops run one workgroup of ROW_WG invocations per row: invocation i
+ * Row ops run one workgroup of ROW_WG = 64 invocations per row (six tree
+ * steps: SwiftShader runs invocations as fibers and pays for every barrier;
+ * rows of 4096 still give each invocation only 64 terms): invocation i
  * folds elements i, i + ROW_WG, … in increasing order, then the ROW_WG
  * partial results meet in a halving tree in workgroup memory (pairs (i,
  * i + s) for s = ROW_WG/2, …, 1). The order depends on the row length
@@ -13,7 +15,7 @@
  */
 
 /** Invocations per row workgroup. */
-export const ROW_WG = 256;
+export const ROW_WG = 64;
 
 /** Roundings a term of an n-term row sum passes through at most (sequential part, then the tree). */
 export function rowSumDepth(n: number): number {
