@@ -8,9 +8,9 @@
  *   a 4 × 4 block of outputs. Every y[m, n] is one sequential f32 chain over
  *   k = 0, 1, …, K − 1 (then + 0 for the zero padding of the last K tile).
  * - matvecWgsl: small M. One workgroup per weight row n (all M ≤ MATVEC_MAX_M
- *   activation rows at once): split-K, invocation i sums the groups of four
- *   k = 4i + 4·WG·j in increasing j (consecutive invocations read consecutive
- *   weight bytes), then the WG partial sums are reduced in a fixed tree
+ *   activation rows at once): split-K, invocation i sums the runs of R
+ *   consecutive k (R = 16 for block types: one scale decoded per run) at
+ *   k = R·i + R·WG·j in increasing j, then the WG partial sums are reduced in a fixed tree
  *   (subgroupAdd, then the subgroups' sums in order, when the device has
  *   subgroups; two levels of √WG in-order sums in workgroup memory without).
  *
@@ -33,9 +33,12 @@ export interface WeightCode {
    * WGSL declarations defining `fn w_at(n: u32, k: u32, K: u32) -> f32` (the
    * exact value of W[n, k] read from `w`, binding 2, array<u32>) and
    * `fn w4(n: u32, k: u32, K: u32) -> vec4<f32>` (W[n, k .. k + 3], for
-   * k % 4 == 0 and k + 4 ≤ K).
+   * k % 4 == 0 and k + 4 ≤ K) and `fn w_run(n: u32, k: u32, K: u32) ->
+   * array<vec4<f32>, run / 4>` (W[n, k .. k + run − 1], k % run == 0, k + run ≤ K).
    */
   decls: string;
+  /** Values w_run decodes at once (4, or 16 for the block types: one scale per run). */
+  run: number;
 }
 
 /** Outputs per tile side (rows of x and rows of W per workgroup). */
@@ -194,6 +197,7 @@ export function subgroupArgs(subgroups: boolean): { enable: string; args: string
 /** Matvec: N workgroups (folded into 2-D past the grid limit), M ≤ MATVEC_MAX_M. */
 export function matvecWgsl(weight: WeightCode, subgroups: boolean): string {
   const sg = subgroupArgs(subgroups);
+  const R = weight.run;
   return /* wgsl */ `${sg.enable}
 // matmul matvec ${weight.name}
 ${BINDINGS}
@@ -209,18 +213,21 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let n = group_index(wid, nwg);
   if (n >= N) { return; }
   var acc: array<f32, ${MATVEC_MAX_M}>;
-  // Invocation li takes the groups of four k = 4·li + 4·WG·j in increasing j, then one k of the K % 4 tail.
-  let K4 = K & ~3u;
-  for (var k = 4u * li; k < K4; k += ${4 * MATVEC_WG}u) {
-    let wv = w4(n, k, K);
+  // Invocation li takes the runs of ${R} k = ${R}·li + ${R * MATVEC_WG}·j in increasing j (consecutive
+  // invocations read consecutive weight bytes), then one k of the K % ${R} tail.
+  let KR = K - K % ${R}u;
+  for (var k = ${R}u * li; k < KR; k += ${R * MATVEC_WG}u) {
+    let wv = w_run(n, k, K);
     for (var m = 0u; m < M; m++) {
-      let xv = vec4f(x[m * K + k], x[m * K + k + 1u], x[m * K + k + 2u], x[m * K + k + 3u]);
-      acc[m] += dot(xv, wv);
+      for (var j = 0u; j < ${R / 4}u; j++) {
+        let o = m * K + k + 4u * j;
+        acc[m] += dot(vec4f(x[o], x[o + 1u], x[o + 2u], x[o + 3u]), wv[j]);
+      }
     }
   }
-  if (K4 + li < K) {
-    let wv = w_at(n, K4 + li, K);
-    for (var m = 0u; m < M; m++) { acc[m] += x[m * K + K4 + li] * wv; }
+  if (KR + li < K) {
+    let wv = w_at(n, KR + li, K);
+    for (var m = 0u; m < M; m++) { acc[m] += x[m * K + KR + li] * wv; }
   }
   for (var m = 0u; m < M; m++) {
     let t = wg_sum(acc[m], li, ${sg.pass});
