@@ -4,7 +4,8 @@
 //
 // An item is 16 i32 at items + i·64:
 //   0 flags   bit 0: ggml numerics (x is quantized activation rows, matmul_ggml_*),
-//             else exact (f32 x, matmul_exact_*); bit 1: gated — a second matmul B
+//             else exact (f32 x, matmul_exact_*, or exact_float for f32/f16/bf16
+//             weights); bit 1: gated — a second matmul B
 //             over the same columns, then A[m, n] = silu(A[m, n])·B[m, n] for n in [n0, n1)
 //   1 M  2 N  3 K  4 n0  5 n1
 //   6 typeA (ggml type id)  7 xA  8 wA  9 yA
@@ -44,15 +45,62 @@ import {
   matmul_ggml_q6_K,
   matmul_ggml_q8_0,
 } from '../matmul/quant-ggml';
+import { f16_to_f32, f16x4_to_f32x4 } from '../dequant/common';
 import { nn_swiglu } from '../nn/elementwise';
 
 const ITEM_BYTES: usize = 64;
 const GGML: i32 = 1;
 const GATED: i32 = 2;
 
+/** Four weights of a float type (0 f32, 1 f16, 30 bf16) at p → f32x4, exact. */
+@inline
+function float4(p: usize, type: i32): v128 {
+  if (type === 0) return v128.load(p);
+  const h = v128.load64_zero(p);
+  const wide = i32x4.extend_low_i16x8_u(h);
+  return type === 1 ? f16x4_to_f32x4(wide) : i32x4.shl(wide, 16);
+}
+
+@inline
+function float1(p: usize, type: i32): f32 {
+  if (type === 0) return load<f32>(p);
+  const h = <u32>load<u16>(p);
+  return type === 1 ? f16_to_f32(h) : reinterpret<f32>(h << 16);
+}
+
+/**
+ * Exact numerics for f32/f16/bf16 expert weights (widened exactly): lane l
+ * sums x[k]·w[k] for k ≡ l (mod 4) in increasing k, one madd per step as the
+ * quantized exact kernels; y = (l0 + l1) + (l2 + l3), then the K mod 4 tail in
+ * order. A function of K only, so any M and any column split give the same bits.
+ */
+function exact_float(type: i32, x: usize, w: usize, y: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32): void {
+  const size: usize = type === 0 ? 4 : 2;
+  const K4 = K & ~3;
+  for (let n = n0; n < n1; n++) {
+    const wr = w + <usize>n * <usize>K * size;
+    for (let m = 0; m < M; m++) {
+      const xr = x + ((<usize>m * <usize>K) << 2);
+      let acc = f32x4.splat(0);
+      for (let k = 0; k < K4; k += 4) {
+        const xv = v128.load(xr + (<usize>k << 2));
+        const wv = float4(wr + <usize>k * size, type);
+        if (ASC_FEATURE_RELAXED_SIMD) acc = f32x4.relaxed_madd(xv, wv, acc);
+        else acc = f32x4.add(f32x4.mul(xv, wv), acc);
+      }
+      let t = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
+      for (let k = K4; k < K; k++) t += load<f32>(xr + (<usize>k << 2)) * float1(wr + <usize>k * size, type);
+      store<f32>(y + ((<usize>m * <usize>N + <usize>n) << 2), t);
+    }
+  }
+}
+
 /** matmul_exact_<type> by ggml type id (src/types/ggml-types.ts); false for a type without one. */
 function exact(type: i32, x: usize, w: usize, y: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32, s: usize): bool {
   switch (type) {
+    case 0:
+    case 1:
+    case 30: exact_float(type, x, w, y, M, N, K, n0, n1); break;
     case 2: matmul_exact_q4_0(x, w, y, M, N, K, n0, n1, s); break;
     case 3: matmul_exact_q4_1(x, w, y, M, N, K, n0, n1, s); break;
     case 6: matmul_exact_q5_0(x, w, y, M, N, K, n0, n1, s); break;

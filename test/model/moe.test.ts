@@ -55,7 +55,8 @@ const MOE: Record<string, SyntheticModelSpec> = {
     types: { ffn_down: 'q8_0' },
     moe: { nExpert: 4, nExpertUsed: 2 },
   },
-  // Qwen2-MoE: Q/K/V biases, 8 experts of 32, 4 per token without renormalization, a shared expert of 64.
+  // Qwen2-MoE: Q/K/V biases, 8 experts of 32, 4 per token without renormalization, a shared expert
+  // of 64; f16 experts (exact: widened exactly; ggml: f16 activations).
   qwen2moe: {
     arch: 'qwen2moe',
     nEmbd: 64,
@@ -65,6 +66,7 @@ const MOE: Record<string, SyntheticModelSpec> = {
     nFf: 64,
     nVocab: 384,
     type: 'q8_0',
+    types: { ffn_gate: 'f16', ffn_up: 'f16', ffn_down: 'f16' },
     moe: { nExpert: 8, nExpertUsed: 4, nFfExp: 32, nFfShexp: 64 },
   },
 };

@@ -124,6 +124,22 @@ function rowBytes(w: QuantWeight): number {
 
 export type MoeNumerics = 'exact' | 'ggml';
 
+/** Float weights: exact numerics widen them exactly (moe_expert_items' float path). */
+const FLOAT = new Set(['f32', 'f16', 'bf16']);
+
+/**
+ * Whether a weight type's matmul converts its activations in ggml numerics:
+ * every ggml matmul type does; f32 weights take f32 activations (ggml's f32
+ * vec_dot), so they run the exact float path.
+ */
+function convertsActivations(type: string): boolean {
+  return type !== 'f32';
+}
+
+function hasGgmlKernel(type: string): boolean {
+  return isGgmlMatmulType(type) || type === 'f32';
+}
+
 /** Checks the expert tensors against the dimensions and the numerics' kernels. */
 export function validateExpertFfn(
   ffn: ExpertFfn,
@@ -138,7 +154,7 @@ export function validateExpertFfn(
   ];
   for (const [name, N, K] of want) {
     const w = ffn[name];
-    if (!(numerics === 'exact' ? isQuantExactType(w.type) : isGgmlMatmulType(w.type)))
+    if (!(numerics === 'exact' ? isQuantExactType(w.type) || FLOAT.has(w.type) : hasGgmlKernel(w.type)))
       throw new ShapeError(`moe: ${name} weights of type ${w.type} have no ${numerics}-numerics kernel`);
     if (w.count !== experts || w.N !== N || w.K !== K)
       throw new ShapeError(`moe: ${name} is [${w.count}, ${w.N}, ${w.K}], expected [${experts}, ${N}, ${K}]`);
@@ -269,6 +285,10 @@ function validate(ffn: ExpertFfn, dims: MoeDims, numerics: MoeNumerics, shared?:
     throw new ShapeError(`moe: numerics must be 'exact' or 'ggml', got ${JSON.stringify(numerics)}`);
   validateExpertFfn(ffn, ffn.gate.count, dims, numerics);
   if (shared) validateExpertFfn(shared.ffn, 1, { ...dims, hidden: shared.hidden }, numerics);
+  // A gated item runs gate and up with one numerics flag.
+  for (const f of [ffn, ...(shared ? [shared.ffn] : [])])
+    if (numerics === 'ggml' && convertsActivations(f.gate.type) !== convertsActivations(f.up.type))
+      throw new ShapeError(`moe: gate (${f.gate.type}) and up (${f.up.type}) must both be f32 or both not`);
 }
 
 /**
@@ -315,12 +335,14 @@ export async function moeFfn(
     // Activations of the first matmuls: f32 rows (exact) or each vec_dot type's rows (ggml).
     const firstTypes = [ffn.gate.type, ffn.up.type, ...(sh ? [sh.ffn.gate.type, sh.ffn.up.type] : [])];
     const inputs = new Map<string, { full: number; gathered: number; rowBytes: number }>();
-    const inputKey = (type: string) => (ggml ? vecDotType(type) : 'f32');
+    const converts = (type: string) => ggml && convertsActivations(type);
+    const inputKey = (type: string) => (converts(type) ? vecDotType(type) : 'f32');
     for (const type of firstTypes) {
       const key = inputKey(type);
       if (inputs.has(key)) continue;
-      const rb = ggml ? activationRowBytes(key as VecDotType, D) : D * 4;
-      inputs.set(key, { full: ggml ? alloc(T * rb) : x, gathered: alloc(rows * rb), rowBytes: rb });
+      const quantized = key !== 'f32';
+      const rb = quantized ? activationRowBytes(key as VecDotType, D) : D * 4;
+      inputs.set(key, { full: quantized ? alloc(T * rb) : x, gathered: alloc(rows * rb), rowBytes: rb });
     }
     const G = alloc(rows * F * 4);
     const U = alloc(rows * F * 4);
@@ -334,8 +356,8 @@ export async function moeFfn(
     new Int32Array(rt.memory.buffer, pos, T * k).set(g.pos);
     rt.f32(w, T * k).set(route.weights);
     mark('dispatch');
-    if (ggml)
-      for (const [vdt, inp] of inputs) await quantizeRows(runner, vdt as VecDotType, x, inp.full, T, D);
+    for (const [key, inp] of inputs)
+      if (key !== 'f32') await quantizeRows(runner, key as VecDotType, x, inp.full, T, D);
     mark('quantize');
     const u8 = rt.u8;
     for (const inp of inputs.values())
@@ -350,6 +372,7 @@ export async function moeFfn(
     const gateUp: MatmulJob[] = g.active.map((e) => {
       const r0 = g.offsets[e];
       return {
+        ggml: converts(ffn.gate.type),
         M: g.offsets[e + 1] - r0,
         N: F,
         K: D,
@@ -359,6 +382,7 @@ export async function moeFfn(
     });
     if (sh)
       gateUp.push({
+        ggml: converts(sh.ffn.gate.type),
         M: T,
         N: Fs,
         K: D,
@@ -366,38 +390,46 @@ export async function moeFfn(
         b: { type: sh.ffn.up.type, x: at(sh.ffn.up.type, 0, true), w: sh.ffn.up.ptr, y: SU },
       });
     mark('dispatch');
-    await runItems(rt, runner, gateUp, ggml);
+    await runItems(rt, runner, gateUp);
     mark('experts');
     // Inputs of down: the SwiGLU rows, as f32 or quantized to down's vec_dot type.
     let H = G;
     let hRow = F * 4;
     let SH = SG;
     let shRow = Fs * 4;
-    if (ggml) {
+    if (converts(ffn.down.type)) {
       const vd = vecDotType(ffn.down.type);
       hRow = activationRowBytes(vd, F);
       H = alloc(rows * hRow);
       await quantizeRows(runner, vd, G, H, rows, F);
-      if (sh) {
-        const vs = vecDotType(sh.ffn.down.type);
-        shRow = activationRowBytes(vs, Fs);
-        SH = alloc(T * shRow);
-        await quantizeRows(runner, vs, SG, SH, T, Fs);
-      }
+    }
+    if (sh && converts(sh.ffn.down.type)) {
+      const vs = vecDotType(sh.ffn.down.type);
+      shRow = activationRowBytes(vs, Fs);
+      SH = alloc(T * shRow);
+      await quantizeRows(runner, vs, SG, SH, T, Fs);
     }
     mark('quantize');
     const down: MatmulJob[] = g.active.map((e) => {
       const r0 = g.offsets[e];
       return {
+        ggml: converts(ffn.down.type),
         M: g.offsets[e + 1] - r0,
         N: D,
         K: F,
         a: { type: ffn.down.type, x: H + r0 * hRow, w: slice(ffn.down, e), y: Y + r0 * D * 4 },
       };
     });
-    if (sh) down.push({ M: T, N: D, K: Fs, a: { type: sh.ffn.down.type, x: SH, w: sh.ffn.down.ptr, y: S } });
+    if (sh)
+      down.push({
+        ggml: converts(sh.ffn.down.type),
+        M: T,
+        N: D,
+        K: Fs,
+        a: { type: sh.ffn.down.type, x: SH, w: sh.ffn.down.ptr, y: S },
+      });
     mark('dispatch');
-    await runItems(rt, runner, down, ggml);
+    await runItems(rt, runner, down);
     mark('experts');
     if (sh?.gateInp) sharedGate(rt, sh.gateInp, x, sgate, T, D);
     const c = combineCall(Y, pos, w, S, sgate, out, dims, k);
@@ -411,15 +443,10 @@ export async function moeFfn(
 }
 
 /** Runs one phase's matmul jobs as work items over the runner. */
-async function runItems(
-  rt: WasmRuntime,
-  runner: KernelRunner,
-  jobs: MatmulJob[],
-  ggml: boolean,
-): Promise<void> {
-  const plan = planItems(jobs, runner.threads, ggml);
+async function runItems(rt: WasmRuntime, runner: KernelRunner, jobs: MatmulJob[]): Promise<void> {
+  const plan = planItems(jobs, runner.threads);
   const table = rt.arena.alloc(plan.table.byteLength);
-  const per = ggml ? 16 : Math.ceil(matmulQuantExactScratchBytes(rt, plan.maxM) / 64) * 64;
+  const per = Math.ceil(matmulQuantExactScratchBytes(rt, plan.maxM) / 64) * 64;
   const scratch = rt.arena.alloc(per * runner.threads);
   try {
     new Int32Array(rt.memory.buffer, table, plan.table.length).set(plan.table);

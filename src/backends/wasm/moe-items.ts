@@ -12,6 +12,8 @@ import { ggmlType } from '../../types/ggml-types.js';
 
 /** One matmul of a phase: y [M, N] = x · wᵀ over K; gated: yA = silu(x·wAᵀ) ⊙ x·wBᵀ. */
 export interface MatmulJob {
+  /** ggml numerics: x is activation rows of the weight's vec_dot type (else f32 rows). */
+  ggml: boolean;
   M: number;
   N: number;
   K: number;
@@ -41,7 +43,7 @@ export const ITEM_GRANULE = 16;
  * columns until its cumulative cost reaches (p + 1)/threads of the total,
  * cutting a job on the ITEM_GRANULE grid. Jobs with M = 0 are skipped.
  */
-export function planItems(jobs: readonly MatmulJob[], threads: number, ggml: boolean): ItemPlan {
+export function planItems(jobs: readonly MatmulJob[], threads: number): ItemPlan {
   const live = jobs.filter((j) => j.M > 0 && j.N > 0);
   const colCost = (j: MatmulJob) => j.K * (j.M + 4) * (j.b ? 2 : 1);
   const total = live.reduce((s, j) => s + colCost(j) * j.N, 0);
@@ -78,7 +80,7 @@ export function planItems(jobs: readonly MatmulJob[], threads: number, ggml: boo
   let maxM = 0;
   pieces.forEach(([j, n0, n1], i) => {
     const o = i * ITEM_INTS;
-    table[o] = (ggml ? ITEM_GGML : 0) | (j.b ? ITEM_GATED : 0);
+    table[o] = (j.ggml ? ITEM_GGML : 0) | (j.b ? ITEM_GATED : 0);
     table.set([j.M, j.N, j.K, n0, n1], o + 1);
     table.set([ggmlType(j.a.type).id, j.a.x, j.a.w, j.a.y], o + 6);
     if (j.b) table.set([ggmlType(j.b.type).id, j.b.x, j.b.w, j.b.y], o + 10);

@@ -89,6 +89,10 @@ describe('MoE FFN (dispatch, quantized expert matmuls, combine) against the floa
     ['q8_0', { scheme: 'mixtral', k: 2 }, 8, 32],
     ['q4_K', { scheme: 'qwen3-moe', k: 3 }, 4, 256],
     ['q8_0', { scheme: 'switch', k: 1, capacityFactor: 1 }, 4, 64],
+    // Float experts (K not a multiple of 4: the in-order tail) take the exact float path.
+    ['f16', { scheme: 'mixtral', k: 2 }, 4, 42],
+    ['bf16', { scheme: 'qwen3-moe', k: 2 }, 4, 36],
+    ['f32', { scheme: 'mixtral', k: 2 }, 4, 20],
   ];
   for (const [type, opts, E, D] of cases)
     it(`${type}, ${opts.scheme}, E ${E}, D ${D}: within the derived bound`, async () => {
@@ -108,6 +112,13 @@ describe('MoE FFN (dispatch, quantized expert matmuls, combine) against the floa
       let worst = 0;
       for (let i = 0; i < T * D; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / bound[i]);
       expect(worst).toBeLessThanOrEqual(1);
+      if (type === 'f32') {
+        // ggml's f32 vec_dot takes f32 activations: ggml numerics run the same exact float path.
+        const out2 = alloc(T * D);
+        await moeFfn(rt, one, xp, route, k, ffn, out2, dims, { numerics: 'ggml' });
+        expect(new Uint32Array(read(out2, T * D).buffer)).toEqual(new Uint32Array(got.buffer));
+        free(out2);
+      }
       if (route.dropped)
         for (let t = 0; t < T; t++)
           if (route.dropped[t]) expect(got.subarray(t * D, (t + 1) * D).every((v) => v === 0)).toBe(true);
@@ -147,7 +158,7 @@ describe('MoE FFN (dispatch, quantized expert matmuls, combine) against the floa
       const D = 64;
       const F = 96;
       const { ffn, ptrs } = experts('q4_0', E, D, F, 11);
-      const sh = experts('q8_0', 1, D, 64, 12);
+      const sh = experts('f16', 1, D, 64, 12); // exact: the float path; ggml: f16 activations
       const gp = put(uniform(D, 15, 0.5));
       const shared: SharedExpert = { ffn: sh.ffn, hidden: 64, gateInp: gp };
       for (const T of [1, 13]) {
@@ -203,8 +214,10 @@ describe('MoE FFN (dispatch, quantized expert matmuls, combine) against the floa
     expect(worstQ8).toBeLessThanOrEqual(1);
     expect(worstF32).toBeGreaterThan(1);
     await expect(
-      moeFfn(rt, one, xp, route, 2, { ...ffn, gate: { ...ffn.gate, type: 'f32' } }, out, dims),
-    ).rejects.toThrow(/gate weights of type f32 have no exact-numerics kernel/);
+      moeFfn(rt, one, xp, route, 2, { ...ffn, gate: { ...ffn.gate, type: 'q8_K' } }, out, dims, {
+        numerics: 'ggml',
+      }),
+    ).rejects.toThrow(/gate weights of type q8_K have no ggml-numerics kernel/);
     await expect(
       moeFfn(rt, one, xp, route, 2, { ...ffn, down: { ...ffn.down, count: 7 } }, out, dims),
     ).rejects.toThrow(/down is \[7, 64, 64\], expected \[8, 64, 64\]/);
@@ -214,6 +227,7 @@ describe('MoE FFN (dispatch, quantized expert matmuls, combine) against the floa
 
 describe('planItems (expert × column ranges dealt to threads)', () => {
   const job = (M: number, N: number, gated: boolean): MatmulJob => ({
+    ggml: false,
     M,
     N,
     K: 64,
@@ -223,7 +237,7 @@ describe('planItems (expert × column ranges dealt to threads)', () => {
   it('covers every column of every job once, on the granule grid, about evenly by cost', () => {
     const jobs = [job(1, 256, true), job(5, 96, true), job(0, 64, true), job(40, 200, true)];
     for (const threads of [1, 2, 3, 7]) {
-      const plan = planItems(jobs, threads, false);
+      const plan = planItems(jobs, threads);
       expect(plan.ranges).toHaveLength(threads);
       const cover = jobs.map((j) => new Uint8Array(j.N));
       const cost = new Array(threads).fill(0);
