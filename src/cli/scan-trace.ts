@@ -26,7 +26,7 @@ export const DEFAULT_SCAN_SPEC: ScanModelSpec = {
   ],
 };
 
-const HELP = `usage: plumbline scan-trace MODEL.safetensors --tokens IDS --out TRACE.safetensors [options]
+const HELP = `usage: plumbline scan-trace MODEL.safetensors|MODEL.gguf --tokens IDS --out TRACE.safetensors [options]
 
 Runs a scan model (token embedding, a stack of GRU and linear-scan layers,
 RMS norm, logits; src/model/scan-model.ts) over the tokens and writes every
@@ -41,7 +41,8 @@ options:
   --out FILE             the trace file to write
   --backend B            wasm (default) or reference (float64)
   --threads N            wasm threads (default: available parallelism)
-  --synthetic            first write a synthetic model to MODEL (deterministic weights)
+  --synthetic            first write a synthetic model to MODEL (deterministic weights;
+                         GGUF when MODEL ends in .gguf, the form \`plumbline replay\` reads)
   --spec JSON            its spec (default: ${JSON.stringify(DEFAULT_SCAN_SPEC)})
   --seed N               its weights' seed (default 1)
   --json                 print a JSON summary`;
@@ -78,7 +79,8 @@ export const scanTraceCommand: Command = {
         } catch {
           throw new UsageError('--spec must be JSON');
         }
-      await writeFile(file, syntheticScanModel(spec, positiveInt('--seed', values.seed as string) ?? 1));
+      const seed = positiveInt('--seed', values.seed as string) ?? 1;
+      await writeFile(file, syntheticScanModel(spec, seed, file.endsWith('.gguf') ? 'gguf' : 'safetensors'));
     } else if (!existsSync(file)) throw new UsageError(`${file} does not exist (--synthetic writes one)`);
     const bytes = new Uint8Array(await readFile(file));
     const model = await ScanModel.read(bytes);

@@ -13,15 +13,21 @@
  *   both:   scan_out = h·W_oᵀ [T, D]; layer_output = x + scan_out
  *
  * Stored as safetensors (f32 tensors named below; `__metadata__` holds
- * `format` = plumbline-scan-model/1 and the spec as JSON). syntheticScanModel
- * writes one with deterministic weights from a seed.
+ * `format` = plumbline-scan-model/1 and the spec as JSON) or as GGUF (the
+ * same tensors; `general.architecture` = plumbline-scan and the spec in
+ * `plumbline-scan.spec`), the form `plumbline replay` reads.
+ * syntheticScanModel writes one with deterministic weights from a seed.
  */
-import { readSafetensors, type SafetensorsFile, writeSafetensors } from '../formats/safetensors/index.js';
+import { readGguf, writeGguf } from '../formats/gguf/index.js';
+import { readSafetensors, writeSafetensors } from '../formats/safetensors/index.js';
 import { GRU_STRUCTURES, type GruRecurrence, type GruStructure, gruShapes } from '../ops/gru.js';
 import { Int8Quantizer } from '../ops/int8-quantizer.js';
 import { ModelError } from './errors.js';
 
 export const SCAN_MODEL_FORMAT = 'plumbline-scan-model/1';
+/** `general.architecture` of a scan model in GGUF, and the key of its spec (JSON). */
+export const SCAN_GGUF_ARCH = 'plumbline-scan';
+export const SCAN_GGUF_SPEC_KEY = 'plumbline-scan.spec';
 
 export type ScanLayerSpec =
   | {
@@ -144,16 +150,94 @@ function initOf(name: string, shape: number[], layer: ScanLayerSpec | undefined)
   return [1 / Math.sqrt(fanIn), 0];
 }
 
-/** A scan model with deterministic weights (xorshift from `seed`), as safetensors bytes. */
-export function syntheticScanModel(spec: ScanModelSpec, seed = 1): Uint8Array {
+/** A scan model with deterministic weights (xorshift from `seed`), as safetensors (default) or GGUF bytes. */
+export function syntheticScanModel(
+  spec: ScanModelSpec,
+  seed = 1,
+  format: 'safetensors' | 'gguf' = 'safetensors',
+): Uint8Array {
   const full = checkScanSpec(spec);
   const tensors = [...scanModelShapes(full)].map(([name, shape], i) => {
     const l = /^blk\.(\d+)\./.exec(name);
     const [scale, center] = initOf(name, shape, l ? full.layers[Number(l[1])] : undefined);
     const n = shape.reduce((a, b) => a * b, 1);
-    return { name, dtype: 'F32' as const, shape, data: uniform(n, seed * 7919 + i * 104729, scale, center) };
+    return { name, shape, data: uniform(n, seed * 7919 + i * 104729, scale, center) };
   });
-  return writeSafetensors(tensors, { format: SCAN_MODEL_FORMAT, spec: JSON.stringify(full) });
+  if (format === 'gguf')
+    return writeGguf({
+      metadata: [
+        ['general.architecture', SCAN_GGUF_ARCH],
+        [SCAN_GGUF_SPEC_KEY, JSON.stringify(full)],
+      ],
+      tensors: tensors.map((t) => ({ ...t, type: 'f32', data: new Uint8Array(t.data.buffer) })),
+    });
+  return writeSafetensors(
+    tensors.map((t) => ({ ...t, dtype: 'F32' as const })),
+    { format: SCAN_MODEL_FORMAT, spec: JSON.stringify(full) },
+  );
+}
+
+/** A model file opened for reading: its spec and each tensor's dtype, shape and f32 values. */
+interface ScanSource {
+  name: string;
+  spec: string | undefined;
+  info(name: string): { type: string; shape: readonly number[] } | undefined;
+  values(name: string): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
+async function openSource(source: string | Uint8Array): Promise<ScanSource> {
+  let magic: string;
+  if (typeof source === 'string') {
+    const { open } = await import('node:fs/promises');
+    const h = await open(source, 'r');
+    try {
+      const b = new Uint8Array(4);
+      await h.read(b, 0, 4, 0);
+      magic = String.fromCharCode(...b);
+    } finally {
+      await h.close();
+    }
+  } else magic = String.fromCharCode(...source.subarray(0, 4));
+  if (magic === 'GGUF') {
+    const file = await readGguf(source);
+    const arch = file.get('general.architecture');
+    if (arch !== SCAN_GGUF_ARCH)
+      throw new ModelError(
+        `scan model ${file.name}: general.architecture must be ${SCAN_GGUF_ARCH}, got ${String(arch)}`,
+      );
+    const spec = file.get(SCAN_GGUF_SPEC_KEY);
+    return {
+      name: file.name,
+      spec: typeof spec === 'string' ? spec : undefined,
+      info: (n) => {
+        const t = file.tensor(n);
+        return t && { type: t.type.name === 'f32' ? 'F32' : t.type.name, shape: t.shape };
+      },
+      values: async (n) => {
+        const b = await file.tensorData(n);
+        return new Float32Array(b.slice().buffer);
+      },
+      close: () => file.close(),
+    };
+  }
+  const file = await readSafetensors(source);
+  if (file.metadata.get('format') !== SCAN_MODEL_FORMAT) {
+    await file.close();
+    throw new ModelError(
+      `scan model ${file.name}: __metadata__ format must be ${SCAN_MODEL_FORMAT}, got ${JSON.stringify(file.metadata.get('format'))}`,
+    );
+  }
+  return {
+    name: file.name,
+    spec: file.metadata.get('spec'),
+    info: (n) => {
+      const t = file.get(n);
+      return t && { type: t.dtype, shape: t.shape };
+    },
+    values: (n) => file.tensorF32(n),
+    close: () => file.close(),
+  };
 }
 
 /** A loaded scan model: its spec and f32 tensors. */
@@ -165,39 +249,52 @@ export class ScanModel {
     readonly source: string,
   ) {}
 
+  /** Reads a scan model from safetensors or GGUF (a path or bytes). */
   static async read(source: string | Uint8Array): Promise<ScanModel> {
-    let file: SafetensorsFile;
+    let file: ScanSource;
     try {
-      file = await readSafetensors(source);
+      file = await openSource(source);
     } catch (e) {
+      if (e instanceof ModelError) throw e;
       throw new ModelError(`scan model: ${(e as Error).message}`);
     }
     try {
-      if (file.metadata.get('format') !== SCAN_MODEL_FORMAT)
-        throw new ModelError(
-          `scan model ${file.name}: __metadata__ format must be ${SCAN_MODEL_FORMAT}, got ${JSON.stringify(file.metadata.get('format'))}`,
-        );
       let parsed: ScanModelSpec;
       try {
-        parsed = JSON.parse(file.metadata.get('spec') ?? '');
+        parsed = JSON.parse(file.spec ?? '');
       } catch {
-        throw new ModelError(`scan model ${file.name}: __metadata__ spec is not JSON`);
+        throw new ModelError(`scan model ${file.name}: its spec is missing or not JSON`);
       }
       const spec = checkScanSpec(parsed);
       const tensors = new Map<string, Float32Array>();
       for (const [name, shape] of scanModelShapes(spec)) {
-        const info = file.get(name);
+        const info = file.info(name);
         if (!info) throw new ModelError(`scan model ${file.name}: no tensor ${name}`);
-        if (info.dtype !== 'F32' || info.shape.join(',') !== shape.join(','))
+        if (info.type !== 'F32' || info.shape.join(',') !== shape.join(','))
           throw new ModelError(
-            `scan model ${file.name}: ${name} must be F32 [${shape}], got ${info.dtype} [${info.shape}]`,
+            `scan model ${file.name}: ${name} must be F32 [${shape}], got ${info.type} [${info.shape}]`,
           );
-        tensors.set(name, await file.tensorF32(name));
+        tensors.set(name, await file.values(name));
       }
       return new ScanModel(spec, tensors, file.name);
     } finally {
       await file.close();
     }
+  }
+
+  /** A scan model from its spec and tensors by name (each f32, in the shapes of scanModelShapes). */
+  static fromTensors(
+    spec: ScanModelSpec,
+    tensors: ReadonlyMap<string, Float32Array>,
+    source = '<tensors>',
+  ): ScanModel {
+    const full = checkScanSpec(spec);
+    for (const [name, shape] of scanModelShapes(full)) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      if (tensors.get(name)?.length !== n)
+        throw new ModelError(`scan model ${source}: ${name} must have ${n} values`);
+    }
+    return new ScanModel(full, tensors, source);
   }
 
   tensor(name: string): Float32Array {

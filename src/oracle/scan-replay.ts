@@ -32,6 +32,8 @@ import { stageName } from '../trace/stages.js';
 import { readTrace, type Trace } from '../trace/trace-file.js';
 import { EXP_REL_ERROR } from './attention-bound.js';
 import { ParityOptionError } from './errors.js';
+// The same checks as rules of replay() (replay-rules.ts): registered wherever scan replay is loaded.
+import './scan-replay-rules.js';
 import { gamma, type TierName, tierBound, UNIT_ROUNDOFF } from './tiers.js';
 
 export type ScanReplayTier = Exclude<TierName, 'exact' | 'q8'>;
@@ -133,15 +135,41 @@ function worst(
   return r;
 }
 
-interface GruLayer {
+export interface GruLayer {
   rec: GruRecurrence;
   bh: Float32Array;
   /** The quantized GRU: the state step and the int8 product's roundings. */
   sh?: number;
 }
 
+/** Layer l's GRU as the replay computes it (the quantized GRU: U dequantized from its int8 codes). */
+export function gruLayer(model: ScanModel, l: number): GruLayer {
+  const q = model.stateQuantizer(l);
+  const rec = model.recurrence(l);
+  return {
+    rec: q ? quantizeRecurrence(rec).rec : rec,
+    bh: model.tensor(scanLayerNames(l).bh),
+    sh: q?.scales()[0],
+  };
+}
+
+/**
+ * How far a quantized state may lie from the replayed code's value f32(q·s_h):
+ * to the farthest code that rounds some value within the bound (the f32
+ * division h'/s_h adds u relative), plus the f32 rounding of q·s_h.
+ */
+export function int8StateSlack(g: GruLayer, step: ReturnType<typeof gruStep>, u: number): Float64Array {
+  const sh = g.sh as number;
+  return step.h.map((v, i) => {
+    const w = step.bound[i] + u * (Math.abs(v) + step.bound[i]);
+    const q = quantizeInt8(v, sh);
+    const far = Math.max(q - quantizeInt8(v - w, sh), quantizeInt8(v + w, sh) - q);
+    return far * sh + 2 ** -24 * Math.abs(q * sh);
+  });
+}
+
 /** One GRU step from `prev` with its bounds at unit roundoff u. */
-function gruStep(g: GruLayer, gx: Vec, prev: ArrayLike<number>, u: number) {
+export function gruStep(g: GruLayer, gx: Vec, prev: ArrayLike<number>, u: number) {
   const H = g.rec.H;
   return referenceGruStepBound(g.rec, gx, g.bh, prev, {
     u,
@@ -186,7 +214,7 @@ function stateCheck(
 }
 
 /** The replayed state of a step: the float64 value, fake-quantized for the quantized GRU. */
-function replayedState(g: GruLayer, step: ReturnType<typeof gruStep>): Float64Array {
+export function replayedState(g: GruLayer, step: ReturnType<typeof gruStep>): Float64Array {
   const sh = g.sh;
   return sh === undefined ? step.h : step.h.map((v) => quantizeInt8(v, sh) * sh);
 }
@@ -245,13 +273,7 @@ export async function scanReplay(
         else if (!xin || !state) skip('scan_gates', 'scan_in or scan_state was not captured');
         skip('scan_state', !state ? 'not captured' : 'scan_in was not captured');
       } else if (layer.kind === 'gru') {
-        const q = model.stateQuantizer(l);
-        const rec = model.recurrence(l);
-        const g: GruLayer = {
-          rec: q ? quantizeRecurrence(rec).rec : rec,
-          bh: model.tensor(n.bh),
-          sh: q?.scales()[0],
-        };
+        const g = gruLayer(model, l);
         const H = width;
         const T = state.length / H;
         const gateChecks: StepCheck[] = [];

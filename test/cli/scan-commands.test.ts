@@ -78,6 +78,18 @@ describe('plumbline scan-trace, diff, scan-replay', () => {
     });
   });
 
+  it('a GGUF scan model: plumbline replay judges the scan stages too', async () => {
+    const gguf = join(dir, 'scan.gguf');
+    const cand = join(dir, 'gguf.trace.safetensors');
+    let r = await run('scan-trace', gguf, '--synthetic', '--tokens', '3-14', '--out', cand, '--threads', '1');
+    expect(r.code, r.err).toBe(0);
+    r = await run('replay', gguf, cand, '--no-reference', '--json');
+    const j = JSON.parse(r.out);
+    const scan = j.stages.filter((s: { stage: string }) => s.stage.startsWith('scan_'));
+    expect(scan.length).toBe(20);
+    expect(scan.every((s: { verdict: string }) => s.verdict === 'ok')).toBe(true);
+  });
+
   it('usage errors exit 2 and name the problem', async () => {
     expect((await run('scan-trace', model, '--tokens', '1')).err).toMatch(/missing --out/);
     expect((await run('scan-replay', model, wasm, '--tier', 'exact')).code).toBe(2);
