@@ -200,6 +200,11 @@ function grid(r: ReplayResult): string {
   return parts.join('\n');
 }
 
+/** Row tints of the replay table beside the shared report styles (fault rows: the shared `fail`). */
+const VERDICT_CSS = `tr.carried td{background:#fff8e0} tr.consequence td{background:#ffeedd}
+#replay-grid rect.cell.fault{stroke:#600;stroke-width:1.5}
+`;
+
 export interface ReplayHtmlOptions {
   title?: string;
 }
@@ -211,7 +216,10 @@ export function renderReplayHtml(r: ReplayResult, opts: ReplayHtmlOptions = {}):
     ? `<div class="banner" id="first-fault-banner">${esc(formatFault(ff))}</div>`
     : `<div class="banner clean" id="first-fault-banner">no fault: every stage replayed follows from its own inputs (${esc(counts(r))})</div>`;
   const legend = (Object.keys(COLORS) as ReplayVerdict[])
-    .map((v) => `<span style="background:${COLORS[v]};padding:0 6px;margin-right:8px">${v}</span>`)
+    .map(
+      (v) =>
+        `<span style="background:${COLORS[v]};color:${v === 'fault' ? '#fff' : '#000'};padding:0 6px;margin-right:8px">${v}</span>`,
+    )
     .join('');
   const heads = [
     'stage',
@@ -230,6 +238,7 @@ export function renderReplayHtml(r: ReplayResult, opts: ReplayHtmlOptions = {}):
         s === ff ? 'first' : '',
         s.verdict === 'fault' ? 'fail' : '',
         s.verdict === 'skipped' ? 'absent' : '',
+        s.verdict === 'carried' || s.verdict === 'consequence' ? s.verdict : '',
       ]
         .filter(Boolean)
         .join(' ');
@@ -250,7 +259,7 @@ export function renderReplayHtml(r: ReplayResult, opts: ReplayHtmlOptions = {}):
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-<style>${REPORT_CSS}</style></head><body>
+<style>${REPORT_CSS}${VERDICT_CSS}</style></head><body>
 <h1>${esc(title)} — tier ${esc(r.tier)}, ${esc(r.numerics)} numerics</h1>
 <p class="meta"><b>model</b> ${esc(r.model)}</p>
 <p class="meta"><b>candidate</b> ${esc(r.candidate.file)} — ${esc([r.candidate.producer, r.candidate.backend, r.candidate.numerics].filter(Boolean).join(', '))}</p>
