@@ -15,7 +15,13 @@ import { type MatmulOptions, validateMatmul } from '../../../ops/matmul.js';
 import type { GpuHost } from '../host.js';
 import type { GpuTensor } from '../tensor.js';
 import { MATVEC_MAX_M, matvecWgsl, TILE, tiledWgsl, type WeightCode } from '../wgsl/matmul-f32.js';
-import { GGML_FUSED, GGML_ROWS, type GgmlFusedType, ggmlDotWgsl } from '../wgsl/matmul-ggml.js';
+import {
+  GGML_FUSED,
+  GGML_ROWS,
+  GGML_WEIGHT_ROWS,
+  type GgmlFusedType,
+  ggmlDotWgsl,
+} from '../wgsl/matmul-ggml.js';
 import {
   ACT_BLOCK_SIZE,
   ACT_BLOCK_WORDS,
@@ -91,7 +97,12 @@ export function runGgml(
   try {
     ctx.run(quantizeWgsl(act), [M, K, 0], [x.binding, xq], Math.ceil(blocks / QUANTIZE_WG));
     const groups = Math.ceil(M / GGML_ROWS);
-    ctx.run(ggmlDotWgsl(type), [M, N, K, 0, groups], [xq, w.binding, y.binding], N * groups);
+    ctx.run(
+      ggmlDotWgsl(type),
+      [M, N, K, 0, groups],
+      [xq, w.binding, y.binding],
+      Math.ceil(N / GGML_WEIGHT_ROWS[type]) * groups,
+    );
   } finally {
     xq.destroy(); // submitted work keeps it alive
   }

@@ -16,10 +16,11 @@
  * i32_to_f32_rn. So the result is bit-identical to the wasm engine's,
  * except where WGSL flushes a subnormal (d_w·d_x or t below 2^-126).
  *
- * Work: a workgroup per (weight row n, group of ROWS activation rows); its
- * invocations take blocks b ≡ li (mod WG), each computing t for every row
- * of the group (the weight block decoded once); invocation r then adds row
- * r's t values in increasing b. So the integer work is split over the
+ * Work: a workgroup per (WEIGHT_ROWS weight rows, group of ROWS activation
+ * rows); each weight row gets WG / WEIGHT_ROWS invocations, which take its
+ * blocks b ≡ slot (mod SLOTS), each computing t for every activation row of
+ * the group (the weight block decoded once); one invocation per (weight row,
+ * activation row) then adds its t values in increasing b. So the integer work is split over the
  * workgroup and only the running sum, which must be sequential to match
  * ggml's order, is per row.
  *
@@ -49,6 +50,17 @@ export type GgmlFusedType = 'q4_0' | 'q8_0' | 'q4_K' | 'q5_K' | 'q6_K';
 
 /** Invocations per workgroup (blocks in flight per row group). */
 export const GGML_WG = 64;
+/**
+ * Weight rows per workgroup: its invocations are split evenly over them. The q8_K types have few
+ * blocks per row (16 at K = 4096), so four rows keep the invocations busy.
+ */
+export const GGML_WEIGHT_ROWS: Record<GgmlFusedType, number> = {
+  q4_0: 1,
+  q8_0: 1,
+  q4_K: 4,
+  q5_K: 4,
+  q6_K: 4,
+};
 /** Activation rows per workgroup. */
 export const GGML_ROWS = 8;
 
@@ -61,7 +73,7 @@ const BLOCK_DOT: Record<GgmlFusedType, string> = {
   q5_K: kDot('q5_K'),
   // 16 groups of 16 with signed int8 scales: I = Σ_g sc_g·Σ (code − 32)·q.
   q6_K: /* wgsl */ `
-fn block_dot(b: u32, xb: u32, rows: u32, li: u32) {
+fn block_dot(b: u32, xb: u32, rows: u32, tb: u32) {
   for (var r = 0u; r < rows; r++) { I[r] = 0; }
   for (var g = 0u; g < 256u; g += 16u) {
     let sc = ld_i8(b + 192u + 8u * (g >> 7u) + ((g & 31u) >> 4u) + 2u * ((g >> 5u) & 3u));
@@ -78,7 +90,7 @@ fn block_dot(b: u32, xb: u32, rows: u32, li: u32) {
   let dw = ld_f16(b + 208u);
   for (var r = 0u; r < rows; r++) {
     let dx = bitcast<f32>(xq[xb + r * XS]);
-    T[r * ${GGML_WG}u + li] = (dw * dx) * i32_to_f32_rn(I[r]);
+    T[tb + r * SLOTS] = (dw * dx) * i32_to_f32_rn(I[r]);
   }
 }
 `,
@@ -86,7 +98,7 @@ fn block_dot(b: u32, xb: u32, rows: u32, li: u32) {
 
 function legacyDot(type: 'q4_0' | 'q8_0'): string {
   return /* wgsl */ `
-fn block_dot(b: u32, xb: u32, rows: u32, li: u32) {
+fn block_dot(b: u32, xb: u32, rows: u32, tb: u32) {
   for (var r = 0u; r < rows; r++) { I[r] = 0; }
   for (var i = 0u; i < 32u; i += 4u) {
     let c = codes4_${type}(b, i);
@@ -95,7 +107,7 @@ fn block_dot(b: u32, xb: u32, rows: u32, li: u32) {
   let dw = ld_f16(b);
   for (var r = 0u; r < rows; r++) {
     let dx = f16_bits_to_f32(xq[xb + r * XS]);
-    T[r * ${GGML_WG}u + li] = (dw * dx) * i32_to_f32_rn(I[r]);
+    T[tb + r * SLOTS] = (dw * dx) * i32_to_f32_rn(I[r]);
   }
 }
 `;
@@ -111,7 +123,7 @@ fn scale_min_k4(b: u32, s: u32) -> vec2<i32> {
                    i32((packed >> 4u) | ((ld_u8(b + 4u + s) >> 6u) << 4u)));
 }
 
-fn block_dot(b: u32, xb: u32, rows: u32, li: u32) {
+fn block_dot(b: u32, xb: u32, rows: u32, tb: u32) {
   for (var r = 0u; r < rows; r++) { I[r] = 0; J[r] = 0; }
   for (var s = 0u; s < 8u; s++) {
     let sm = scale_min_k4(b, s);
@@ -130,7 +142,7 @@ fn block_dot(b: u32, xb: u32, rows: u32, li: u32) {
   let dmin = ld_f16(b + 2u);
   for (var r = 0u; r < rows; r++) {
     let dx = bitcast<f32>(xq[xb + r * XS]);
-    T[r * ${GGML_WG}u + li] = opaque((dw * dx) * i32_to_f32_rn(I[r])) - opaque((dmin * dx) * i32_to_f32_rn(J[r]));
+    T[tb + r * SLOTS] = opaque((dw * dx) * i32_to_f32_rn(I[r])) - opaque((dmin * dx) * i32_to_f32_rn(J[r]));
   }
 }
 `;
@@ -139,6 +151,8 @@ fn block_dot(b: u32, xb: u32, rows: u32, li: u32) {
 /** The integer-dot kernel of one fused type: N·rowGroups workgroups (folded into 2-D past the grid limit). */
 export function ggmlDotWgsl(type: GgmlFusedType): string {
   const act = GGML_FUSED[type];
+  const nr = GGML_WEIGHT_ROWS[type];
+  const slots = GGML_WG / nr;
   const words = ACT_BLOCK_WORDS[act];
   return /* wgsl */ `// matmul ggml ${type} · ${act}
 @group(0) @binding(0) var<storage, read> params: array<u32>;
@@ -152,7 +166,8 @@ var<private> XS: u32; // u32 words of one activation row
 var<private> I: array<i32, ${GGML_ROWS}>;
 var<private> J: array<i32, ${GGML_ROWS}>;
 var<private> S: array<i32, ${GGML_ROWS}>;
-var<workgroup> T: array<f32, ${GGML_ROWS * GGML_WG}>; // [row][block in the current chunk]
+var<workgroup> T: array<f32, ${GGML_ROWS * GGML_WG}>; // [weight row][activation row][slot]
+const SLOTS = ${slots}u; // blocks in flight per weight row
 ${BLOCK_DOT[type]}
 @compute @workgroup_size(${GGML_WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -162,24 +177,35 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let K = params[2];
   let groups = params[4];
   let g = group_index(wid, nwg);
-  if (g >= N * groups) { return; }
-  let n = g / groups;
+  if (g >= ((N + ${nr - 1}u) / ${nr}u) * groups) { return; }
+  let n0 = (g / groups) * ${nr}u;
   let m0 = (g % groups) * ${GGML_ROWS}u;
   let rows = min(${GGML_ROWS}u, M - m0);
   let nb = K / ${ACT_BLOCK_SIZE[act]}u;
   XS = nb * ${words}u;
+  // Integer work: invocation li takes weight row n0 + li / SLOTS, blocks ≡ li (mod SLOTS).
+  let n = n0 + li / SLOTS;
+  let slot = li % SLOTS;
+  // Running sums: invocation li < ${nr}·ROWS owns (weight row n0 + li / ROWS, activation row m0 + li % ROWS).
+  let sn = n0 + li / ${GGML_ROWS}u;
+  let sr = li % ${GGML_ROWS}u;
+  let summing = li < ${nr * GGML_ROWS}u && sn < N && sr < rows;
   var acc = 0.0;
-  for (var c0 = 0u; c0 < nb; c0 += ${GGML_WG}u) {
-    let b = c0 + li;
-    if (b < nb) { block_dot((n * nb + b) * ${GGML_TYPES[type].typeSize}u, m0 * XS + b * ${words}u, rows, li); }
+  for (var c0 = 0u; c0 < nb; c0 += SLOTS) {
+    let b = c0 + slot;
+    if (n < N && b < nb) {
+      block_dot((n * nb + b) * ${GGML_TYPES[type].typeSize}u, m0 * XS + b * ${words}u, rows,
+                (li / SLOTS) * ${GGML_ROWS}u * SLOTS + slot);
+    }
     workgroupBarrier();
-    if (li < rows) {
-      let end = min(${GGML_WG}u, nb - c0);
-      for (var j = 0u; j < end; j++) { acc = acc + T[li * ${GGML_WG}u + j]; }
+    if (summing) {
+      let end = min(SLOTS, nb - c0);
+      let t0 = li * SLOTS; // (li / ROWS)·ROWS·SLOTS + (li % ROWS)·SLOTS
+      for (var j = 0u; j < end; j++) { acc = acc + T[t0 + j]; }
     }
     workgroupBarrier();
   }
-  if (li < rows) { y[(m0 + li) * N + n] = acc; }
+  if (summing) { y[(m0 + sr) * N + sn] = acc; }
 }
 `;
 }
