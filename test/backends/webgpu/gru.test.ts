@@ -7,14 +7,23 @@
  * (the report says why) and gives that engine's bits.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { f32Bits } from '../../../src/backends/webgpu/context.js';
 import { gpuGruStepBound } from '../../../src/backends/webgpu/ops/gru-bound.js';
-import { createEngine, type Engine } from '../../../src/engine/engine.js';
+import { gruStateCodeWgsl } from '../../../src/backends/webgpu/wgsl/gru.js';
+import type { Engine } from '../../../src/engine/engine.js';
 import type { Tensor } from '../../../src/engine/tensor.js';
-import { type GruRecurrence, type GruStructure, type GruWeights, gruShapes } from '../../../src/ops/gru.js';
-import { Int8Quantizer } from '../../../src/ops/int8-quantizer.js';
+import {
+  type GruRecurrence,
+  type GruStructure,
+  type GruWeights,
+  gruShapes,
+  int8ProductRoundings,
+  quantizeRecurrence,
+} from '../../../src/ops/gru.js';
+import { Int8Quantizer, quantizeInt8 } from '../../../src/ops/int8-quantizer.js';
 import { randomRecurrence } from '../../helpers/gru-cases.js';
 import { webgpuEngine } from '../../helpers/webgpu.js';
-import { uniform } from '../wasm/nn-helpers.js';
+import { rng, uniform } from '../wasm/nn-helpers.js';
 
 const gpu = await webgpuEngine();
 
@@ -76,26 +85,116 @@ describe.skipIf(!gpu)('gru on WebGPU', () => {
     expect(e.opReport().gru.cpu).toBe(0);
   });
 
-  it('the quantized GRU runs on the CPU engine, says why, and gives its bits', async () => {
-    const [H, T] = [16, 5];
-    const rec = randomRecurrence('dense', H, 7, 0.25);
-    const gx = uniform(T * 3 * H, 8, 2);
-    const state = new Int8Quantizer({
+  function stateQuantizer(scale: number) {
+    const q = new Int8Quantizer({
       granularity: 'per-tensor',
       range: 'narrow',
       calibration: { method: 'max-abs' },
     });
-    state.observe([1]);
-    state.freeze();
-    const cpu = await createEngine({ backend: 'wasm', threads: 1 });
-    try {
-      const want = await cpu.gru!(cpu.tensor(gx, [T, 3 * H]), weights(cpu, rec), { int8: { state } });
-      const got = await e.gru(e.tensor(gx, [T, 3 * H]), weights(e, rec), { int8: { state } });
-      expect(await got.h.read()).toEqual(await want.h.read());
-      expect(e.opReport().gru.cpu).toBe(1);
-      expect(e.opReport().gru.why).toMatch(/int8/);
-    } finally {
-      await cpu.dispose();
+    q.observe([scale * 127]);
+    q.freeze();
+    return q;
+  }
+
+  async function gruI8(
+    rec: GruRecurrence,
+    gx: Float32Array,
+    bh: Float32Array | null,
+    h0: Float32Array | null,
+    sh: number,
+    T: number,
+  ) {
+    const H = rec.H;
+    const state = stateQuantizer(sh);
+    const r = await e.gru(e.tensor(gx, [T, 3 * H]), weights(e, rec), {
+      bh: bh && e.tensor(bh, [3 * H]),
+      h0: h0 && e.tensor(h0, [H]),
+      int8: { state },
+    });
+    return { h: await r.h.read(), state };
+  }
+
+  it('state codes: the exact round-half-to-even of h/s_h, saturated, on any values (ties, subnormals, huge)', async () => {
+    const sh = Math.fround(1.1 / 127);
+    const r = rng(5);
+    const h = new Float32Array(4096);
+    for (let i = 0; i < h.length; i++) {
+      const k = Math.floor(r() * 300) - 150;
+      // Exact ties k + ½ where representable, their f32 neighbours, and random values.
+      h[i] =
+        i % 4 === 0 ? Math.fround((k + 0.5) * sh) : i % 4 === 1 ? (k + 0.5) * sh : (r() * 2 - 1) * 150 * sh;
     }
+    h.set(
+      [0, -0, 1e-45, -1e-40, 3e38, -3e38, sh * 0.5, sh * 1.5, sh * 2.5, -sh * 2.5, sh * 127.5, -sh * 127.5],
+      0,
+    );
+    const ctx = e.host.ctx;
+    const hb = ctx.upload(new Uint8Array(h.buffer), 'h');
+    const cb = ctx.buffer(h.length * 4, 'codes');
+    ctx.run(gruStateCodeWgsl(), [h.length, f32Bits(sh)], [hb, cb], Math.ceil(h.length / 64));
+    const codes = new Int32Array((await ctx.read(cb, h.length * 4)).buffer);
+    hb.destroy();
+    cb.destroy();
+    expect(Array.from(codes)).toEqual(Array.from(h, (v) => quantizeInt8(v, sh)));
+    // Powers-of-two steps make the ties exact: half to even.
+    const p2 = Float32Array.from([0.5, 1.5, 2.5, -2.5, 3.5, -0.5], (v) => v * 2 ** -4);
+    const b2 = ctx.upload(new Uint8Array(p2.buffer), 'h');
+    const c2 = ctx.buffer(p2.length * 4, 'codes');
+    ctx.run(gruStateCodeWgsl(), [p2.length, f32Bits(2 ** -4)], [b2, c2], 1);
+    expect(Array.from(new Int32Array((await ctx.read(c2, p2.length * 4)).buffer))).toEqual([
+      0, 2, 2, -2, 4, 0,
+    ]);
+  });
+
+  for (const kind of ['dense', 'diagonal', 'monarch', 'butterfly'] as const)
+    it(`int8 ${kind}: replayed step by step, each state code the reference's except within the bound of a .5 boundary (then ±1)`, async () => {
+      const H = { dense: 37, diagonal: 37, monarch: 36, butterfly: 32 }[kind];
+      const T = 12;
+      const rec = randomRecurrence(kind, H, 200, kind === 'dense' ? 0.3 : kind === 'diagonal' ? 0.9 : 0.6);
+      const gx = uniform(T * 3 * H, 201, 2);
+      const bh = uniform(3 * H, 202, 0.3);
+      const h0 = uniform(H, 203, 1);
+      const sh = Math.fround(1.1 / 127); // not a power of two: q·s_h rounds in f32
+      const { h, state } = await gruI8(rec, gx, bh, h0, sh, T);
+      const q = quantizeRecurrence(rec);
+      let near = 0;
+      let prev = Int32Array.from(state.quantize(h0));
+      const bad: string[] = [];
+      for (let t = 0; t < T; t++) {
+        const hp = Float64Array.from(prev, (c) => c * sh);
+        const ref = gpuGruStepBound(q.rec, gx.subarray(t * 3 * H, (t + 1) * 3 * H), bh, hp, {
+          productRoundings: int8ProductRoundings(kind, H),
+        });
+        const cur = Int32Array.from(h.subarray(t * H, (t + 1) * H), (v) => Math.round(v / sh));
+        for (let i = 0; i < H; i++) {
+          expect(h[t * H + i]).toBe(Math.fround(cur[i] * sh));
+          const x = ref.h[i] / sh;
+          const w = ref.bound[i] / sh; // the kernel rounds its own h'/s_h exactly: no division error
+          const expected = quantizeInt8(ref.h[i], sh);
+          if (Math.floor(x + w - 0.5) >= Math.ceil(x - w - 0.5)) {
+            near++;
+            if (Math.abs(cur[i] - expected) > 1)
+              bad.push(`t ${t} i ${i}: ${cur[i]} vs ${expected} (near .5)`);
+          } else if (cur[i] !== expected) bad.push(`t ${t} i ${i}: ${cur[i]} vs ${expected} (x ${x})`);
+        }
+        prev = cur;
+      }
+      expect(bad.slice(0, 3)).toEqual([]);
+      expect(near).toBeLessThan((T * H) / 10);
+    });
+
+  it('int8: states exactly at .5 of the state step round to even; codes saturate at ±127; runs on the GPU', async () => {
+    const H = 5;
+    // u_z = u_n = 0, gx = 0, no b_h: z = ½ and n = 0 exactly, so h' = h/2 exactly (s_h a power of two).
+    const rec: GruRecurrence = { kind: 'diagonal', H, u: [1, 1, 1, 1, 1, ...new Array(10).fill(0)] };
+    const h0 = Float32Array.from([5, 7, -5, 3, -127], (c) => c * 2 ** -4);
+    const ties = await gruI8(rec, new Float32Array(3 * H), null, h0, 2 ** -4, 1);
+    expect(Array.from(ties.h, (v) => v * 16)).toEqual([2, 4, -2, 2, -64]);
+    const sat: GruRecurrence = { kind: 'diagonal', H: 4, u: new Array(12).fill(0) };
+    const gx = Float32Array.from([0, 0, 0, 0, -30, -30, -30, -30, 30, -30, 30, -30]);
+    const s = Math.fround(1 / 200);
+    const r = await gruI8(sat, gx, null, null, s, 1);
+    expect(Array.from(r.h)).toEqual([127, -127, 127, -127].map((c) => Math.fround(c * s)));
+    expect(e.opReport().gru.cpu).toBe(0);
   });
 });

@@ -2,44 +2,59 @@
  * engine.gru on the GPU (semantics: src/ops/gru.ts; kernels: ../wgsl/gru.ts):
  * per step, the structure's recurrent product (dense, diagonal: one
  * dispatch; Monarch: two; butterfly: one per factor), then the gates, which
- * write h_t into a state buffer [(T + 1)·H] (row 0: h0) the next step reads.
- * f32 throughout; the queue orders the dispatches, so nothing waits on the
- * CPU until the result is read.
+ * write the new state into a buffer of T + 1 rows (row 0: h0) the next step
+ * reads. The queue orders the dispatches: nothing waits on the CPU until the
+ * result is read.
  *
- * Tier, per step from the kernel's own previous state: gpuGruStepBound
- * (./gru-bound.ts).
+ * f32: the state rows are h_t (copied to the output at the end). int8
+ * (opts.int8): U quantized on the host as the CPU engines do it
+ * (quantizeRecurrence: the same codes and scales), the state rows are i32
+ * codes, row 0 the state quantizer's codes of h0; each step's code is the
+ * exact round-half-to-even of h'/s_h computed in integers (no floating-point
+ * division), and the output is f32(q)·s_h.
  *
- * The quantized GRU (opts.int8) runs on the CPU engine: its state codes are
- * round-half-to-even of h/s_h, and the GPU's 2.5-ULP division would move
- * codes at .5 boundaries that the CPU's correctly rounded one keeps — a GPU
- * version needs an exact-division rounding kernel, not written yet.
+ * Tiers, per step from the kernel's own previous state: ./gru-bound.ts.
  */
 import type { GruResult } from '../../../engine/engine.js';
 import type { Tensor } from '../../../engine/tensor.js';
 import {
   butterflyFactors,
+  checkStateQuantizer,
+  type GruInt8Options,
   type GruOptions,
+  type GruRecurrence,
   type GruWeights,
   gruArrays,
   monarchBlock,
+  quantizeRecurrence,
   validateGruOp,
 } from '../../../ops/gru.js';
-import type { Binding } from '../context.js';
+import { type Binding, f32Bits } from '../context.js';
 import type { GpuHost } from '../host.js';
 import type { GpuTensor } from '../tensor.js';
 import {
   GRU_WG,
+  gruButterflyI8Wgsl,
   gruButterflyWgsl,
+  gruDenseI8Wgsl,
   gruDenseWgsl,
+  gruDiagonalI8Wgsl,
   gruDiagonalWgsl,
+  gruGatesI8Wgsl,
   gruGatesWgsl,
+  gruMonarchI8Wgsl,
   gruMonarchWgsl,
 } from '../wgsl/gru.js';
 
-const INT8_WHY =
-  'int8 GRU: state codes round h/s_h half to even; WGSL division (2.5 ULP) would move codes at .5 boundaries, and no exact-rounding kernel exists yet';
+/** The quantized GRU's inputs to the kernels: int8 codes and scales of U's arrays, the state scale and h0's codes. */
+export interface GpuGruInt8 {
+  codes: Record<string, Int8Array>;
+  scales: Record<string, Float32Array>;
+  sh: number;
+  q0: Int32Array;
+}
 
-/** The GRU scan of GPU tensors: h [T, H] and optionally the gates [T, 3H]. */
+/** The GRU scan of GPU tensors: h [T, H] and optionally the gates [T, 3H]; int8 given: the quantized GRU. */
 export function gruOnGpu(
   host: GpuHost,
   gx: GpuTensor,
@@ -49,6 +64,7 @@ export function gruOnGpu(
   T: number,
   H: number,
   withGates: boolean,
+  int8: GpuGruInt8 | null = null,
 ): GruResult {
   const { ctx } = host;
   const arrays = gruArrays(U);
@@ -60,43 +76,71 @@ export function gruOnGpu(
     temps.push(b);
     return b;
   };
+  const upload = (v: Int8Array | Float32Array | Int32Array, what: string) => {
+    const b = ctx.upload(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), what);
+    temps.push(b);
+    return b;
+  };
   try {
     const S = temp((T + 1) * H * 4, 'gru state');
-    if (h0) ctx.copy(h0.buffer, 0, S, 0, H * 4);
+    if (int8) ctx.write(S, 0, new Uint8Array(int8.q0.buffer, int8.q0.byteOffset, H * 4));
+    else if (h0) ctx.copy(h0.buffer, 0, S, 0, H * 4);
     else ctx.write(S, 0, new Uint8Array(H * 4));
     const gh = temp(3 * H * 4, 'gru recurrent product');
     const x = U.kind === 'monarch' ? temp(3 * H * 4, 'gru monarch intermediate') : null;
-    const none = temp(4, 'gru (absent operand)');
+    // Absent operands: one dummy per binding (one buffer bound read-only and writable in a dispatch is invalid).
+    const noBias = temp(4, 'gru b_h (none)');
+    const noGates = temp(4, 'gru gates (none)');
+    const w: Record<string, Binding> = {};
+    const s: Record<string, Binding> = {};
+    for (const name of Object.keys(arrays)) {
+      if (!int8) w[name] = arrays[name].binding;
+      else {
+        w[name] = upload(int8.codes[name], `gru U.${name} codes`);
+        s[name] = upload(int8.scales[name], `gru U.${name} scales`);
+      }
+    }
+    const sh = int8 ? f32Bits(int8.sh) : 0;
     const outputs = Math.ceil((3 * H) / GRU_WG);
     const product = (t: number) => {
       switch (U.kind) {
         case 'dense':
-          return ctx.run(gruDenseWgsl(), [0, H, t], [arrays.u.binding, S, gh], outputs);
-        case 'diagonal':
-          return ctx.run(gruDiagonalWgsl(), [0, H, t], [arrays.u.binding, S, gh], outputs);
+        case 'diagonal': {
+          if (!int8) {
+            const code = U.kind === 'dense' ? gruDenseWgsl() : gruDiagonalWgsl();
+            return ctx.run(code, [0, H, t], [w.u, S, gh], outputs);
+          }
+          const code = U.kind === 'dense' ? gruDenseI8Wgsl() : gruDiagonalI8Wgsl();
+          return ctx.run(code, [0, H, t, 0, 0, sh], [w.u, s.u, S, gh], outputs);
+        }
         case 'monarch': {
           const B = monarchBlock(H);
-          ctx.run(gruMonarchWgsl(1), [0, H, t, B], [arrays.b1.binding, S, x!], outputs);
-          return ctx.run(gruMonarchWgsl(2), [0, H, t, B], [arrays.b2.binding, x!, gh], outputs);
+          const p = [0, H, t, B, 0, sh];
+          if (!int8) {
+            ctx.run(gruMonarchWgsl(1), p, [w.b1, S, x!], outputs);
+            return ctx.run(gruMonarchWgsl(2), p, [w.b2, x!, gh], outputs);
+          }
+          ctx.run(gruMonarchI8Wgsl(1), p, [w.b1, s.b1, S, x!], outputs);
+          return ctx.run(gruMonarchI8Wgsl(2), p, [w.b2, s.b2, x!, gh], outputs);
         }
         case 'butterfly': {
           const ell = butterflyFactors(H);
-          for (let f = 0; f < ell; f++)
-            ctx.run(
-              gruButterflyWgsl(),
-              [0, H, t, ell, f],
-              [arrays.w.binding, S, gh],
-              Math.ceil((3 * H) / 2 / GRU_WG),
-            );
+          const pairs = Math.ceil((3 * H) / 2 / GRU_WG);
+          for (let f = 0; f < ell; f++) {
+            if (int8) ctx.run(gruButterflyI8Wgsl(), [0, H, t, ell, f, sh], [w.w, s.w, S, gh], pairs);
+            else ctx.run(gruButterflyWgsl(), [0, H, t, ell, f], [w.w, S, gh], pairs);
+          }
         }
       }
     };
-    const gateBufs: Binding[] = [gx.binding, gh, bh?.binding ?? none, S, gates?.binding ?? none];
+    const common: Binding[] = [gx.binding, gh, bh?.binding ?? noBias, S, gates?.binding ?? noGates];
     for (let t = 0; t < T; t++) {
       product(t);
-      ctx.run(gruGatesWgsl(), [0, H, t, bh ? 1 : 0, gates ? 1 : 0], gateBufs, Math.ceil(H / GRU_WG));
+      const p = [0, H, t, bh ? 1 : 0, gates ? 1 : 0, sh];
+      if (int8) ctx.run(gruGatesI8Wgsl(), p, [...common, h.binding], Math.ceil(H / GRU_WG));
+      else ctx.run(gruGatesWgsl(), p, common, Math.ceil(H / GRU_WG));
     }
-    if (T * H > 0) ctx.copy(S, H * 4, h.buffer, 0, T * H * 4);
+    if (!int8 && T * H > 0) ctx.copy(S, H * 4, h.buffer, 0, T * H * 4);
     return { h, gates };
   } catch (e) {
     h.dispose();
@@ -107,6 +151,22 @@ export function gruOnGpu(
   }
 }
 
+/** The quantized GRU's host-side inputs: U read back and quantized per output channel, h0's state codes. */
+async function int8Inputs(
+  U: GruWeights<GpuTensor>,
+  H: number,
+  h0: GpuTensor | null,
+  opts: GruInt8Options,
+): Promise<GpuGruInt8> {
+  const sh = checkStateQuantizer(opts.state);
+  const arrays = gruArrays(U);
+  const values: Record<string, Float32Array> = {};
+  for (const [name, t] of Object.entries(arrays)) values[name] = await t.read();
+  const q = quantizeRecurrence({ kind: U.kind, H, ...values } as GruRecurrence, opts.weights);
+  const q0 = Int32Array.from(opts.state.quantize(h0 ? await h0.read() : new Float32Array(H)));
+  return { codes: q.codes, scales: q.scales, sh, q0 };
+}
+
 export async function gpuGru(
   host: GpuHost,
   gx: Tensor,
@@ -114,39 +174,22 @@ export async function gpuGru(
   opts: GruOptions<Tensor> = {},
 ): Promise<GruResult> {
   const { T, H } = validateGruOp(gx, U, opts);
-  const arrays = gruArrays(U);
-  if (opts.int8) {
-    const names = Object.keys(arrays);
-    const r = await host.onCpu(
-      'gru',
-      INT8_WHY,
-      [gx, opts.bh, opts.h0, ...names.map((n) => arrays[n])],
-      (cpu, [g, bh, h0, ...ws]) => {
-        const cu = {
-          kind: U.kind,
-          ...Object.fromEntries(names.map((n, i) => [n, ws[i]])),
-        } as GruWeights<Tensor>;
-        return cpu.gru!(g!, cu, { ...opts, bh, h0 });
-      },
-    );
-    return {
-      h: await host.fromCpu(r.h, 'gru h'),
-      gates: r.gates ? await host.fromCpu(r.gates, 'gru gates') : undefined,
-    };
-  }
   const gpuU = {
     kind: U.kind,
-    ...Object.fromEntries(Object.entries(arrays).map(([n, t]) => [n, host.gpu(t, `gru U.${n}`)])),
+    ...Object.fromEntries(Object.entries(gruArrays(U)).map(([n, t]) => [n, host.gpu(t, `gru U.${n}`)])),
   } as GruWeights<GpuTensor>;
+  const h0 = opts.h0 ? host.gpu(opts.h0, 'gru h0') : null;
+  const int8 = opts.int8 ? await int8Inputs(gpuU, H, h0, opts.int8) : null;
   const r = gruOnGpu(
     host,
     host.gpu(gx, 'gru gx'),
     gpuU,
     opts.bh ? host.gpu(opts.bh, 'gru bh') : null,
-    opts.h0 ? host.gpu(opts.h0, 'gru h0') : null,
+    h0,
     T,
     H,
     !!opts.gates,
+    int8,
   );
   host.ran('gru', 'webgpu');
   return r;

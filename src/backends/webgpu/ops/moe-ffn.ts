@@ -134,7 +134,9 @@ export async function gpuMoeFfn(
         );
     }
     const posT = keep(host.upload(new Uint8Array(pos.buffer), [T * k], words, 'moeFfn slot rows'));
+    // Absent operands: the read-only ones may share a dummy, the written one (slots) may not.
     const none = keep(host.output([1], 'moeFfn (absent operand)'));
+    const noSlots = keep(host.output([1], 'moeFfn slots (none)'));
     ctx.run(
       moeCombineWgsl(),
       [T, D, k, S ? 1 : 0, z ? 1 : 0, slots ? 1 : 0],
@@ -145,7 +147,7 @@ export async function gpuMoeFfn(
         (S ?? none).binding,
         (z ?? none).binding,
         out.binding,
-        (slots ?? none).binding,
+        (slots ?? noSlots).binding,
       ],
       Math.ceil((T * D) / MOE_FLAT_WG),
     );

@@ -20,17 +20,22 @@ import { WGSL_GRID } from '../context.js';
 
 export const GRU_WG = 64;
 
-function kernel(name: string, buffers: string[], body: string): string {
+/** Bindings as '[out] [i32|u32] name' (f32 unless typed; read-only unless out), then the body. */
+function kernel(name: string, buffers: string[], body: string, helpers = ''): string {
   const decls = buffers
     .map((b, i) => {
-      const [access, id] = b.startsWith('out ') ? ['read_write', b.slice(4)] : ['read', b];
-      return `@group(0) @binding(${i + 1}) var<storage, ${access}> ${id}: array<f32>;`;
+      const words = b.split(' ');
+      const access = words[0] === 'out' ? 'read_write' : 'read';
+      const id = words[words.length - 1];
+      const type = words.length > 1 && words[words.length - 2] !== 'out' ? words[words.length - 2] : 'f32';
+      return `@group(0) @binding(${i + 1}) var<storage, ${access}> ${id}: array<${type}>;`;
     })
     .join('\n');
   return /* wgsl */ `// gru ${name}
 @group(0) @binding(0) var<storage, read> params: array<u32>;
 ${decls}
 ${WGSL_GRID}
+${helpers}
 @compute @workgroup_size(${GRU_WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
@@ -102,6 +107,28 @@ export function gruButterflyWgsl(): string {
   );
 }
 
+/**
+ * The cell of element i from the previous state h: vec4(r, z, n, h') (reads
+ * gx, gh, bh of the kernel; params[3]: has b_h; x: the step's row of gx).
+ */
+const GRU_CELL = /* wgsl */ `
+fn gru_cell(i: u32, x: u32, H: u32, h: f32) -> vec4f {
+  var br = 0.0; var bz = 0.0; var bn = 0.0;
+  if (params[3] != 0u) { br = bh[i]; bz = bh[H + i]; bn = bh[2u * H + i]; }
+  let r = 1.0 / (1.0 + exp(clamp(-((gx[x + i] + gh[i]) + br), -88.0, 88.0)));
+  let z = 1.0 / (1.0 + exp(clamp(-((gx[x + H + i] + gh[H + i]) + bz), -88.0, 88.0)));
+  let a = gx[x + 2u * H + i] + r * (gh[2u * H + i] + bn);
+  let n = 1.0 - 2.0 / (exp(clamp(a + a, -88.0, 88.0)) + 1.0);
+  return vec4f(r, z, n, (1.0 - z) * n + z * h);
+}
+`;
+
+const STORE_GATES = `  if (params[4] != 0u) {
+    gates[x + gid] = c.x;
+    gates[x + H + gid] = c.y;
+    gates[x + 2u * H + gid] = c.z;
+  }`;
+
 /** params [0, H, t, hasBias, hasGates]; gx [T, 3H], gh, bh, S (writes row t + 1), gates [T, 3H]. */
 export function gruGatesWgsl(): string {
   return kernel(
@@ -109,17 +136,166 @@ export function gruGatesWgsl(): string {
     ['gx', 'gh', 'bh', 'out S', 'out gates'],
     `  if (gid >= H) { return; }
   let x = params[2] * 3u * H;
-  var br = 0.0; var bz = 0.0; var bn = 0.0;
-  if (params[3] != 0u) { br = bh[gid]; bz = bh[H + gid]; bn = bh[2u * H + gid]; }
-  let r = 1.0 / (1.0 + exp(clamp(-((gx[x + gid] + gh[gid]) + br), -88.0, 88.0)));
-  let z = 1.0 / (1.0 + exp(clamp(-((gx[x + H + gid] + gh[H + gid]) + bz), -88.0, 88.0)));
-  let a = gx[x + 2u * H + gid] + r * (gh[2u * H + gid] + bn);
-  let n = 1.0 - 2.0 / (exp(clamp(a + a, -88.0, 88.0)) + 1.0);
-  S[prev + H + gid] = (1.0 - z) * n + z * S[prev + gid];
-  if (params[4] != 0u) {
-    gates[x + gid] = r;
-    gates[x + H + gid] = z;
-    gates[x + 2u * H + gid] = n;
-  }`,
+  let c = gru_cell(gid, x, H, S[prev + gid]);
+  S[prev + H + gid] = c.w;
+${STORE_GATES}`,
+    GRU_CELL,
+  );
+}
+
+// ---- The quantized GRU (src/ops/gru.ts "Quantized GRU"; the order of assembly/scan/gru-int8.ts) ----
+// State codes Q [(T + 1)·H] i32 (row 0: q(h0)); weight codes int8 packed four to a u32;
+// params[5] = s_h's bits. Integer dots are exact (|Σ| ≤ 127²·H).
+
+/** fn q_<name>(j): the j-th int8 code of a packed u32 binding, sign-extended. */
+function codeReader(name: string): string {
+  return `fn q_${name}(j: u32) -> i32 { return extractBits(bitcast<i32>(${name}[j >> 2u]), (j & 3u) * 8u, 8u); }\n`;
+}
+
+/**
+ * code(h', s_h) = clamp(round-half-to-even(h'/s_h), −127, 127) of the exact
+ * quotient, in integers: h' = m_h·2^e_h, s_h = m_s·2^e_s (24-bit mantissas),
+ * x = m_h·2^d / m_s with d = e_h − e_s. d ≥ 8: |x| > 128, saturated;
+ * 0 ≤ d ≤ 7: N = m_h << d < 2^31, q = N / m_s with the remainder deciding
+ * (2·rem vs m_s; equal: to even); d = −1: the same with m_s << 1; d ≤ −2:
+ * |x| < 1/2, code 0. No division in floating point, so no 2.5-ULP error can
+ * move a code (s_h must be a normal f32: the frozen quantizer's scale).
+ */
+const STATE_CODE = /* wgsl */ `
+// Mantissa and exponent with value = mant·2^expo (subnormals: no implicit bit, exponent −149).
+fn mant(b: u32) -> u32 { return select((b & 0x7fffffu) | 0x800000u, b & 0x7fffffu, (b & 0x7f800000u) == 0u); }
+fn expo(b: u32) -> i32 { return max(i32((b >> 23u) & 0xffu), 1) - 150; }
+fn state_code(h: f32, s: f32) -> i32 {
+  let hb = bitcast<u32>(h);
+  let sb = bitcast<u32>(s);
+  let mh = mant(hb);
+  if (mh == 0u) { return 0; }
+  var ms = mant(sb);
+  let d = expo(hb) - expo(sb);
+  var q: u32;
+  if (d >= 8) { q = 128u; }
+  else if (d <= -2) { q = 0u; }
+  else {
+    var num = mh;
+    if (d >= 0) { num = mh << u32(d); } else { ms = ms << 1u; }
+    q = num / ms;
+    let rem2 = (num - q * ms) * 2u;
+    if (rem2 > ms || (rem2 == ms && (q & 1u) == 1u)) { q = q + 1u; }
+  }
+  let v = i32(min(q, 127u));
+  return select(v, -v, (hb & 0x80000000u) != 0u);
+}
+`;
+
+/** params [0, H, t, 0, 0, s_h bits]; qu (packed int8), su [3H], Q, gh. */
+export function gruDenseI8Wgsl(): string {
+  return kernel(
+    'dense int8',
+    ['u32 qu', 'su', 'i32 Q', 'out gh'],
+    `  if (gid >= 3u * H) { return; }
+  var s = 0;
+  for (var j = 0u; j < H; j++) { s = s + q_qu(gid * H + j) * Q[prev + j]; }
+  gh[gid] = (su[gid] * bitcast<f32>(params[5])) * f32(s);`,
+    codeReader('qu'),
+  );
+}
+
+/** params [0, H, t, 0, 0, s_h bits]; qu (packed int8), su [3H], Q, gh. */
+export function gruDiagonalI8Wgsl(): string {
+  return kernel(
+    'diagonal int8',
+    ['u32 qu', 'su', 'i32 Q', 'out gh'],
+    `  if (gid >= 3u * H) { return; }
+  gh[gid] = (su[gid] * bitcast<f32>(params[5])) * f32(q_qu(gid) * Q[prev + gid % H]);`,
+    codeReader('qu'),
+  );
+}
+
+/**
+ * params [0, H, t, β, 0, s_h bits]. Stage 1: q1, s1, Q, x: x[g, iβ + k] =
+ * (s1·s_h)·f32(Σ_j q1·q_h) (exact integer dot); stage 2: q2, s2, x, gh:
+ * gh = s2·(Σ_j f32(q2)·x) in f32.
+ */
+export function gruMonarchI8Wgsl(stage: 1 | 2): string {
+  const head = `  if (gid >= 3u * H) { return; }
+  let B = params[3];
+  let g = gid / H; let k = (gid % H) / B; let i = gid % B;
+  let row = ((g * B + k) * B + i) * B;`;
+  if (stage === 1)
+    return kernel(
+      'monarch int8 1',
+      ['u32 q1', 's1', 'i32 Q', 'out x'],
+      `${head}
+  var s = 0;
+  for (var j = 0u; j < B; j++) { s = s + q_q1(row + j) * Q[prev + k * B + j]; }
+  x[g * H + i * B + k] = (s1[gid] * bitcast<f32>(params[5])) * f32(s);`,
+      codeReader('q1'),
+    );
+  return kernel(
+    'monarch int8 2',
+    ['u32 q2', 's2', 'x', 'out gh'],
+    `${head}
+  var s = 0.0;
+  for (var j = 0u; j < B; j++) { s = s + f32(q_q2(row + j)) * x[g * H + k * B + j]; }
+  gh[gid] = s2[gid] * s;`,
+    codeReader('q2'),
+  );
+}
+
+/**
+ * params [0, H, t, ℓ, f, s_h bits]; qw (packed [3, ℓ, H/2, 4]), sw [3, ℓ, H/2, 2], Q, gh.
+ * Factor 0 reads h = f32(q_h)·s_h; y_i = s_a·(q0·x_i + q1·x_j), y_j = s_b·(q2·x_i + q3·x_j).
+ */
+export function gruButterflyI8Wgsl(): string {
+  return kernel(
+    'butterfly int8',
+    ['u32 qw', 'sw', 'i32 Q', 'out gh'],
+    `  let half = H / 2u;
+  if (gid >= 3u * half) { return; }
+  let ell = params[3]; let f = params[4];
+  let g = gid / half; let p = gid % half;
+  let s = 1u << f;
+  let i = ((p >> f) << (f + 1u)) | (p & (s - 1u));
+  var xi: f32; var xj: f32;
+  if (f == 0u) {
+    let sh = bitcast<f32>(params[5]);
+    xi = f32(Q[prev + i]) * sh; xj = f32(Q[prev + i + s]) * sh;
+  } else { xi = gh[g * H + i]; xj = gh[g * H + i + s]; }
+  let pf = (g * ell + f) * half + p;
+  gh[g * H + i] = sw[pf * 2u] * (f32(q_qw(pf * 4u)) * xi + f32(q_qw(pf * 4u + 1u)) * xj);
+  gh[g * H + i + s] = sw[pf * 2u + 1u] * (f32(q_qw(pf * 4u + 2u)) * xi + f32(q_qw(pf * 4u + 3u)) * xj);`,
+    codeReader('qw'),
+  );
+}
+
+/**
+ * params [0, H, t, hasBias, hasGates, s_h bits]; gx, gh, bh, Q (writes row
+ * t + 1), gates, h [T, H] (f32(q)·s_h). The cell on h = f32(q_h)·s_h, then
+ * the new code by state_code (exact rounding of h'/s_h).
+ */
+export function gruGatesI8Wgsl(): string {
+  return kernel(
+    'gates int8',
+    ['gx', 'gh', 'bh', 'out i32 Q', 'out gates', 'out hs'],
+    `  if (gid >= H) { return; }
+  let x = params[2] * 3u * H;
+  let sh = bitcast<f32>(params[5]);
+  let c = gru_cell(gid, x, H, f32(Q[prev + gid]) * sh);
+  let q = state_code(c.w, sh);
+  Q[prev + H + gid] = q;
+  hs[prev + gid] = f32(q) * sh;
+${STORE_GATES}`,
+    GRU_CELL + STATE_CODE,
+  );
+}
+
+/** state_code alone over an array (params [n, s_h bits]; 1 h, 2 codes): checks the rounding on any values. */
+export function gruStateCodeWgsl(): string {
+  return kernel(
+    'state code',
+    ['h', 'out i32 codes'],
+    `  if (gid >= params[0]) { return; }
+  codes[gid] = state_code(h[gid], bitcast<f32>(params[1]));`,
+    STATE_CODE,
   );
 }
