@@ -178,7 +178,7 @@ export function readHParams(file: Pick<GgufFile, 'metadata'>, vocabFallback?: nu
   };
 }
 
-/** The `expert_*` keys: required for qwen*moe, a llama with expert_count > 0 is Mixtral. */
+/** The `expert_*` keys: expert_count required for qwen*moe; a llama with expert_count > 0 is Mixtral. */
 function readMoe(k: Keys, arch: ArchSpec): MoeParams | null {
   if (arch.moe === 'absent' || !arch.router) return null;
   const nExpert = k.int('expert_count', arch.moe === 'optional' ? 0 : undefined, true);
@@ -189,8 +189,17 @@ function readMoe(k: Keys, arch: ArchSpec): MoeParams | null {
       k.name('expert_used_count'),
       `${nExpertUsed} experts per token, but expert_count is ${nExpert}`,
     );
-  const nFfExp = arch.moe === 'optional' ? k.int('feed_forward_length') : k.int('expert_feed_forward_length');
-  const nFfShexp = arch.shared ? k.int('expert_shared_feed_forward_length') : 0;
+  // llama.cpp's defaults when a qwen*moe file omits the widths: n_ff / n_expert_used, and n_ff.
+  const dense = () => k.int('feed_forward_length');
+  const nFfExp =
+    arch.moe === 'optional'
+      ? dense()
+      : k.has('expert_feed_forward_length')
+        ? k.int('expert_feed_forward_length')
+        : Math.floor(dense() / nExpertUsed);
+  const shexp = 'expert_shared_feed_forward_length';
+  const nFfShexp = arch.shared ? (k.has(shexp) ? k.int(shexp) : dense()) : 0;
+  if (nFfExp < 1) throw new HyperparameterError(k.name('feed_forward_length'), 'gives experts of width 0');
   return { nExpert, nExpertUsed, nFfExp, nFfShexp, scheme: arch.router };
 }
 
@@ -215,6 +224,10 @@ class Keys {
 
   name(key: string): string {
     return `${this.arch}.${key}`;
+  }
+
+  has(key: string): boolean {
+    return this.file.metadata.has(this.name(key));
   }
 
   private numeric(key: string): number | undefined {

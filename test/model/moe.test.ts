@@ -238,6 +238,27 @@ async function loadError(bytes: Uint8Array): Promise<Error> {
 
 const u32 = (value: number) => ({ type: GgufValueType.UINT32, value }) as const;
 
+describe('MoE hyperparameter defaults', () => {
+  it("without expert_feed_forward_length the experts are n_ff / expert_used_count wide (llama.cpp's default)", async () => {
+    const bytes = await variant((c) => {
+      c.metadata.delete('qwen3moe.expert_feed_forward_length');
+      c.metadata.set('qwen3moe.feed_forward_length', u32(128));
+    });
+    const model = await load(await engines.get('wasm'), bytes);
+    try {
+      expect(model.hparams.moe).toEqual({
+        nExpert: 8,
+        nExpertUsed: 2,
+        nFfExp: 64,
+        nFfShexp: 0,
+        scheme: 'qwen3-moe',
+      });
+    } finally {
+      model.dispose();
+    }
+  });
+});
+
 describe('bad MoE files', () => {
   it.each([
     [
