@@ -166,14 +166,14 @@ async function moeRouteRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
         r.experts.dispose();
       };
       const ms = await gpuMedianMs(e, () => route(false));
-      rows.push(['moeRoute', `${name} T ${T}`, ms, T / (ms * 1e3), 'Mtok/s', placement(e, 'moeRoute')]);
+      rows.push(['moeRoute', `${name} T ${T}`, ms, T / ms, 'ktok/s', placement(e, 'moeRoute')]);
       const readMs = await gpuMedianMs(e, () => route(true), 5);
       rows.push([
         'moeRoute',
         `${name} T ${T} + read`,
         readMs,
-        T / (readMs * 1e3),
-        'Mtok/s',
+        T / readMs,
+        'ktok/s',
         placement(e, 'moeRoute'),
       ]);
       logits.dispose();
