@@ -53,6 +53,8 @@ export interface ReplayContext {
   lastLayer: number;
   /** The tier a stage of this kind is judged at (the user's tier, or resolved from 'auto'). */
   tierFor(kind: ReplayStageKind, weightType?: string): TierName;
+  /** Whether the candidate captured this stage (rules may read another form of an input that was not). */
+  captured(name: string): boolean;
 }
 
 /**

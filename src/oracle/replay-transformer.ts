@@ -26,7 +26,7 @@ import { DECODE_CHUNK, FLASH_BLOCK } from '../backends/wasm/attention.js';
 import { GLOBAL_TENSOR_NAMES, layerTensorNames } from '../model/tensors.js';
 import { type AttentionDims, validateAttention } from '../ops/attention.js';
 import { validateRope } from '../ops/rope.js';
-import { stageName } from '../trace/stages.js';
+import { parseStageName, stageName } from '../trace/stages.js';
 import { GGML_TYPES, type GgmlTypeName } from '../types/ggml-types.js';
 import { f16ToF32, f32ToF16 } from '../types/half.js';
 import {
@@ -40,6 +40,7 @@ import { ParityOptionError } from './errors.js';
 import { measuredBound, rmsNormBound, ropeBound, swigluBound } from './nn-bounds.js';
 import {
   type ReplayContext,
+  type ReplayInputs,
   type ReplayOutput,
   type ReplayRule,
   registerReplayRule,
@@ -57,6 +58,41 @@ function lastResidual(ctx: ReplayContext): string {
 /** The residual stream entering layer l. */
 function residual(l: number): string {
   return l === 0 ? 'embedding' : stageName('layer_output', l - 1);
+}
+
+/**
+ * Inputs that forward hooks do not see, formed exactly in f32 from stages
+ * they do (Hugging Face traces have no residual sums and no SwiGLU product):
+ * the f32 sum or product of two f32 values, correctly rounded, is what any
+ * f32 elementwise kernel gives.
+ */
+const DERIVED: Record<string, { from: (l: number) => string[]; make: (a: Vec, b: Vec) => Float32Array }> = {
+  attn_residual: {
+    from: (l) => [residual(l), stageName('attn_out', l)],
+    make: (r, a) => Float32Array.from(r, (v, i) => v + a[i]),
+  },
+  ffn_swiglu: {
+    from: (l) => [stageName('ffn_act', l), stageName('ffn_up', l)],
+    make: (act, up) => Float32Array.from(act, (v, i) => v * up[i]),
+  },
+};
+
+function derivation(name: string, ctx: ReplayContext) {
+  const ref = parseStageName(name);
+  const d = ref && ref.layer !== null ? DERIVED[ref.stage] : undefined;
+  if (!d || ctx.captured(name)) return undefined;
+  const from = d.from(ref?.layer as number);
+  return from.every((n) => ctx.captured(n)) ? { from, make: d.make } : undefined;
+}
+
+/** The candidate's stages an input is read from: itself, or what it is derived from when it was not captured. */
+function sources(name: string, ctx: ReplayContext): string[] {
+  return derivation(name, ctx)?.from ?? [name];
+}
+
+function valueOf(name: string, xs: ReplayInputs, ctx: ReplayContext): Vec {
+  const d = derivation(name, ctx);
+  return d ? d.make(xs.get(d.from[0]), xs.get(d.from[1])) : xs.get(name);
 }
 
 function rowsOf(x: Vec, width: number, what: string): number {
@@ -97,10 +133,11 @@ async function linear(
 
 function matmulRule(input: (l: number) => string, weight: string, bias?: string): ReplayRule {
   return {
-    inputs: (l) => [input(l as number)],
+    inputs: (l, ctx) => sources(input(l as number), ctx),
     async recompute(l, x, ctx) {
       const names = layerTensorNames(l as number) as Record<string, string>;
-      return linear(ctx, x.get(input(l as number)), names[weight], bias && names[bias], input(l as number));
+      const from = input(l as number);
+      return linear(ctx, valueOf(from, x, ctx), names[weight], bias && names[bias], from);
     },
   };
 }
@@ -121,8 +158,8 @@ async function rmsNorm(ctx: ReplayContext, x: Vec, weight: string, width: number
 
 function normRule(input: (l: number | null) => string, weight: (l: number | null) => string): ReplayRule {
   return {
-    inputs: (l) => [input(l)],
-    recompute: (l, x, ctx) => rmsNorm(ctx, x.get(input(l)), weight(l), ctx.model.hparams.nEmbd),
+    inputs: (l, ctx) => sources(input(l), ctx),
+    recompute: (l, x, ctx) => rmsNorm(ctx, valueOf(input(l), x, ctx), weight(l), ctx.model.hparams.nEmbd),
   };
 }
 
@@ -141,10 +178,10 @@ function headNormRule(input: 'q_proj' | 'k_proj', weight: 'qNorm' | 'kNorm'): Re
 
 function addRule(a: (l: number) => string, b: (l: number) => string): ReplayRule {
   return {
-    inputs: (l) => [a(l as number), b(l as number)],
+    inputs: (l, ctx) => [...sources(a(l as number), ctx), ...sources(b(l as number), ctx)],
     async recompute(l, x, ctx) {
-      const p = x.get(a(l as number));
-      const q = x.get(b(l as number));
+      const p = valueOf(a(l as number), x, ctx);
+      const q = valueOf(b(l as number), x, ctx);
       if (p.length !== q.length)
         throw new ParityOptionError(`replay: ${a(l as number)} and ${b(l as number)} differ in size`);
       const y = Float64Array.from({ length: p.length }, (_, i) => p[i] + q[i]);

@@ -224,6 +224,7 @@ describe('replay: traces of other producers', () => {
       ffn_norm: 'post_attention_layernorm',
       ffn_gate: 'mlp.gate_proj',
       ffn_up: 'mlp.up_proj',
+      ffn_act: 'mlp.act_fn',
       ffn_out: 'mlp.down_proj',
       output_norm: 'model.norm',
       logits: 'lm_head',
@@ -253,7 +254,18 @@ describe('replay: traces of other producers', () => {
       'logits',
     ])
       expect(ok).toContain(n);
-    // Hooks see no RoPE, attention or residual sums: the stages reading them are listed as skipped.
+    // The residual sums and the SwiGLU product hooks do not see are formed in f32 from what they do.
+    const row = (n: string) => r.stages.find((s) => s.name === n);
+    expect(row('blk.1.ffn_norm')).toMatchObject({
+      verdict: 'ok',
+      inputs: ['blk.0.layer_output', 'blk.1.attn_out'],
+    });
+    expect(row('blk.1.ffn_out')).toMatchObject({ verdict: 'ok', inputs: ['blk.1.ffn_act', 'blk.1.ffn_up'] });
+    expect(row('blk.2.layer_output')).toMatchObject({
+      verdict: 'ok',
+      inputs: ['blk.1.layer_output', 'blk.2.attn_out', 'blk.2.ffn_out'],
+    });
+    // Hooks see no RoPE or attention: the stages reading them are listed as skipped.
     const attnOut = r.stages.find((s) => s.name === 'blk.0.attn_out');
     expect(attnOut?.verdict).toBe('skipped');
     expect(attnOut?.reason).toBe('input not captured: blk.0.attention');
