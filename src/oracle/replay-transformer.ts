@@ -90,7 +90,7 @@ function sources(name: string, ctx: ReplayContext): string[] {
   return derivation(name, ctx)?.from ?? [name];
 }
 
-function valueOf(name: string, xs: ReplayInputs, ctx: ReplayContext): Vec {
+function inputValue(name: string, xs: ReplayInputs, ctx: ReplayContext): Vec {
   const d = derivation(name, ctx);
   return d ? d.make(xs.get(d.from[0]), xs.get(d.from[1])) : xs.get(name);
 }
@@ -137,7 +137,7 @@ function matmulRule(input: (l: number) => string, weight: string, bias?: string)
     async recompute(l, x, ctx) {
       const names = layerTensorNames(l as number) as Record<string, string>;
       const from = input(l as number);
-      return linear(ctx, valueOf(from, x, ctx), names[weight], bias && names[bias], from);
+      return linear(ctx, inputValue(from, x, ctx), names[weight], bias && names[bias], from);
     },
   };
 }
@@ -159,7 +159,7 @@ async function rmsNorm(ctx: ReplayContext, x: Vec, weight: string, width: number
 function normRule(input: (l: number | null) => string, weight: (l: number | null) => string): ReplayRule {
   return {
     inputs: (l, ctx) => sources(input(l), ctx),
-    recompute: (l, x, ctx) => rmsNorm(ctx, valueOf(input(l), x, ctx), weight(l), ctx.model.hparams.nEmbd),
+    recompute: (l, x, ctx) => rmsNorm(ctx, inputValue(input(l), x, ctx), weight(l), ctx.model.hparams.nEmbd),
   };
 }
 
@@ -180,8 +180,8 @@ function addRule(a: (l: number) => string, b: (l: number) => string): ReplayRule
   return {
     inputs: (l, ctx) => [...sources(a(l as number), ctx), ...sources(b(l as number), ctx)],
     async recompute(l, x, ctx) {
-      const p = valueOf(a(l as number), x, ctx);
-      const q = valueOf(b(l as number), x, ctx);
+      const p = inputValue(a(l as number), x, ctx);
+      const q = inputValue(b(l as number), x, ctx);
       if (p.length !== q.length)
         throw new ParityOptionError(`replay: ${a(l as number)} and ${b(l as number)} differ in size`);
       const y = Float64Array.from({ length: p.length }, (_, i) => p[i] + q[i]);
