@@ -97,7 +97,7 @@ export interface Engine {
    * (dense, diagonal, Monarch, butterfly): every h_t, [T, H], and with
    * opts.gates each step's r, z, n, [T, 3H]. opts.int8: int8 weights per
    * output channel and the state fake-quantized by a frozen quantizer.
-   * Optional: the wasm and reference engines have it, WebGPU not yet.
+   * Optional (the reference, wasm and WebGPU engines have it).
    */
   gru?(gx: Tensor, U: GruWeights<Tensor>, opts?: GruOptions<Tensor>): Promise<GruResult>;
   /**
