@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { referenceMatmul } from '../../../src/backends/reference/matmul.js';
 import { QUANT_EXACT_TYPES } from '../../../src/backends/wasm/matmul-quant.js';
 import type { GpuTensor } from '../../../src/backends/webgpu/tensor.js';
+import { GGML_FUSED, type GgmlFusedType } from '../../../src/backends/webgpu/wgsl/matmul-ggml.js';
 import {
   ACT_BLOCK_SIZE,
   ACT_BLOCK_WORDS,
@@ -236,10 +237,12 @@ describe.skipIf(!gpu)('WebGPU matmul, ggml numerics', () => {
     const per = ACT_BLOCK_WORDS[act];
     for (let b = 0; b < blocks; b++) {
       const wb = words.subarray(b * per, (b + 1) * per);
-      const codes = new Uint8Array(wb.buffer, wb.byteOffset + 4, act === 'q8_0' ? 32 : 256);
-      if (act === 'q8_0') {
-        v.setUint16(b * size, wb[0], true);
-        out.set(codes, b * size + 2);
+      const codes = new Uint8Array(wb.buffer, wb.byteOffset + 4, act === 'q8_K' ? 256 : 32);
+      if (act !== 'q8_K') {
+        // q8_0: d; q8_1: d, s (the two halves of the first word).
+        v.setUint16(b * size, wb[0] & 0xffff, true);
+        if (act === 'q8_1') v.setUint16(b * size + 2, wb[0] >>> 16, true);
+        out.set(codes, b * size + (act === 'q8_1' ? 4 : 2));
       } else {
         v.setUint32(b * size, wb[0], true);
         out.set(codes, b * size + 4);
@@ -277,44 +280,47 @@ describe.skipIf(!gpu)('WebGPU matmul, ggml numerics', () => {
     },
   );
 
-  it.each(FUSED)('%s: bit-identical to the wasm engine, M ∈ {1, 3, 17}, N ∈ {1, 7, 33}', async (type) => {
-    const bs = GGML_TYPES[type].blockSize;
-    const failures: string[] = [];
-    let seed = 300;
-    const shapes: [number, number, number][] = [];
-    for (const M of [1, 3, 17]) for (const N of [1, 7, 33]) shapes.push([M, N, bs === 32 ? 96 : 512]);
-    shapes.push([2, 3, 65 * bs]); // more blocks than the workgroup has invocations: two chunks
-    let differsFromExact = false;
-    for (const [M, N, K] of shapes)
-      for (const raw of [false, true]) {
-        const x = normals(M * K, seed++);
-        const wq = exactWeights(type, N, K, seed++, raw);
-        const [g, c] = await Promise.all(
-          [e, wasm].map(async (engine) => {
-            const xt = engine.tensor(x, [M, K]);
-            const wt = engine.tensor(wq, [N, K], type);
-            const yt = await engine.matmul(xt, wt, { numerics: 'ggml' });
-            const y = await yt.read();
+  it.each(Object.keys(GGML_FUSED) as GgmlFusedType[])(
+    '%s: bit-identical to the wasm engine, M ∈ {1, 3, 17}, N ∈ {1, 7, 33}',
+    async (type) => {
+      const bs = GGML_TYPES[type].blockSize;
+      const failures: string[] = [];
+      let seed = 300;
+      const shapes: [number, number, number][] = [];
+      for (const M of [1, 3, 17]) for (const N of [1, 7, 33]) shapes.push([M, N, bs === 32 ? 96 : 512]);
+      shapes.push([2, 3, 65 * bs]); // more blocks than the workgroup has invocations: two chunks
+      let differsFromExact = false;
+      for (const [M, N, K] of shapes)
+        for (const raw of [false, true]) {
+          const x = normals(M * K, seed++);
+          const wq = exactWeights(type, N, K, seed++, raw);
+          const [g, c] = await Promise.all(
+            [e, wasm].map(async (engine) => {
+              const xt = engine.tensor(x, [M, K]);
+              const wt = engine.tensor(wq, [N, K], type);
+              const yt = await engine.matmul(xt, wt, { numerics: 'ggml' });
+              const y = await yt.read();
+              for (const t of [xt, wt, yt]) t.dispose();
+              return y;
+            }),
+          );
+          if (!differsFromExact) {
+            const xt = e.tensor(x, [M, K]);
+            const wt = e.tensor(wq, [N, K], type);
+            const yt = await e.matmul(xt, wt);
+            differsFromExact = !bitsEqual(await yt.read(), g);
             for (const t of [xt, wt, yt]) t.dispose();
-            return y;
-          }),
-        );
-        if (!differsFromExact) {
-          const xt = e.tensor(x, [M, K]);
-          const wt = e.tensor(wq, [N, K], type);
-          const yt = await e.matmul(xt, wt);
-          differsFromExact = !bitsEqual(await yt.read(), g);
-          for (const t of [xt, wt, yt]) t.dispose();
+          }
+          if (!bitsEqual(g, c)) {
+            const i = g.findIndex((v, j) => !Object.is(v, c[j]));
+            failures.push(`${type}${raw ? ' raw' : ''} ${M}x${N}x${K}: y[${i}] = ${g[i]}, wasm ${c[i]}`);
+          }
         }
-        if (!bitsEqual(g, c)) {
-          const i = g.findIndex((v, j) => !Object.is(v, c[j]));
-          failures.push(`${type}${raw ? ' raw' : ''} ${M}x${N}x${K}: y[${i}] = ${g[i]}, wasm ${c[i]}`);
-        }
-      }
-    expect(failures).toEqual([]);
-    expect(differsFromExact).toBe(true); // the activations were quantized
-    expect(e.opReport().matmul.cpu).toBe(0);
-  });
+      expect(failures).toEqual([]);
+      expect(differsFromExact).toBe(true); // the activations were quantized
+      expect(e.opReport().matmul.cpu).toBe(0);
+    },
+  );
 
   it('f16 and bf16 weights: x rounded to the half type as ggml does, then within γ(K)·Σ|x̂||w|', async () => {
     const failures: string[] = [];
@@ -346,15 +352,5 @@ describe.skipIf(!gpu)('WebGPU matmul, ggml numerics', () => {
       }
     }
     expect(failures).toEqual([]);
-  });
-
-  it('other types in ggml numerics fall back to the CPU engine, saying why', async () => {
-    const K = 256;
-    const xt = e.tensor(normals(K, 1), [1, K]);
-    const wt = e.tensor(exactWeights('q3_K', 2, K, 2, false), [2, K], 'q3_K');
-    const y = await e.matmul(xt, wt, { numerics: 'ggml' });
-    expect(y.shape).toEqual([1, 2]);
-    expect(e.opReport().matmul.why).toMatch(/q3_K/);
-    for (const t of [xt, wt, y]) t.dispose();
   });
 });

@@ -9,6 +9,14 @@
  * exceed the device's binding limit where the quantized weights do not).
  * Tier: f32 with the magnitude bound γ(K, 2^-24)·Σ|x||w| — every kernel sums
  * K correctly rounded products in a fixed tree (WGSL module headers).
+ *
+ * `ggml` numerics, every weight type ggml's CPU backend quantizes activations
+ * for: x quantized on the GPU to q8_0 / q8_1 / q8_K (byte-identical to
+ * quantize()), integer block dots scaled in the wasm kernel's f32 order —
+ * bit-identical to the wasm engine (wgsl/matmul-ggml.ts says where a device
+ * may differ). f16 / bf16 weights: x rounded to the half type, then the f32
+ * kernels (products of halves are exact): f32 tier against x̂ = half(x).
+ * f32 weights: ggml does not convert x, so the exact path.
  */
 import type { Tensor } from '../../../engine/tensor.js';
 import { type MatmulOptions, validateMatmul } from '../../../ops/matmul.js';
@@ -18,9 +26,9 @@ import { MATVEC_MAX_M, matvecWgsl, TILE, tiledWgsl, type WeightCode } from '../w
 import {
   GGML_FUSED,
   GGML_ROWS,
-  GGML_WEIGHT_ROWS,
   type GgmlFusedType,
   ggmlDotWgsl,
+  ggmlWeightRows,
 } from '../wgsl/matmul-ggml.js';
 import {
   ACT_BLOCK_SIZE,
@@ -40,18 +48,30 @@ export async function gpuMatmul(
   const { M, N, K, numerics } = validateMatmul(x, w, opts);
   const xg = host.gpu(x, 'matmul x');
   const wg = host.gpu(w, 'matmul w');
-  const type = wg.type.name;
-  const half = type === 'f16' || type === 'bf16';
-  if (numerics === 'ggml' && type !== 'f32' && !half && !isGgmlFused(type))
-    return host.fallback(
-      'matmul',
-      `ggml numerics of ${type} weights: WebGPU has integer-dot kernels for ${Object.keys(GGML_FUSED).join(', ')} only`,
-      [x, w],
-      (cpu, [a, b]) => cpu.matmul(a!, b!, opts),
-    );
   const y = host.output([M, N], 'matmul output');
-  if (numerics === 'ggml' && isGgmlFused(type)) runGgml(host, type, xg, wg, y, M, N, K);
-  else if (numerics === 'ggml' && half) {
+  try {
+    encode(host, numerics === 'ggml', xg, wg, y, M, N, K);
+  } catch (e) {
+    y.dispose();
+    throw e;
+  }
+  host.ran('matmul', 'webgpu');
+  return y;
+}
+
+function encode(
+  host: GpuHost,
+  ggml: boolean,
+  xg: GpuTensor,
+  wg: GpuTensor,
+  y: GpuTensor,
+  M: number,
+  N: number,
+  K: number,
+): void {
+  const type = wg.type.name;
+  if (ggml && isGgmlFused(type)) runGgml(host, type, xg, wg, y, M, N, K);
+  else if (ggml && (type === 'f16' || type === 'bf16')) {
     // ggml converts x to the weights' half type; products of two halves are exact in f32.
     const xr = host.output([M, K], `matmul ${type} activations`);
     try {
@@ -66,8 +86,6 @@ export async function gpuMatmul(
       xr.dispose(); // submitted work keeps it alive
     }
   } else runF32(host, weightCode(type), xg, wg, y, M, N, K);
-  host.ran('matmul', 'webgpu');
-  return y;
 }
 
 function isGgmlFused(type: string): type is GgmlFusedType {
@@ -101,7 +119,7 @@ export function runGgml(
       ggmlDotWgsl(type),
       [M, N, K, 0, groups],
       [xq, w.binding, y.binding],
-      Math.ceil(N / GGML_WEIGHT_ROWS[type]) * groups,
+      Math.ceil(N / ggmlWeightRows(type)) * groups,
     );
   } finally {
     xq.destroy(); // submitted work keeps it alive

@@ -1,7 +1,7 @@
 /**
  * WGSL activation quantizers of the ggml-numerics matmul: x (f32 [M, K]) to
- * q8_0 or q8_K blocks, with the codes ggml's reference quantizers
- * (quantize_row_q8_0_ref / quantize_row_q8_K_ref) give, one invocation per
+ * q8_0, q8_1 or q8_K blocks, with the codes ggml's reference quantizers
+ * (quantize_row_q8_0_ref / _q8_1_ref / _q8_K_ref) give, one invocation per
  * block. Everything that decides a code is done so WGSL's freedoms cannot
  * change it: the divisions amax/127, 1/d, −127/max and 1/iscale are
  * correctly rounded in integer arithmetic (WGSL's `/` is 2.5 ULP); each
@@ -15,18 +15,19 @@
  *
  * Layout written (u32 words per block, rows of nb blocks back to back):
  *   q8_0: [f16 bits of d] [32 codes, 4 per word, little-endian int8]         9 words
+ *   q8_1: [f16 d | f16 s << 16] [32 codes]  (s = f16(f32(Σq)·d), d before rounding) 9 words
  *   q8_K: [f32 bits of d] [256 codes as above] [16 bsums as i32]           81 words
  * Bindings: 0 params [M, K, 0 (the opaque zero)], 1 x: array<f32>, 2 out: array<u32>.
  */
 import { WGSL_GRID } from '../context.js';
 import { WGSL_BLOCK_COMMON } from './blocks.js';
 
-export type ActivationType = 'q8_0' | 'q8_K';
+export type ActivationType = 'q8_0' | 'q8_1' | 'q8_K';
 
 /** u32 words of one quantized activation block. */
-export const ACT_BLOCK_WORDS: Record<ActivationType, number> = { q8_0: 9, q8_K: 81 };
+export const ACT_BLOCK_WORDS: Record<ActivationType, number> = { q8_0: 9, q8_1: 9, q8_K: 81 };
 /** Values per activation block. */
-export const ACT_BLOCK_SIZE: Record<ActivationType, number> = { q8_0: 32, q8_K: 256 };
+export const ACT_BLOCK_SIZE: Record<ActivationType, number> = { q8_0: 32, q8_1: 32, q8_K: 256 };
 /** Invocations per workgroup of the quantizers. */
 export const QUANTIZE_WG = 64;
 
@@ -116,7 +117,8 @@ fn pack4(a: i32, b: i32, c: i32, d: i32) -> u32 {
 }
 `;
 
-const Q8_0 = /* wgsl */ `
+/** q8_0, or q8_1 (withSum: s = f16(f32(Σq)·d) in the high half of the first word). */
+const q8_32 = (withSum: boolean) => /* wgsl */ `
 // C's (int8_t)roundf(v): halves away from zero (v − trunc(v) is exact; opaque keeps the product
 // that v is from being fused into that subtraction).
 fn roundf_i32(p: f32) -> i32 {
@@ -132,12 +134,17 @@ fn quantize_block(src: u32, dst: u32) {
   let d = div_rn(amax, 127.0);
   var id = 0.0;
   if (d != 0.0) { id = div_rn(1.0, d); }
-  out[dst] = f32_to_f16_bits(d);
+  var sum = 0;
   for (var j = 0u; j < 8u; j++) {
     let s = src + 4u * j;
-    out[dst + 1u + j] = pack4(roundf_i32(x[s] * id), roundf_i32(x[s + 1u] * id),
-                              roundf_i32(x[s + 2u] * id), roundf_i32(x[s + 3u] * id));
+    let a = roundf_i32(x[s] * id);
+    let b = roundf_i32(x[s + 1u] * id);
+    let c = roundf_i32(x[s + 2u] * id);
+    let e = roundf_i32(x[s + 3u] * id);
+    sum += a + b + c + e;
+    out[dst + 1u + j] = pack4(a, b, c, e);
   }
+  out[dst] = f32_to_f16_bits(d)${withSum ? ' | (f32_to_f16_bits(f32(sum) * d) << 16u)' : ''};
 }
 `;
 
@@ -189,7 +196,7 @@ ${HEADER}
 ${exactF32Wgsl('params[2]')}
 ${F32_TO_F16}
 ${PACK}
-${type === 'q8_0' ? Q8_0 : Q8_K}
+${type === 'q8_K' ? Q8_K : q8_32(type === 'q8_1')}
 @compute @workgroup_size(${QUANTIZE_WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) li: u32) {

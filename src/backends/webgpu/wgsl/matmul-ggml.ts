@@ -1,13 +1,14 @@
 /**
- * WGSL of the ggml-numerics quantized matmul for the fused weight types
- * (q4_0, q8_0 against q8_0 activations; q4_K, q5_K, q6_K against q8_K),
- * reading activations as matmul-ggml-quantize.ts writes them. The f32
+ * WGSL of the ggml-numerics quantized matmul for every block type ggml's CPU
+ * backend quantizes activations for (q4_0, q5_0, q8_0, iq4_nl against q8_0;
+ * q4_1, q5_1 against q8_1; q2_K, q3_K, q4_K, q5_K, q6_K, iq4_xs against
+ * q8_K), reading activations as matmul-ggml-quantize.ts writes them. The f32
  * operations of every y[m, n] are those of the wasm kernel
  * (assembly/matmul/quant-ggml.ts), in its order:
  *
  *   acc = +0; for each block b in increasing b:
- *     I = Σ sc·(code − zero)·q     (and J = Σ_s min_s·Σ_{i∈s} q for q4_K / q5_K) exact in i32
- *     t = (d_w·d_x)·f32(I)  [− (dmin_w·d_x)·f32(J)]
+ *     I = Σ sc·(code − zero)·q     (and J = Σ_h min_h·bsum_h for q2_K, q4_K, q5_K) exact in i32
+ *     t = (d_w·d_x)·f32(I)  [− (dmin_w·d_x)·f32(J)]  [+ m_w·s_x for q4_1, q5_1]
  *     acc = acc + t
  *
  * each one correctly rounded f32 operation, never fused: the products pass
@@ -38,15 +39,96 @@ import {
   exactF32Wgsl,
 } from './matmul-ggml-quantize.js';
 
-/** The weight types with an integer-dot kernel, and their activation type (ggml's vec_dot_type). */
-export const GGML_FUSED: Record<GgmlFusedType, ActivationType> = {
-  q4_0: 'q8_0',
-  q8_0: 'q8_0',
-  q4_K: 'q8_K',
-  q5_K: 'q8_K',
-  q6_K: 'q8_K',
+/** How one weight type's block meets its activation block in ggml's dot product. */
+interface DotSpec {
+  act: ActivationType;
+  /** Elements sharing one integer scale. */
+  group: number;
+  /** WGSL i32 expression of the integer scale of the group starting at element g (block at byte b). */
+  scale: string;
+  /** Byte offset of the f16 d in the block. */
+  d: number;
+  /**
+   * The second term: 'min' (q2_K, q4_K, q5_K: − (dmin·d_x)·f32(J), J = Σ min·bsum over q8_K's 16-groups,
+   * `min` an i32 expression of the 16-group h, dmin the f16 at `m`), 's' (q4_1, q5_1: + m·s_x, m the f16 at
+   * `m`, s_x q8_1's f16 s), or none.
+   */
+  second?: { kind: 'min'; m: number; min: string } | { kind: 's'; m: number };
+}
+
+/** get_scale_min_k4 of sub-block s: (scale, min). */
+const SCALE_MIN_K4 = /* wgsl */ `
+fn scale_min_k4(b: u32, s: u32) -> vec2<i32> {
+  if (s < 4u) { return vec2<i32>(i32(ld_u8(b + 4u + s) & 63u), i32(ld_u8(b + 8u + s) & 63u)); }
+  let packed = ld_u8(b + 8u + s);
+  return vec2<i32>(i32((packed & 15u) | ((ld_u8(b + s) >> 6u) << 4u)),
+                   i32((packed >> 4u) | ((ld_u8(b + 4u + s) >> 6u) << 4u)));
+}
+`;
+
+const LEGACY: DotSpec = { act: 'q8_0', group: 32, scale: '1', d: 0 };
+const K4: DotSpec = {
+  act: 'q8_K',
+  group: 32,
+  scale: 'scale_min_k4(b, g >> 5u).x',
+  d: 0,
+  second: { kind: 'min', m: 2, min: 'scale_min_k4(b, h >> 1u).y' },
 };
-export type GgmlFusedType = 'q4_0' | 'q8_0' | 'q4_K' | 'q5_K' | 'q6_K';
+
+/**
+ * Every weight type ggml's CPU quantizes activations for (but f16/bf16, which take the f32
+ * kernels): the integer scales as the wasm kernel applies them (assembly/matmul/quant-ggml.ts),
+ * the codes from blocks.ts's codes4 (code − zero point, or the iq4 codebook value).
+ */
+const DOTS = {
+  q4_0: LEGACY,
+  q5_0: LEGACY,
+  q8_0: LEGACY,
+  iq4_nl: LEGACY,
+  q4_1: { act: 'q8_1', group: 32, scale: '1', d: 0, second: { kind: 's', m: 2 } },
+  q5_1: { act: 'q8_1', group: 32, scale: '1', d: 0, second: { kind: 's', m: 2 } },
+  // 84 bytes: scales[16] (4-bit scale | 4-bit min per 16), qs, d at 80, dmin at 82.
+  q2_K: {
+    act: 'q8_K',
+    group: 16,
+    scale: 'i32(ld_u8(b + (g >> 4u)) & 15u)',
+    d: 80,
+    second: { kind: 'min', m: 82, min: 'i32(ld_u8(b + h) >> 4u)' },
+  },
+  // 110 bytes: 6-bit scales biased by 32 (blocks.ts scale_q3_K's layout), d at 108.
+  q3_K: {
+    act: 'q8_K',
+    group: 16,
+    scale: `i32(((ld_u8(b + 96u + 4u * ((g >> 6u) & 1u) + ((g >> 4u) & 3u)) >> (4u * (g >> 7u))) & 15u) |
+             (((ld_u8(b + 104u + ((g >> 4u) & 3u)) >> (2u * (g >> 6u))) & 3u) << 4u)) - 32`,
+    d: 108,
+  },
+  q4_K: K4,
+  q5_K: K4,
+  // 210 bytes: int8 scales per 16 at 192 (i = 128n + 32k + l: scale 8n + l/16 + 2k), d at 208.
+  q6_K: {
+    act: 'q8_K',
+    group: 16,
+    scale: 'ld_i8(b + 192u + 8u * (g >> 7u) + ((g & 31u) >> 4u) + 2u * ((g >> 5u) & 3u))',
+    d: 208,
+  },
+  // 136 bytes: 6-bit scales biased by 32 per 32 (4 low bits in scales_l, 2 high in scales_h), d at 0.
+  iq4_xs: {
+    act: 'q8_K',
+    group: 32,
+    scale: `i32(((ld_u8(b + 4u + (g >> 6u)) >> (4u * ((g >> 5u) & 1u))) & 15u) |
+             (((ld_u16(b + 2u) >> (2u * (g >> 5u))) & 3u) << 4u)) - 32`,
+    d: 0,
+  },
+} as const satisfies Record<string, DotSpec>;
+
+export type GgmlFusedType = keyof typeof DOTS;
+
+/** The weight types with an integer-dot kernel, and their activation type (ggml's vec_dot_type). */
+export const GGML_FUSED = Object.fromEntries(Object.entries(DOTS).map(([t, d]) => [t, d.act])) as Record<
+  GgmlFusedType,
+  ActivationType
+>;
 
 /** Invocations per workgroup (blocks in flight per row group). */
 export const GGML_WG = 64;
@@ -54,95 +136,51 @@ export const GGML_WG = 64;
  * Weight rows per workgroup: its invocations are split evenly over them. The q8_K types have few
  * blocks per row (16 at K = 4096), so four rows keep the invocations busy.
  */
-export const GGML_WEIGHT_ROWS: Record<GgmlFusedType, number> = {
-  q4_0: 1,
-  q8_0: 1,
-  q4_K: 4,
-  q5_K: 4,
-  q6_K: 4,
-};
+export function ggmlWeightRows(type: GgmlFusedType): number {
+  return DOTS[type].act === 'q8_K' ? 4 : 1;
+}
 /** Activation rows per workgroup. */
 export const GGML_ROWS = 8;
 
-/** Per type: the block's integer sums into I[r] (and J[r]) for r < rows, then t into T. */
-const BLOCK_DOT: Record<GgmlFusedType, string> = {
-  // 32-element blocks against q8_0: Σ (code − zero)·q, then (d_w·d_x)·f32(I).
-  q4_0: legacyDot('q4_0'),
-  q8_0: legacyDot('q8_0'),
-  q4_K: kDot('q4_K'),
-  q5_K: kDot('q5_K'),
-  // 16 groups of 16 with signed int8 scales: I = Σ_g sc_g·Σ (code − 32)·q.
-  q6_K: /* wgsl */ `
-fn block_dot(b: u32, xb: u32, rows: u32, tb: u32) {
-  for (var r = 0u; r < rows; r++) { I[r] = 0; }
-  for (var g = 0u; g < 256u; g += 16u) {
-    let sc = ld_i8(b + 192u + 8u * (g >> 7u) + ((g & 31u) >> 4u) + 2u * ((g >> 5u) & 3u));
-    let c0 = codes4_q6_K(b, g);
-    let c1 = codes4_q6_K(b, g + 4u);
-    let c2 = codes4_q6_K(b, g + 8u);
-    let c3 = codes4_q6_K(b, g + 12u);
-    for (var r = 0u; r < rows; r++) {
-      let q = xb + r * XS + 1u + g / 4u;
-      I[r] += sc * (dot(c0, sbytes4(xq[q])) + dot(c1, sbytes4(xq[q + 1u])) +
-                    dot(c2, sbytes4(xq[q + 2u])) + dot(c3, sbytes4(xq[q + 3u])));
-    }
-  }
-  let dw = ld_f16(b + 208u);
-  for (var r = 0u; r < rows; r++) {
-    let dx = bitcast<f32>(xq[xb + r * XS]);
-    T[tb + r * SLOTS] = (dw * dx) * i32_to_f32_rn(I[r]);
-  }
-}
-`,
-};
-
-function legacyDot(type: 'q4_0' | 'q8_0'): string {
-  return /* wgsl */ `
-fn block_dot(b: u32, xb: u32, rows: u32, tb: u32) {
-  for (var r = 0u; r < rows; r++) { I[r] = 0; }
-  for (var i = 0u; i < 32u; i += 4u) {
-    let c = codes4_${type}(b, i);
-    for (var r = 0u; r < rows; r++) { I[r] += dot(c, sbytes4(xq[xb + r * XS + 1u + i / 4u])); }
-  }
-  let dw = ld_f16(b);
-  for (var r = 0u; r < rows; r++) {
-    let dx = f16_bits_to_f32(xq[xb + r * XS]);
-    T[tb + r * SLOTS] = (dw * dx) * i32_to_f32_rn(I[r]);
-  }
-}
-`;
-}
-
-/** q4_K / q5_K: 8 sub-blocks of 32 with 6-bit scale and min (ggml's get_scale_min_k4). */
-function kDot(type: 'q4_K' | 'q5_K'): string {
-  return /* wgsl */ `
-fn scale_min_k4(b: u32, s: u32) -> vec2<i32> {
-  if (s < 4u) { return vec2<i32>(i32(ld_u8(b + 4u + s) & 63u), i32(ld_u8(b + 8u + s) & 63u)); }
-  let packed = ld_u8(b + 8u + s);
-  return vec2<i32>(i32((packed & 15u) | ((ld_u8(b + s) >> 6u) << 4u)),
-                   i32((packed >> 4u) | ((ld_u8(b + 4u + s) >> 6u) << 4u)));
-}
-
+/** fn block_dot: the block's integer sums for the rows r < rows, then its term t into T[tb + r·SLOTS]. */
+function blockDot(type: GgmlFusedType): string {
+  const spec: DotSpec = DOTS[type];
+  const bs = GGML_TYPES[type].blockSize;
+  const sec = spec.second;
+  const dx = spec.act === 'q8_K' ? 'bitcast<f32>(xq[x0])' : 'f16_bits_to_f32(xq[x0] & 0xffffu)';
+  const unscaled = spec.scale === '1';
+  let term = `(dw * dx) * i32_to_f32_rn(I[r])`;
+  if (sec?.kind === 'min') term = `opaque(${term}) - opaque((dmin * dx) * i32_to_f32_rn(J[r]))`;
+  if (sec?.kind === 's') term = `opaque(${term}) + opaque(mw * f16_bits_to_f32(xq[x0] >> 16u))`;
+  return /* wgsl */ `${spec.scale.includes('scale_min_k4') ? SCALE_MIN_K4 : ''}
 fn block_dot(b: u32, xb: u32, rows: u32, tb: u32) {
   for (var r = 0u; r < rows; r++) { I[r] = 0; J[r] = 0; }
-  for (var s = 0u; s < 8u; s++) {
-    let sm = scale_min_k4(b, s);
+  for (var g = 0u; g < ${bs}u; g += ${spec.group}u) {
+    ${unscaled ? '' : `let sc = ${spec.scale};`}
     for (var r = 0u; r < rows; r++) { S[r] = 0; }
-    for (var i = 32u * s; i < 32u * s + 32u; i += 4u) {
+    for (var i = g; i < g + ${spec.group}u; i += 4u) {
       let c = codes4_${type}(b, i);
       for (var r = 0u; r < rows; r++) { S[r] += dot(c, sbytes4(xq[xb + r * XS + 1u + i / 4u])); }
     }
-    for (var r = 0u; r < rows; r++) {
-      let bs = xb + r * XS + 65u + 2u * s; // q8_K's bsums of the two 16-groups of sub-block s
-      I[r] += sm.x * S[r];
-      J[r] += sm.y * (bitcast<i32>(xq[bs]) + bitcast<i32>(xq[bs + 1u]));
-    }
+    for (var r = 0u; r < rows; r++) { I[r] += ${unscaled ? 'S[r]' : 'sc * S[r]'}; }
+  }${
+    sec?.kind === 'min'
+      ? `
+  for (var h = 0u; h < 16u; h++) {
+    let mn = ${sec.min};
+    for (var r = 0u; r < rows; r++) { J[r] += mn * bitcast<i32>(xq[xb + r * XS + 65u + h]); } // q8_K bsums
   }
-  let dw = ld_f16(b);
-  let dmin = ld_f16(b + 2u);
+  let dmin = ld_f16(b + ${sec.m}u);`
+      : sec?.kind === 's'
+        ? `
+  let mw = ld_f16(b + ${sec.m}u);`
+        : ''
+  }
+  let dw = ld_f16(b + ${spec.d}u);
   for (var r = 0u; r < rows; r++) {
-    let dx = bitcast<f32>(xq[xb + r * XS]);
-    T[tb + r * SLOTS] = opaque((dw * dx) * i32_to_f32_rn(I[r])) - opaque((dmin * dx) * i32_to_f32_rn(J[r]));
+    let x0 = xb + r * XS;
+    let dx = ${dx};
+    T[tb + r * SLOTS] = ${term};
   }
 }
 `;
@@ -151,7 +189,7 @@ fn block_dot(b: u32, xb: u32, rows: u32, tb: u32) {
 /** The integer-dot kernel of one fused type: N·rowGroups workgroups (folded into 2-D past the grid limit). */
 export function ggmlDotWgsl(type: GgmlFusedType): string {
   const act = GGML_FUSED[type];
-  const nr = GGML_WEIGHT_ROWS[type];
+  const nr = ggmlWeightRows(type);
   const slots = GGML_WG / nr;
   const words = ACT_BLOCK_WORDS[act];
   return /* wgsl */ `// matmul ggml ${type} · ${act}
@@ -168,7 +206,7 @@ var<private> J: array<i32, ${GGML_ROWS}>;
 var<private> S: array<i32, ${GGML_ROWS}>;
 var<workgroup> T: array<f32, ${GGML_ROWS * GGML_WG}>; // [weight row][activation row][slot]
 const SLOTS = ${slots}u; // blocks in flight per weight row
-${BLOCK_DOT[type]}
+${blockDot(type)}
 @compute @workgroup_size(${GGML_WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) li: u32) {
