@@ -12,7 +12,14 @@ import { moeKernelPath } from '../../wasm/moe.js';
 import { f32Bits } from '../context.js';
 import type { GpuHost } from '../host.js';
 import type { GpuTensor } from '../tensor.js';
-import { MOE_FLAT_WG, MOE_GATING, moeCapacityWgsl, moeRouteWgsl, moeSigmoidWgsl } from '../wgsl/moe.js';
+import {
+  MOE_FLAT_WG,
+  MOE_GATING,
+  moeCapacityWgsl,
+  moeRouteWgsl,
+  moeRouteWorkgroup,
+  moeSigmoidWgsl,
+} from '../wgsl/moe.js';
 
 export interface GpuMoeRoute extends MoeRouteTensors {
   weights: GpuTensor;
@@ -49,7 +56,7 @@ export async function routeOnGpu(host: GpuHost, logits: GpuTensor, plan: MoeRout
     const gs = groupScores?.binding ?? ctx.buffer(4, 'moeRoute group scores (none)');
     if (!groupScores) temps.push(gs as GPUBuffer);
     ctx.run(
-      moeRouteWgsl(),
+      moeRouteWgsl(moeRouteWorkgroup(E)),
       [T, E, k, MOE_GATING[path.gating], path.normalize ? 1 : 0, nGroup, plan.topkGroup, f32Bits(plan.scale)],
       [sel, logits.binding, weights.binding, experts.binding, gs],
       T,

@@ -19,8 +19,19 @@
  */
 import { WGSL_GRID } from '../context.js';
 
-/** Invocations of the routing workgroup (also the most groups: MOE_MAX_GROUPS). */
+/** Most invocations of the routing workgroup (also the most groups: MOE_MAX_GROUPS). */
 export const MOE_WG = 64;
+
+/**
+ * The routing workgroup for E experts: the power of two ≥ E, from 4 to
+ * MOE_WG (≥ nGroup, which is ≤ E), so small expert counts leave no idle
+ * invocations waiting at every barrier. A function of E alone: same bits.
+ */
+export function moeRouteWorkgroup(E: number): number {
+  let wg = 4;
+  while (wg < E && wg < MOE_WG) wg *= 2;
+  return wg;
+}
 /** Invocations per workgroup of the elementwise sigmoid kernel and the capacity kernel. */
 export const MOE_FLAT_WG = 64;
 
@@ -48,13 +59,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 }
 
 /**
+ * WG: moeRouteWorkgroup(E), a power of two ≥ nGroup.
  * params [T, E, k, gating, normalize, nGroup, topkGroup, scale bits];
  * 1 sel (selection values: the logits or σ + bias), 2 logits, 3 weights
  * [T, k], 4 experts [T, k] (f32 ids), 5 group scores [T, nGroup].
  */
-export function moeRouteWgsl(): string {
-  const WG = MOE_WG;
-  return /* wgsl */ `// moe route
+export function moeRouteWgsl(WG: number = MOE_WG): string {
+  return /* wgsl */ `// moe route (workgroup ${WG})
 @group(0) @binding(0) var<storage, read> params: array<u32>;
 @group(0) @binding(1) var<storage, read> sel: array<f32>;
 @group(0) @binding(2) var<storage, read> logits: array<f32>;
