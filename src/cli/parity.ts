@@ -61,9 +61,22 @@ function parse(argv: string[]): { backends: BackendChoice[]; ops: ParityOp[]; js
 function toText(rows: ParityRow[]): string {
   const failed = rows.filter((r) => !r.pass).length;
   const table = formatTable(
-    ['backend', 'op', 'dtype', 'shape', 'numerics', 'tier', 'basis', 'verdict', 'worst ratio', 'ms'],
+    [
+      'backend',
+      'ran on',
+      'op',
+      'dtype',
+      'shape',
+      'numerics',
+      'tier',
+      'basis',
+      'verdict',
+      'worst ratio',
+      'ms',
+    ],
     rows.map((r) => [
       r.backend,
+      r.ranOn,
       r.op,
       r.dtype,
       r.shape,

@@ -3,7 +3,11 @@
  * included) on one engine, each output compared with the float64 reference
  * under the tier its precision explains — per-element bounds where they are
  * derived (matmul magnitudes, oracle/nn-bounds.ts, oracle/attention-bound.ts),
- * exact where the op is exact (add, embedding).
+ * exact where the op is exact (add, embedding). The bounds are those of the
+ * kernels that actually ran: on a WebGPU engine, a case that ran on the GPU
+ * is held to the WGSL-derived bounds (oracle/webgpu-*-bound.ts: WGSL's exp,
+ * division and inverseSqrt accuracy, possible flushing), one that fell back
+ * to the CPU to the CPU kernels' bounds; the row says where it ran.
  */
 
 import { referenceAttention } from '../backends/reference/attention.js';
@@ -22,6 +26,9 @@ import {
 } from '../backends/reference/nn.js';
 import { referenceLinearScan } from '../backends/reference/scan.js';
 import { DECODE_CHUNK, FLASH_BLOCK } from '../backends/wasm/attention.js';
+import { usesDecodePath } from '../backends/webgpu/ops/attention.js';
+import { gpuMoeWeightBound } from '../backends/webgpu/ops/moe-bound.js';
+import { scanGpuBound } from '../backends/webgpu/ops/scan.js';
 import type { Engine } from '../engine/engine.js';
 import type { Tensor } from '../engine/tensor.js';
 import { type AttentionNumerics, type KvType, validateAttention } from '../ops/attention.js';
@@ -45,6 +52,16 @@ import {
   softmaxBound,
   swigluBound,
 } from './nn-bounds.js';
+import { attentionOutputGpuBound } from './webgpu-attention-bound.js';
+import {
+  geluTanhGpuBound,
+  layerNormGpuBound,
+  rmsNormGpuBound,
+  ropeGpuBound,
+  siluGpuBound,
+  softmaxGpuBound,
+  swigluGpuBound,
+} from './webgpu-nn-bounds.js';
 
 export const PARITY_OPS = [
   'matmul',
@@ -109,7 +126,12 @@ export interface ParityRow {
   reason: string;
   /** The op on the engine, output read back included. */
   ms: number;
+  /** Where the case ran: 'cpu' (wasm/reference kernels) or 'webgpu'. */
+  ranOn: Kernels;
 }
+
+/** Which kernels computed a case, so which error bounds explain it. */
+export type Kernels = 'cpu' | 'webgpu';
 
 export interface ParityMatrixOptions {
   ops?: readonly ParityOp[];
@@ -133,8 +155,8 @@ interface Case {
   numerics?: string;
   /** Runs the op on the engine (inputs made with t, disposed after) and returns its output tensor. */
   run(e: Engine, t: Engine['tensor']): Promise<Tensor>;
-  /** The float64 reference and how to compare with it. */
-  reference(): { y: ArrayLike<number>; opts: CompareOptions };
+  /** The float64 reference and how to compare with it, for the kernels that ran. */
+  reference(kernels: Kernels): { y: ArrayLike<number>; opts: CompareOptions };
 }
 
 function matmulCases(): Case[] {
@@ -191,9 +213,10 @@ function nnCases(): Case[] {
         ...base,
         op: 'rms_norm',
         run: (e, t) => e.rmsNorm(t(x, [rows, dim]), t(w, [dim]), { eps: EPS }),
-        reference() {
+        reference(k) {
           const y = referenceRmsNorm(x, w, rows, dim, EPS);
-          return bound(y, rmsNormBound(x, w, rows, dim, EPS, y));
+          const f = k === 'webgpu' ? rmsNormGpuBound : rmsNormBound;
+          return bound(y, f(x, w, rows, dim, EPS, y));
         },
       },
       {
@@ -201,44 +224,48 @@ function nnCases(): Case[] {
         op: 'layer_norm',
         run: (e, t) =>
           e.layerNorm(t(x, [rows, dim]), t(w, [dim]), t(up.subarray(0, dim), [dim]), { eps: EPS }),
-        reference() {
+        reference(k) {
           const b = up.subarray(0, dim);
           const y = referenceLayerNorm(x, w, b, rows, dim, EPS);
-          return bound(y, layerNormBound(x, w, b, rows, dim, EPS, y));
+          const f = k === 'webgpu' ? layerNormGpuBound : layerNormBound;
+          return bound(y, f(x, w, b, rows, dim, EPS, y));
         },
       },
       {
         ...base,
         op: 'softmax',
         run: (e, t) => e.softmax(t(x, [rows, dim])),
-        reference: () =>
-          bound(referenceSoftmax(x, null, rows, dim, 0, 1), softmaxBound(x, null, rows, dim, 0, 1)),
+        reference: (k) =>
+          bound(
+            referenceSoftmax(x, null, rows, dim, 0, 1),
+            (k === 'webgpu' ? softmaxGpuBound : softmaxBound)(x, null, rows, dim, 0, 1),
+          ),
       },
       {
         ...base,
         op: 'silu',
         run: (e, t) => e.silu(t(x, [rows, dim])),
-        reference() {
+        reference(k) {
           const y = referenceSilu(x);
-          return bound(y, measuredBound('silu', y));
+          return bound(y, k === 'webgpu' ? siluGpuBound(x, y) : measuredBound('silu', y));
         },
       },
       {
         ...base,
         op: 'gelu',
         run: (e, t) => e.gelu(t(x, [rows, dim])),
-        reference() {
+        reference(k) {
           const y = referenceGelu(x);
-          return bound(y, measuredBound('gelu', y));
+          return bound(y, k === 'webgpu' ? geluTanhGpuBound(x, y) : measuredBound('gelu', y));
         },
       },
       {
         ...base,
         op: 'swiglu',
         run: (e, t) => e.swiglu(t(x, [rows, dim]), t(up, [rows, dim])),
-        reference() {
+        reference(k) {
           const y = referenceSwiglu(x, up);
-          return bound(y, swigluBound(up, y));
+          return bound(y, k === 'webgpu' ? swigluGpuBound(x, up, y) : swigluBound(up, y));
         },
       },
       {
@@ -262,11 +289,11 @@ function nnCases(): Case[] {
       dtype: 'f32',
       shape: `${nTokens}×${nHead}×${headDim}`,
       run: (e, t) => e.rope(t(x, [nTokens, nHead, headDim]), positions, ropeOpts),
-      reference() {
+      reference(k) {
         const q = validateRope({ shape: [nTokens, nHead, headDim], type: F32 }, positions, ropeOpts);
         return {
           y: referenceRope(x, positions, q),
-          opts: { tier: 'f32', bound: ropeBound(x, positions, q) },
+          opts: { tier: 'f32', bound: (k === 'webgpu' ? ropeGpuBound : ropeBound)(x, positions, q) },
         };
       },
     });
@@ -331,10 +358,17 @@ function attentionCases(): Case[] {
             );
             return r.out;
           },
-          reference() {
+          reference(kernels) {
             const kv = { type: { name: kvType }, shape: [nKv, nHeadKv, hd] };
             const dims = validateAttention({ type: F32, shape: [nQ, nHead, hd] }, kv, kv, { numerics });
             const ref = referenceAttention(q, k.values, v.values, dims);
+            if (kernels === 'webgpu') {
+              const gpuPath = usesDecodePath(dims) ? 'decode' : 'prefill';
+              return {
+                y: ref.out,
+                opts: { tier: 'f32', bound: attentionOutputGpuBound(ref, dims, gpuPath) },
+              };
+            }
             // The wasm kernels' path: the f32 reference backend lies within any of them.
             const path: AttentionPath = numerics === 'ggml' ? 'ggml' : nQ === 1 ? 'decode' : 'prefill';
             const b = attentionOutputBound(ref, dims, {
@@ -371,9 +405,10 @@ function scanCases(): Case[] {
         shape: `${T}×${D}`,
         numerics: method,
         run: (e, t) => e.scan(t(a, [T, D]), t(b, [T, D]), t(h0, [D]), { method }),
-        reference() {
+        reference(k) {
           const r = referenceLinearScan(a, b, h0, T, D);
-          const bound = Float64Array.from(r.magnitude, (m, i) => linearScanBound(Math.floor(i / D), m));
+          const stepBound = k === 'webgpu' ? scanGpuBound : linearScanBound;
+          const bound = Float64Array.from(r.magnitude, (m, i) => stepBound(Math.floor(i / D), m));
           return { y: r.h, opts: { tier: 'f32', bound } };
         },
       });
@@ -412,15 +447,16 @@ function moeRouteCases(): Case[] {
           both.set(ids, T * k);
           return e.tensor(both, [2, T, k]);
         },
-        reference() {
+        reference(kernels) {
           const ref = referenceMoeRoute(logits, T, E, opts);
+          const weightBound = kernels === 'webgpu' ? gpuMoeWeightBound : moeWeightBound;
           const plan = moeRoutePlan(T, E, opts);
           // Weights within their derived bound; expert ids exact (a bound of 0).
           const bound = new Float64Array(2 * T * k);
           for (let tk = 0; tk < T; tk++) {
             const row = logits.subarray(tk * E, (tk + 1) * E);
             const ids = ref.experts.subarray(tk * k, (tk + 1) * k);
-            bound.set(moeWeightBound(row, plan, ids, ref.exact.subarray(tk * k, (tk + 1) * k)), tk * k);
+            bound.set(weightBound(row, plan, ids, ref.exact.subarray(tk * k, (tk + 1) * k)), tk * k);
           }
           const y = new Float64Array(2 * T * k);
           y.set(ref.exact);
@@ -441,6 +477,12 @@ function casesFor(op: ParityOp): Case[] {
   return nnCases().filter((c) => c.op === op);
 }
 
+/** Calls that ran on the GPU so far (engines without an op report: none). */
+function gpuCalls(engine: Engine): number {
+  const report = engine.opReport?.() ?? {};
+  return Object.values(report).reduce((n, r) => n + r.webgpu, 0);
+}
+
 /** Runs every case of the selected ops on the engine; one row per case. */
 export async function parityMatrix(engine: Engine, opts: ParityMatrixOptions = {}): Promise<ParityRow[]> {
   const rows: ParityRow[] = [];
@@ -452,12 +494,14 @@ export async function parityMatrix(engine: Engine, opts: ParityMatrixOptions = {
         made.push(x);
         return x;
       };
+      const before = gpuCalls(engine);
       const t0 = performance.now();
       const out = await c.run(engine, t);
       const got = await out.read();
       const ms = performance.now() - t0;
       for (const x of [...made, out]) x.dispose();
-      const { y, opts: cmp } = c.reference();
+      const ranOn: Kernels = gpuCalls(engine) > before ? 'webgpu' : 'cpu';
+      const { y, opts: cmp } = c.reference(ranOn);
       const r = compare(got, y, cmp);
       rows.push({
         backend: engine.backend,
@@ -472,6 +516,7 @@ export async function parityMatrix(engine: Engine, opts: ParityMatrixOptions = {
         worstIndex: r.firstExceeding >= 0 ? r.firstExceeding : (r.worst?.index ?? -1),
         reason: r.verdict.reason,
         ms,
+        ranOn,
       });
     }
   }
