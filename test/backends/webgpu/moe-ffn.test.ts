@@ -1,6 +1,6 @@
 /**
- * engine.moeFfn on WebGPU (exact numerics) against referenceMoeFfn on the
- * GPU's own routing: within gpuMoeFfnBound (src/backends/webgpu/ops/moe-ffn-bound.ts:
+ * engine.moeFfn on WebGPU (exact numerics, and ggml with q8_0 activations)
+ * against referenceMoeFfn (exact) on the GPU's own routing: within gpuMoeFfnBound (src/backends/webgpu/ops/moe-ffn-bound.ts:
  * the engine's matmul and swiglu under WGSL accuracy, the combine in slot
  * order); slot outputs within the same bound terms; dropped tokens get no
  * routed term; same bits on a rerun.
@@ -46,13 +46,14 @@ describe.skipIf(!gpu)('moeFfn on WebGPU', () => {
     return { w, ref, refShared };
   }
 
-  const cases: [MoeRouteOptions, boolean, string][] = [
-    [{ scheme: 'mixtral', k: 2 }, false, 'f32'],
-    [{ scheme: 'qwen2-moe', k: 4 }, true, 'q8_0'],
-    [{ scheme: 'switch', k: 1, capacityFactor: 1 }, false, 'q4_0'],
+  const cases: [MoeRouteOptions, boolean, string, 'exact' | 'ggml'][] = [
+    [{ scheme: 'mixtral', k: 2 }, false, 'f32', 'exact'],
+    [{ scheme: 'qwen2-moe', k: 4 }, true, 'q8_0', 'exact'],
+    [{ scheme: 'switch', k: 1, capacityFactor: 1 }, false, 'q4_0', 'exact'],
+    [{ scheme: 'qwen2-moe', k: 4 }, true, 'q8_0', 'ggml'],
   ];
-  for (const [routeOpts, shared, type] of cases)
-    it(`${routeOpts.scheme}${shared ? ' + gated shared expert' : ''}, ${type}: within the derived bound of the reference`, async () => {
+  for (const [routeOpts, shared, type, numerics] of cases)
+    it(`${routeOpts.scheme}${shared ? ' + gated shared expert' : ''}, ${type} ${numerics}: within the derived bound of the reference`, async () => {
       const x = uniform(T * D, 11, 1);
       const logits = uniform(T * E, 12, 3);
       const { w, ref, refShared } = weightsOn(type, shared);
@@ -64,12 +65,13 @@ describe.skipIf(!gpu)('moeFfn on WebGPU', () => {
         droppedCount: r.droppedCount,
       };
       const k = routeOpts.k;
-      const res = await e.moeFfn(e.tensor(x, [T, D]), r, w, { slotOutputs: true });
+      const res = await e.moeFfn(e.tensor(x, [T, D]), r, w, { slotOutputs: true, numerics });
       const out = await res.out.read();
       const slots = await res.slots!.read();
       const refSlots = new Float64Array(T * k * D);
       const want = referenceMoeFfn(x, T, D, route, k, ref, refShared, refSlots);
-      const bound = gpuMoeFfnBound(x, T, D, route, k, ref, refShared);
+      const block = numerics === 'ggml' ? 32 : 0;
+      const bound = gpuMoeFfnBound(x, T, D, route, k, ref, refShared, block);
       const bad: string[] = [];
       for (let i = 0; i < T * D; i++)
         if (!(Math.abs(out[i] - want[i]) <= bound[i]))
@@ -78,7 +80,7 @@ describe.skipIf(!gpu)('moeFfn on WebGPU', () => {
       const one = { ...route, weights: new Float32Array(T * k).fill(1) };
       for (let j = 0; j < k; j++) {
         const only = { ...one, experts: Int32Array.from({ length: T }, (_, t) => route.experts[t * k + j]) };
-        const b = gpuMoeFfnBound(x, T, D, only, 1, ref, null);
+        const b = gpuMoeFfnBound(x, T, D, only, 1, ref, null, block);
         for (let t = 0; t < T; t++)
           for (let d = 0; d < D; d++) {
             const i = (t * k + j) * D + d;
@@ -92,7 +94,7 @@ describe.skipIf(!gpu)('moeFfn on WebGPU', () => {
         for (let t = 0; t < T; t++)
           if (r.dropped[t]) expect(slots.subarray(t * D, (t + 1) * D).every((v) => v === 0)).toBe(true);
       }
-      const again = await e.moeFfn(e.tensor(x, [T, D]), r, w);
+      const again = await e.moeFfn(e.tensor(x, [T, D]), r, w, { numerics });
       expect(await again.out.read()).toEqual(out);
       expect(again.slots).toBeUndefined();
       expect(e.opReport().moeFfn.cpu).toBe(0);
