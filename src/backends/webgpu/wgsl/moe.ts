@@ -6,12 +6,13 @@
  *   logit, into a scratch [T, E] (written once, so group scores and the
  *   top-k read the same bits).
  * - moeRouteWgsl: one workgroup per token. Group scores (one invocation per
- *   group: the sum of its top-2), the kept groups, then k rounds of a
- *   workgroup argmax. Ranking is on integer keys: the f32 bits mapped to an
- *   order-preserving u32 (−0 as +0, NaN lowest), ties to the lower index, so
- *   selection is exact on the values the kernel reads (the logits for the
- *   softmax schemes). Round r takes the best (key, index) strictly after
- *   round r − 1's in that total order: no flags, and experts are distinct.
+ *   group: the sum of its top-2), the kept groups, then each eligible
+ *   expert's rank: how many eligible experts come before it in the total
+ *   order (larger key, then lower index), the key being the f32 bits mapped
+ *   to an order-preserving u32 (−0 as +0, NaN lowest). Ranks are distinct
+ *   integers, so the experts of rank < k are the selection, listed in order
+ *   and distinct, and selection is exact on the values the kernel reads (the
+ *   logits for the softmax schemes). One barrier, no per-round reductions.
  *   Then the weights (invocation 0, over the k selected; a full softmax sums
  *   exp over E in a fixed halving tree).
  * - moeCapacityWgsl: switch capacity, one invocation per expert walking the
@@ -75,10 +76,9 @@ export function moeRouteWgsl(WG: number = MOE_WG): string {
 ${WGSL_GRID}
 const NONE: u32 = 0xffffffffu;
 const NORM_MIN: f32 = 6.103515625e-5;
-var<workgroup> rkey: array<u32, ${WG}>;
-var<workgroup> ridx: array<u32, ${WG}>;
 var<workgroup> rsum: array<f32, ${WG}>;
 var<workgroup> kept: array<u32, ${WG}>;
+var<workgroup> top: u32;
 
 // Order-preserving key of an f32 (integer only: exact, immune to flushing).
 fn okey(v: f32) -> u32 {
@@ -134,32 +134,23 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     workgroupBarrier();
   }
 
-  var lk = NONE;
-  var li = 0u;
-  var first = 0u;
-  for (var r = 0u; r < k; r++) {
-    var bk = 0u; var bi = NONE;
-    for (var i = lid; i < E; i += ${WG}u) {
-      if (nGroup > 1u && kept[i / size] == 0u) { continue; }
-      let kk = okey(sel[row + i]);
-      if ((kk < lk || (kk == lk && i > li)) && beats(kk, i, bk, bi)) { bk = kk; bi = i; }
+  // Each eligible expert's rank among the eligible ones in the total order (key desc, index asc):
+  // ranks are distinct, the k smallest are the selection, in order.
+  for (var i = lid; i < E; i += ${WG}u) {
+    if (nGroup > 1u && kept[i / size] == 0u) { continue; }
+    let ki = okey(sel[row + i]);
+    var rank = 0u;
+    for (var j = 0u; j < E && rank < k; j++) {
+      if (nGroup > 1u && kept[j / size] == 0u) { continue; }
+      let kj = okey(sel[row + j]);
+      if (kj > ki || (kj == ki && j < i)) { rank++; }
     }
-    rkey[lid] = bk;
-    ridx[lid] = bi;
-    workgroupBarrier();
-    for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
-      if (lid < s && beats(rkey[lid + s], ridx[lid + s], rkey[lid], ridx[lid])) {
-        rkey[lid] = rkey[lid + s];
-        ridx[lid] = ridx[lid + s];
-      }
-      workgroupBarrier();
-    }
-    lk = rkey[0];
-    li = ridx[0];
-    if (r == 0u) { first = li; }
-    if (lid == 0u) { experts[t * k + r] = f32(li); }
-    workgroupBarrier();
+    if (rank < k) { experts[t * k + rank] = f32(i); }
+    if (rank == 0u) { top = i; }
   }
+  storageBarrier();
+  workgroupBarrier();
+  let first = top;
 
   // Full softmax: Σ exp(l − m) over E, m = the top-1 logit (the max: softmax selects on the logits).
   var total = 0.0;
