@@ -204,6 +204,47 @@ describe.runIf(haveChromium || process.env.CI)('in headless Chromium', () => {
     }
   });
 
+  it('runs the model and the parity matrix on WebGPU (SwiftShader), every op on the GPU', async (ctx) => {
+    const page = await browser.newPage();
+    const logs: string[] = [];
+    page.on('console', (m) => logs.push(m.text()));
+    page.on('pageerror', (e) => logs.push(String(e)));
+    try {
+      await page.goto(`${isolated.url}/blank.html`);
+      const hasAdapter = await page.evaluate(async () => Boolean(await navigator.gpu?.requestAdapter()));
+      // Under CI no adapter is a failure (skipped GPU tests don't count); elsewhere a skip that says why.
+      if (!hasAdapter && !process.env.CI) ctx.skip('this Chromium offers no WebGPU adapter');
+      await page.goto(`${isolated.url}/index.html?webgpu=1`);
+      const r = await pageResult(page).catch((e: Error) => {
+        throw new Error(`${e.message}\npage console:\n${logs.join('\n')}`);
+      });
+      expect(r.webgpuAdapter).toMatch(/swiftshader/);
+      const gpu = r.runs.find((x) => x.label === 'webgpu')!;
+      expect(gpu.backend).toBe('webgpu');
+      // WGSL fixes no rounding (sums reordered, exp and division to a few ULP): judged against the
+      // float64 reference at the f32 forward bound, not bit for bit against wasm.
+      expect(gpu.referencePass, gpu.referenceReason).toBe(true);
+      expect(gpu.tokens).toEqual(node.wasmTokens);
+      // A fallback to the CPU would make this a wasm test: every op of the model ran on the GPU.
+      expect(Object.entries(gpu.opReport!).filter(([, n]) => n.cpu > 0)).toEqual([]);
+      const matrix = r.parity.find((m) => m.backend === 'webgpu')!;
+      expect(matrix.rows.filter((p) => !p.pass)).toEqual([]);
+      expect(new Set(matrix.rows.map((p) => p.op.split(' ')[0]))).toEqual(new Set(PARITY_OPS));
+      // Every case on the GPU, held to the WGSL-derived bounds, but ggml-numerics attention, which
+      // promises ggml's CPU bits and so runs on the CPU by design (test/backends/webgpu/parity.test.ts).
+      const casesOnCpu = matrix.rows.filter((p) => p.ranOn === 'cpu').map((p) => p.op);
+      expect(new Set(casesOnCpu)).toEqual(new Set(['attention (ggml)']));
+      const png = await page.locator('#tables').screenshot();
+      if (process.env.PLUMBLINE_SCREENSHOT)
+        await writeFile(`${process.env.PLUMBLINE_SCREENSHOT}.webgpu.png`, png);
+      const census = await pixelCensus(page, png);
+      expect(census.ink / (census.width * census.height)).toBeGreaterThan(0.1);
+      expect(census.fail).toBe(0);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('offers a WebGPU adapter (SwiftShader) to the page', async (ctx) => {
     const page = await browser.newPage();
     try {

@@ -70,6 +70,8 @@ export interface PageResult {
       /** Worst |a − r| / bound (bound mode), else null. */
       worstRatio: number | null;
       reason: string;
+      /** Whose kernels computed the case (so whose bounds judged it): 'cpu' or 'webgpu'. */
+      ranOn: string;
     }[];
   }[];
   /** What navigator.gpu offered, when the WebGPU run was asked for. */

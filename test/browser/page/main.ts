@@ -141,11 +141,12 @@ function render(r: PageResult, node: NodeResult): void {
   for (const m of r.parity) {
     table(
       `Op parity matrix in this browser: ${m.backend}, ${m.threads} threads, against the float64 reference`,
-      ['op', 'dtype', 'shape', 'tier', 'worst |a − r| / bound', 'verdict'],
+      ['op', 'dtype', 'shape', 'ran on', 'tier', 'worst |a − r| / bound', 'verdict'],
       m.rows.map((p) => [
         p.op,
         p.dtype,
         p.shape,
+        p.ranOn,
         p.tier,
         p.worstRatio === null ? '—' : p.worstRatio.toPrecision(3),
         { text: p.pass ? 'pass' : 'FAIL', pass: p.pass },
@@ -191,6 +192,7 @@ async function main(): Promise<void> {
         pass: p.pass,
         worstRatio: p.worstRatio,
         reason: p.reason,
+        ranOn: p.ranOn,
       }));
       result.parity.push({ backend: engine.backend, threads: engine.threads, rows });
     } finally {
