@@ -55,6 +55,12 @@ export interface ReplayContext {
   tierFor(kind: ReplayStageKind, weightType?: string): TierName;
   /** Whether the candidate captured this stage (rules may read another form of an input that was not). */
   captured(name: string): boolean;
+  /**
+   * Whose kernels computed the candidate (its metadata's backend): 'webgpu'
+   * traces are held to the larger of the CPU and the WGSL-derived kernel
+   * bounds (a WebGPU engine runs some ops on the CPU), the others to the CPU's.
+   */
+  kernels: 'cpu' | 'webgpu';
 }
 
 /**

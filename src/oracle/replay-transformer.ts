@@ -45,6 +45,12 @@ import {
   type ReplayRule,
   registerReplayRule,
 } from './replay-rules.js';
+import {
+  attentionOutputGpuBound,
+  attentionScoresGpuBound,
+  attentionSoftmaxGpuBound,
+} from './webgpu-attention-bound.js';
+import { rmsNormGpuBound, ropeGpuBound, siluGpuBound, swigluGpuBound } from './webgpu-nn-bounds.js';
 
 type Vec = Float32Array | Float64Array;
 const F32 = GGML_TYPES.f32;
@@ -101,6 +107,20 @@ function rowsOf(x: Vec, width: number, what: string): number {
   return x.length / width;
 }
 
+/** The CPU kernels' bound, or on a WebGPU trace the larger of it and the WGSL kernels' (per element). */
+function kernelBoundFor(
+  ctx: ReplayContext,
+  cpu: ArrayLike<number>,
+  gpu: () => ArrayLike<number>,
+): Float64Array {
+  const out = Float64Array.from(cpu);
+  if (ctx.kernels === 'webgpu') {
+    const g = gpu();
+    for (let i = 0; i < out.length; i++) out[i] = Math.max(out[i], g[i]);
+  }
+  return out;
+}
+
 /** y = x·Wᵀ (+ b) from a candidate input and a GGUF weight, at the weight's tier. */
 async function linear(
   ctx: ReplayContext,
@@ -152,7 +172,9 @@ async function rmsNorm(ctx: ReplayContext, x: Vec, weight: string, width: number
     tier: ctx.tierFor('elementwise'),
     K: width + 6,
     magnitude: abs(y),
-    kernelBound: rmsNormBound(x, w, rows, width, eps, y),
+    kernelBound: kernelBoundFor(ctx, rmsNormBound(x, w, rows, width, eps, y), () =>
+      rmsNormGpuBound(x, w, rows, width, eps, y),
+    ),
   };
 }
 
@@ -225,7 +247,9 @@ function ropeRule(which: 'q' | 'k'): ReplayRule {
         tier: ctx.tierFor('elementwise'),
         K: 2,
         magnitude,
-        kernelBound: ropeBound(x, ctx.positions, q),
+        kernelBound: kernelBoundFor(ctx, ropeBound(x, ctx.positions, q), () =>
+          ropeGpuBound(x, ctx.positions, q),
+        ),
       };
     },
   };
@@ -306,16 +330,27 @@ function attentionRule(part: AttentionPart): ReplayRule {
       if (part === 'attn_scores') {
         const y = ref.scores as Float64Array;
         const m = ref.stats.scoreElementMagnitude as Float64Array;
-        return { y, tier, K: h.headDim + 1, magnitude: m, kernelBound: attentionScoresBound(ref, dims) };
+        const kernelBound = kernelBoundFor(ctx, attentionScoresBound(ref, dims), () =>
+          attentionScoresGpuBound(ref, dims),
+        );
+        return { y, tier, K: h.headDim + 1, magnitude: m, kernelBound };
       }
       if (part === 'attn_softmax') {
         const y = ref.softmax as Float64Array;
-        return { y, tier, K: n, magnitude: abs(y), kernelBound: attentionSoftmaxBound(ref, dims) };
+        const kernelBound = kernelBoundFor(ctx, attentionSoftmaxBound(ref, dims), () =>
+          attentionSoftmaxGpuBound(ref, dims),
+        );
+        return { y, tier, K: n, magnitude: abs(y), kernelBound };
       }
       const paths: AttentionPath[] = ['prefill', 'decode', 'ggml'];
       const bounds = paths.map((path) =>
         attentionOutputBound(ref, dims, { path, blockSize: FLASH_BLOCK, chunkSize: DECODE_CHUNK }),
       );
+      if (ctx.kernels === 'webgpu')
+        bounds.push(
+          attentionOutputGpuBound(ref, dims, 'prefill'),
+          attentionOutputGpuBound(ref, dims, 'decode'),
+        );
       const kernelBound = bounds[0].map((_, i) => Math.max(...bounds.map((b) => b[i])));
       return { y: ref.out, tier, K: h.headDim + n, magnitude: ref.stats.magnitude, kernelBound };
     },
@@ -363,13 +398,14 @@ const TRANSFORMER_RULES: Record<string, ReplayRule> = {
   ffn_act: {
     inputs: (l) => [stageName('ffn_gate', l)],
     async recompute(l, x, ctx) {
-      const y = referenceSilu(x.get(stageName('ffn_gate', l)));
+      const gate = x.get(stageName('ffn_gate', l));
+      const y = referenceSilu(gate);
       return {
         y,
         tier: ctx.tierFor('elementwise'),
         K: 3,
         magnitude: abs(y),
-        kernelBound: measuredBound('silu', y),
+        kernelBound: kernelBoundFor(ctx, measuredBound('silu', y), () => siluGpuBound(gate, y)),
       };
     },
   },
@@ -378,13 +414,14 @@ const TRANSFORMER_RULES: Record<string, ReplayRule> = {
     inputs: (l) => [stageName('ffn_gate', l), stageName('ffn_up', l)],
     async recompute(l, x, ctx) {
       const up = x.get(stageName('ffn_up', l));
-      const y = referenceSwiglu(x.get(stageName('ffn_gate', l)), up);
+      const gate = x.get(stageName('ffn_gate', l));
+      const y = referenceSwiglu(gate, up);
       return {
         y,
         tier: ctx.tierFor('elementwise'),
         K: 4,
         magnitude: abs(y),
-        kernelBound: swigluBound(up, y),
+        kernelBound: kernelBoundFor(ctx, swigluBound(up, y), () => swigluGpuBound(gate, up, y)),
       };
     },
   },

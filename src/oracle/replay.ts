@@ -264,6 +264,7 @@ async function replayAll(cand: Trace, model: ReplayModel, o: RunOptions): Promis
     lastLayer,
     tierFor: (kind, weight) => resolveTier(o.tier, o.numerics, kind, weight),
     captured: (name) => cand.get(name) !== undefined,
+    kernels: cand.metadata.backend === 'webgpu' ? 'webgpu' : 'cpu',
   };
   // Maps that reorder Q/K per head (Hugging Face) need the head size.
   const readOpts = h ? { headDim: h.headDim } : {};
