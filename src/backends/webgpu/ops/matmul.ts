@@ -8,7 +8,8 @@
  * dequant pass into an f32 copy, needs no N·K·4-byte temporary (which can
  * exceed the device's binding limit where the quantized weights do not).
  * Tier: f32 with the magnitude bound γ(K, 2^-24)·Σ|x||w| — every kernel sums
- * K correctly rounded products in a fixed tree (WGSL module headers).
+ * K correctly rounded products in a fixed tree (WGSL module headers) — plus
+ * 2K·2^-126 where a device flushes subnormal products or sums to zero.
  *
  * `ggml` numerics, every weight type ggml's CPU backend quantizes activations
  * for: x quantized on the GPU to q8_0 / q8_1 / q8_K (byte-identical to

@@ -17,7 +17,8 @@
  * Numerics: products and sums are correctly rounded f32 operations (a
  * product may be fused into the following sum); a sum of K products in any
  * fixed tree is within γ(K, 2^-24)·Σ|x||w| of the exact dot (Higham), so
- * both kernels are held to the f32 tier with that magnitude bound. The order
+ * both kernels are held to the f32 tier with that magnitude bound (plus
+ * 2K·2^-126: WGSL lets a device flush each subnormal product or sum to zero). The order
  * is fixed by the shapes alone: the same inputs give the same bits.
  *
  * Bindings: 0 params [M, N, K, tilesN], 1 x: array<f32>, 2 w: array<u32>
