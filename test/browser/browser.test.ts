@@ -87,9 +87,16 @@ async function siteFiles(
   return files;
 }
 
+/**
+ * Generous limits: alone here the wasm page takes ~2 s and the WebGPU one ~13 s, but `npm test` runs
+ * other files beside this one on the same cores, and SwiftShader computes on them too.
+ */
+const PAGE_TIMEOUT = 100_000;
+const TEST_TIMEOUT = 120_000;
+
 /** Waits for the page's window.plumbline; an error there fails with its message. */
 async function pageResult(page: Page): Promise<PageResult> {
-  await page.waitForFunction(() => window.plumbline !== undefined, null, { timeout: 45_000 });
+  await page.waitForFunction(() => window.plumbline !== undefined, null, { timeout: PAGE_TIMEOUT });
   const r = await page.evaluate(() => window.plumbline!);
   if ('error' in r) throw new Error(`the page failed: ${r.error}`);
   return r;
@@ -140,49 +147,53 @@ describe.runIf(haveChromium || process.env.CI)('in headless Chromium', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('runs the model on wasm over 2 Web Workers, bit-identical to Node, and renders the parity table', async () => {
-    const page = await browser.newPage();
-    const logs: string[] = [];
-    page.on('console', (m) => logs.push(m.text()));
-    page.on('pageerror', (e) => logs.push(String(e)));
-    try {
-      await page.goto(`${isolated.url}/index.html`);
-      const r = await pageResult(page).catch((e: Error) => {
-        throw new Error(`${e.message}\npage console:\n${logs.join('\n')}`);
-      });
-      expect(r.crossOriginIsolated).toBe(true);
-      const [simd, best] = r.runs;
-      expect(simd).toMatchObject({ backend: 'wasm-simd', threads: 2, bitIdentical: true, maxUlp: 0 });
-      // Checked here too, not only on the page's word: the bytes that came back are Node's bytes.
-      expect(Buffer.from(base64ToF32(simd.logits).buffer).equals(Buffer.from(nodeWasm.buffer))).toBe(true);
-      expect(simd.tokens).toEqual(node.wasmTokens);
-      expect(simd.referencePass, simd.referenceReason).toBe(true);
-      // The best build this browser validates (relaxed SIMD in Chromium): within the f32 forward bound.
-      expect(best.backend).toMatch(/^wasm-(relaxed-)?simd$/);
-      expect(best.threads).toBe(2);
-      expect(best.referencePass, best.referenceReason).toBe(true);
-      expect(best.tokens).toEqual(node.wasmTokens);
-      if (best.backend === 'wasm-simd') expect(best.bitIdentical).toBe(true);
+  it(
+    'runs the model on wasm over 2 Web Workers, bit-identical to Node, and renders the parity table',
+    async () => {
+      const page = await browser.newPage();
+      const logs: string[] = [];
+      page.on('console', (m) => logs.push(m.text()));
+      page.on('pageerror', (e) => logs.push(String(e)));
+      try {
+        await page.goto(`${isolated.url}/index.html`);
+        const r = await pageResult(page).catch((e: Error) => {
+          throw new Error(`${e.message}\npage console:\n${logs.join('\n')}`);
+        });
+        expect(r.crossOriginIsolated).toBe(true);
+        const [simd, best] = r.runs;
+        expect(simd).toMatchObject({ backend: 'wasm-simd', threads: 2, bitIdentical: true, maxUlp: 0 });
+        // Checked here too, not only on the page's word: the bytes that came back are Node's bytes.
+        expect(Buffer.from(base64ToF32(simd.logits).buffer).equals(Buffer.from(nodeWasm.buffer))).toBe(true);
+        expect(simd.tokens).toEqual(node.wasmTokens);
+        expect(simd.referencePass, simd.referenceReason).toBe(true);
+        // The best build this browser validates (relaxed SIMD in Chromium): within the f32 forward bound.
+        expect(best.backend).toMatch(/^wasm-(relaxed-)?simd$/);
+        expect(best.threads).toBe(2);
+        expect(best.referencePass, best.referenceReason).toBe(true);
+        expect(best.tokens).toEqual(node.wasmTokens);
+        if (best.backend === 'wasm-simd') expect(best.bitIdentical).toBe(true);
 
-      expect(r.parity).toHaveLength(1);
-      const { rows } = r.parity[0];
-      expect(rows.filter((p) => !p.pass)).toEqual([]);
-      expect(new Set(rows.map((p) => p.op.split(' ')[0]))).toEqual(new Set(PARITY_OPS));
+        expect(r.parity).toHaveLength(1);
+        const { rows } = r.parity[0];
+        expect(rows.filter((p) => !p.pass)).toEqual([]);
+        expect(new Set(rows.map((p) => p.op.split(' ')[0]))).toEqual(new Set(PARITY_OPS));
 
-      const tables = page.locator('#tables');
-      const png = await tables.screenshot();
-      if (process.env.PLUMBLINE_SCREENSHOT) await writeFile(process.env.PLUMBLINE_SCREENSHOT, png);
-      const census = await pixelCensus(page, png);
-      const pixels = census.width * census.height;
-      expect(pixels).toBeGreaterThan(200 * 200);
-      // Text, rules and fills cover well over a tenth of a table's area; a blank capture covers none.
-      expect(census.ink / pixels).toBeGreaterThan(0.1);
-      expect(census.pass).toBeGreaterThan(0);
-      expect(census.fail).toBe(0);
-    } finally {
-      await page.close();
-    }
-  });
+        const tables = page.locator('#tables');
+        const png = await tables.screenshot();
+        if (process.env.PLUMBLINE_SCREENSHOT) await writeFile(process.env.PLUMBLINE_SCREENSHOT, png);
+        const census = await pixelCensus(page, png);
+        const pixels = census.width * census.height;
+        expect(pixels).toBeGreaterThan(200 * 200);
+        // Text, rules and fills cover well over a tenth of a table's area; a blank capture covers none.
+        expect(census.ink / pixels).toBeGreaterThan(0.1);
+        expect(census.pass).toBeGreaterThan(0);
+        expect(census.fail).toBe(0);
+      } finally {
+        await page.close();
+      }
+    },
+    TEST_TIMEOUT,
+  );
 
   it('without cross-origin isolation runs on one thread and says why', async () => {
     const page = await browser.newPage();
@@ -204,46 +215,50 @@ describe.runIf(haveChromium || process.env.CI)('in headless Chromium', () => {
     }
   });
 
-  it('runs the model and the parity matrix on WebGPU (SwiftShader), every op on the GPU', async (ctx) => {
-    const page = await browser.newPage();
-    const logs: string[] = [];
-    page.on('console', (m) => logs.push(m.text()));
-    page.on('pageerror', (e) => logs.push(String(e)));
-    try {
-      await page.goto(`${isolated.url}/blank.html`);
-      const hasAdapter = await page.evaluate(async () => Boolean(await navigator.gpu?.requestAdapter()));
-      // Under CI no adapter is a failure (skipped GPU tests don't count); elsewhere a skip that says why.
-      if (!hasAdapter && !process.env.CI) ctx.skip('this Chromium offers no WebGPU adapter');
-      await page.goto(`${isolated.url}/index.html?webgpu=1`);
-      const r = await pageResult(page).catch((e: Error) => {
-        throw new Error(`${e.message}\npage console:\n${logs.join('\n')}`);
-      });
-      expect(r.webgpuAdapter).toMatch(/swiftshader/);
-      const gpu = r.runs.find((x) => x.label === 'webgpu')!;
-      expect(gpu.backend).toBe('webgpu');
-      // WGSL fixes no rounding (sums reordered, exp and division to a few ULP): judged against the
-      // float64 reference at the f32 forward bound, not bit for bit against wasm.
-      expect(gpu.referencePass, gpu.referenceReason).toBe(true);
-      expect(gpu.tokens).toEqual(node.wasmTokens);
-      // A fallback to the CPU would make this a wasm test: every op of the model ran on the GPU.
-      expect(Object.entries(gpu.opReport!).filter(([, n]) => n.cpu > 0)).toEqual([]);
-      const matrix = r.parity.find((m) => m.backend === 'webgpu')!;
-      expect(matrix.rows.filter((p) => !p.pass)).toEqual([]);
-      expect(new Set(matrix.rows.map((p) => p.op.split(' ')[0]))).toEqual(new Set(PARITY_OPS));
-      // Every case on the GPU, held to the WGSL-derived bounds, but ggml-numerics attention, which
-      // promises ggml's CPU bits and so runs on the CPU by design (test/backends/webgpu/parity.test.ts).
-      const casesOnCpu = matrix.rows.filter((p) => p.ranOn === 'cpu').map((p) => p.op);
-      expect(new Set(casesOnCpu)).toEqual(new Set(['attention (ggml)']));
-      const png = await page.locator('#tables').screenshot();
-      if (process.env.PLUMBLINE_SCREENSHOT)
-        await writeFile(`${process.env.PLUMBLINE_SCREENSHOT}.webgpu.png`, png);
-      const census = await pixelCensus(page, png);
-      expect(census.ink / (census.width * census.height)).toBeGreaterThan(0.1);
-      expect(census.fail).toBe(0);
-    } finally {
-      await page.close();
-    }
-  });
+  it(
+    'runs the model and the parity matrix on WebGPU (SwiftShader), every op on the GPU',
+    async (ctx) => {
+      const page = await browser.newPage();
+      const logs: string[] = [];
+      page.on('console', (m) => logs.push(m.text()));
+      page.on('pageerror', (e) => logs.push(String(e)));
+      try {
+        await page.goto(`${isolated.url}/blank.html`);
+        const hasAdapter = await page.evaluate(async () => Boolean(await navigator.gpu?.requestAdapter()));
+        // Under CI no adapter is a failure (skipped GPU tests don't count); elsewhere a skip that says why.
+        if (!hasAdapter && !process.env.CI) ctx.skip('this Chromium offers no WebGPU adapter');
+        await page.goto(`${isolated.url}/index.html?webgpu=1`);
+        const r = await pageResult(page).catch((e: Error) => {
+          throw new Error(`${e.message}\npage console:\n${logs.join('\n')}`);
+        });
+        expect(r.webgpuAdapter).toMatch(/swiftshader/);
+        const gpu = r.runs.find((x) => x.label === 'webgpu')!;
+        expect(gpu.backend).toBe('webgpu');
+        // WGSL fixes no rounding (sums reordered, exp and division to a few ULP): judged against the
+        // float64 reference at the f32 forward bound, not bit for bit against wasm.
+        expect(gpu.referencePass, gpu.referenceReason).toBe(true);
+        expect(gpu.tokens).toEqual(node.wasmTokens);
+        // A fallback to the CPU would make this a wasm test: every op of the model ran on the GPU.
+        expect(Object.entries(gpu.opReport!).filter(([, n]) => n.cpu > 0)).toEqual([]);
+        const matrix = r.parity.find((m) => m.backend === 'webgpu')!;
+        expect(matrix.rows.filter((p) => !p.pass)).toEqual([]);
+        expect(new Set(matrix.rows.map((p) => p.op.split(' ')[0]))).toEqual(new Set(PARITY_OPS));
+        // Every case on the GPU, held to the WGSL-derived bounds, but ggml-numerics attention, which
+        // promises ggml's CPU bits and so runs on the CPU by design (test/backends/webgpu/parity.test.ts).
+        const casesOnCpu = matrix.rows.filter((p) => p.ranOn === 'cpu').map((p) => p.op);
+        expect(new Set(casesOnCpu)).toEqual(new Set(['attention (ggml)']));
+        const png = await page.locator('#tables').screenshot();
+        if (process.env.PLUMBLINE_SCREENSHOT)
+          await writeFile(`${process.env.PLUMBLINE_SCREENSHOT}.webgpu.png`, png);
+        const census = await pixelCensus(page, png);
+        expect(census.ink / (census.width * census.height)).toBeGreaterThan(0.1);
+        expect(census.fail).toBe(0);
+      } finally {
+        await page.close();
+      }
+    },
+    TEST_TIMEOUT,
+  );
 
   it('offers a WebGPU adapter (SwiftShader) to the page', async (ctx) => {
     const page = await browser.newPage();
