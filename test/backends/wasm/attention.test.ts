@@ -35,6 +35,7 @@ import {
   wasmExp,
 } from '../../helpers/attention-cases.js';
 import { attentionRuntime } from '../../helpers/attention-runtime.js';
+import { emulateExactDecode } from '../../helpers/exact-attention.js';
 import { emulateGgmlAttention } from '../../helpers/ggml-attention.js';
 
 const { rt, compiled } = await attentionRuntime();
@@ -203,6 +204,68 @@ describe('decode over long caches', () => {
       const q = x.q.subarray(i * 4 * 80, (i + 1) * 4 * 80);
       const d = runWasm(rt, dimsOf(one, 'f16', { positions: [p] }), { ...x, q }).out;
       expect(bitsEqual(d, both.subarray(i * 320, (i + 1) * 320))).toBe(true);
+    }
+  });
+});
+
+describe('exact decode bit for bit against the emulation of its documented order', () => {
+  // SIMD128 build only (no fused multiply-add); the relaxed build is held to the bound in a child process.
+  const simd = rt.build === 'wasm-simd';
+
+  it.runIf(simd)('every GQA ratio, ragged head dims, chunks, windows; f32 and f16 K/V', () => {
+    const cases: [Shape, Record<string, unknown>][] = [
+      [{ nQ: 1, nKv: 1000, nHead: 8, nHeadKv: 2, headDim: 128 }, {}],
+      [{ nQ: 1, nKv: 600, nHead: 8, nHeadKv: 8, headDim: 128 }, { window: 333 }],
+      [{ nQ: 1, nKv: 530, nHead: 6, nHeadKv: 2, headDim: 80 }, { positions: [300] }],
+      [
+        { nQ: 1, nKv: 300, nHead: 10, nHeadKv: 2, headDim: 36 },
+        { causal: false, scale: 0.7 },
+      ],
+      [{ nQ: 1, nKv: 270, nHead: 16, nHeadKv: 2, headDim: 130 }, {}],
+      [{ nQ: 1, nKv: 77, nHead: 4, nHeadKv: 2, headDim: 7 }, { window: 20 }],
+      [{ nQ: 1, nKv: 40, nHead: 9, nHeadKv: 3, headDim: 12 }, {}],
+      [{ nQ: 1, nKv: 3, nHead: 5, nHeadKv: 1, headDim: 5 }, {}],
+    ];
+    for (const [s, opts] of cases) {
+      for (const kv of KV_TYPES) {
+        const x = makeInputs(s, 61, kv, 1.5);
+        const dims = dimsOf(s, kv, opts);
+        const want = emulateExactDecode(x.q, x.k, x.v, dims, exp32);
+        expect(bitsEqual(runWasm(rt, dims, x).out, want), `${JSON.stringify(s)} ${kv}`).toBe(true);
+      }
+    }
+  });
+
+  it.runIf(simd)('f16 zeros, subnormals, inf and NaN in K or V, and queries beyond 2^16', () => {
+    const s: Shape = { nQ: 1, nKv: 300, nHead: 8, nHeadKv: 2, headDim: 64 };
+    const patch = (bits: Uint16Array, at: number[], h: number) => {
+      const b = bits.slice();
+      for (const i of at) b[i] = h;
+      return [b, Float32Array.from(b, (y) => f16ToF32(y))] as const;
+    };
+    const x = makeInputs(s, 67, 'f16');
+    const tiny = Uint16Array.from(x.kBits, (h, i) =>
+      i % 3 === 0 ? h & 0x83ff : i % 7 === 0 ? h & 0x8000 : h,
+    );
+    const variants: [string, Uint16Array, Uint16Array, Float32Array?][] = [
+      ['subnormal and signed-zero K and V', tiny, tiny],
+      ['inf in K', patch(x.kBits, [5000], 0x7c00)[0], x.vBits],
+      ['-inf in V', x.kBits, patch(x.vBits, [20000], 0xfc00)[0]],
+      ['NaN in V', x.kBits, patch(x.vBits, [130], 0x7e01)[0]],
+      ['|q| ≥ 2^16', x.kBits, x.vBits, x.q.map((y, i) => (i === 9 ? 70000 : y * 3))],
+    ];
+    for (const [what, kBits, vBits, q] of variants) {
+      const y = {
+        ...x,
+        q: q ?? x.q,
+        kBits,
+        vBits,
+        k: Float32Array.from(kBits, (h) => f16ToF32(h)),
+        v: Float32Array.from(vBits, (h) => f16ToF32(h)),
+      };
+      const dims = dimsOf(s, 'f16');
+      const got = runWasm(rt, dims, y).out;
+      expect(sameValues(got, emulateExactDecode(y.q, y.k, y.v, dims, exp32)), what).toBe(true);
     }
   });
 });
