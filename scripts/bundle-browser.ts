@@ -12,9 +12,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BuildOptions, Plugin } from 'esbuild';
 import * as esbuild from 'esbuild';
+import { BUILD_FILES } from '../src/backends/wasm/module.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-export const WASM_FILES = ['plumbline.simd.wasm', 'plumbline.relaxed.wasm'];
 
 /** The wasm builds lie beside the bundle, not in ../../../build/ as in the source tree. */
 const wasmBesideBundle: Plugin = {
@@ -59,7 +59,7 @@ export async function bundleBrowser(outdir = join(root, 'dist', 'browser')): Pro
     outfile: join(out, 'worker.js'),
   });
   const written = [join(out, 'plumbline.js'), join(out, 'worker.js')];
-  for (const f of WASM_FILES) {
+  for (const f of Object.values(BUILD_FILES)) {
     await copyFile(join(root, 'build', f), join(out, f));
     written.push(join(out, f));
   }

@@ -16,7 +16,8 @@ export interface KernelExports {
   [kernel: string]: (...args: number[]) => number | undefined;
 }
 
-const BUILD_FILES: Record<WasmBuild, string> = {
+/** Each build's file in build/ (scripts/bundle-browser.ts copies them beside the bundle). */
+export const BUILD_FILES: Readonly<Record<WasmBuild, string>> = {
   'wasm-relaxed-simd': 'plumbline.relaxed.wasm',
   'wasm-simd': 'plumbline.simd.wasm',
 };
