@@ -1,0 +1,47 @@
+/**
+ * Checks shared by the WebGPU matmul suites (test/backends/webgpu/matmul*.test.ts).
+ *
+ * The exact-numerics bound: weights decoded to their exact f32 values, f32 activations, f32 sums
+ * of K correctly rounded products in a fixed tree, so every element is within
+ * γ(K, 2^-24)·Σ|x||w| of the float64 dot (Higham; any summation tree of K terms), plus 2K·2^-126
+ * because WGSL may flush subnormal results to zero: each of the K products and K sums loses less
+ * than 2^-126 (absolute) that way. Inputs flushed to zero lose |x|·|w| instead; the only
+ * subnormal inputs in the suites are bf16 weights against |x| < 1, below that.
+ */
+import { referenceMatmul } from '../../src/backends/reference/matmul.js';
+import { dotBound, UNIT_ROUNDOFF } from '../../src/oracle/tiers.js';
+
+/** Elements of y outside the bound around the float64 reference (NaN and ±inf must match exactly). */
+export function boundFailures(
+  label: string,
+  y: Float32Array,
+  x: Float32Array,
+  w: Float32Array,
+  M: number,
+  N: number,
+  K: number,
+): string[] {
+  const ref = referenceMatmul(x, w, M, N, K);
+  const out: string[] = [];
+  for (let i = 0; i < M * N; i++) {
+    const bound = dotBound(K, UNIT_ROUNDOFF.f32, ref.magnitude[i], 1, 2 * K * 2 ** -126);
+    const ok = Number.isFinite(ref.y[i]) ? Math.abs(y[i] - ref.y[i]) <= bound : Object.is(y[i], ref.y[i]);
+    if (!ok) {
+      out.push(
+        `${label}: y[${Math.floor(i / N)}, ${i % N}] = ${y[i]}, reference ${ref.y[i]}, bound ${bound}`,
+      );
+      if (out.length >= 3) break;
+    }
+  }
+  return out;
+}
+
+/** Whether two f32 arrays hold the same bits. */
+export function bitsEqual(a: Float32Array, b: Float32Array): boolean {
+  return (
+    Buffer.compare(
+      Buffer.from(a.buffer, a.byteOffset, a.byteLength),
+      Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+    ) === 0
+  );
+}
