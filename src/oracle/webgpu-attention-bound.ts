@@ -3,11 +3,12 @@
  * attention.ts) against the float64 reference: the derivation of
  * attention-bound.ts (read it first) with WGSL's accuracy in place of the
  * wasm kernels', never tuned:
- * - exp is within (3 + 2|x|) ULP, a relative (3 + 2|x|)·2u: along one
- *   contribution's chain of n_r + 1 exps the arguments telescope to m − s_j,
- *   so the chain costs (n_r + 1)·6u + 4u(m − s_j) (with the argument's own
- *   rounding, 5u(m − s_j)); normalizing by l averages that to 5u·ln n;
- * - the final O / l is a 2.5-ULP division (5u);
+ * - + − × round either way (WGSL fixes no rounding mode): u = 2^-23, one ULP;
+ * - exp is within (3 + 2|x|) ULP: along one contribution's chain of n_r + 1
+ *   exps the arguments telescope to m − s_j, so the chain costs
+ *   (n_r + 1)·3 ULP + 2 ULP·(m − s_j) (with the argument's own rounding,
+ *   (2 ULP + u)(m − s_j)); normalizing by l averages that to (2 ULP + u)·ln n;
+ * - the final O / l is a 2.5-ULP division;
  * - accumulation: a product passes at most ATTN_BLOCK additions inside its
  *   block, then per later block one rescale and one addition, and per chunk
  *   (decode) one scaling and one addition: γ(B + 2n_b + 2n_c + 4, u);
@@ -20,16 +21,23 @@
 import type { ReferenceAttention } from '../backends/reference/attention.js';
 import { ATTN_BLOCK, ATTN_CHUNK } from '../backends/webgpu/wgsl/attention.js';
 import { rowSumDepth } from '../backends/webgpu/wgsl/nn-common.js';
+import { WGSL_ULP } from '../backends/webgpu/wgsl/numerics.js';
 import type { AttentionDims } from '../ops/attention.js';
-import { gamma, UNIT_ROUNDOFF } from './tiers.js';
+import { gamma } from './tiers.js';
 
-const U = UNIT_ROUNDOFF.f32;
+/**
+ * One + − × (WGSL fixes no rounding mode: a result may round up or down, so
+ * 1 ULP, 2^-23 relative — not round-to-nearest's 2^-24).
+ */
+const U = WGSL_ULP;
+/** One ULP of a result, relative (the unit of WGSL's exp and division accuracy). */
+const ULP = WGSL_ULP;
 const FTZ = 2 ** -125;
-/** exp's relative error at argument 0 ((3 ULP), per exp in a chain. */
-const EXP0 = 6 * U;
+/** exp's relative error at argument 0 (3 ULP), per exp in a chain. */
+const EXP0 = 3 * ULP;
 /** Per unit of |argument|: 2 ULP from exp, one rounding of the argument. */
-const EXP_SLOPE = 5 * U;
-const DIV = 5 * U;
+const EXP_SLOPE = 2 * ULP + U;
+const DIV = 2.5 * ULP;
 
 export type GpuAttentionPath = 'prefill' | 'decode';
 

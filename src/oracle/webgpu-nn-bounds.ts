@@ -1,10 +1,11 @@
 /**
  * Error bounds of the WebGPU nn kernels (src/backends/webgpu/wgsl/nn-*.ts)
  * against the float64 reference, derived from what WGSL guarantees — never
- * tuned: + − × correctly rounded f32 (u = 2^-24 relative; a fused
- * multiply-add only drops roundings), division 2.5 ULP and inverseSqrt
- * 2 ULP (an ULP of the result is ≤ 2u of it: 5u and 4u relative), exp
- * 3 + 2|x| ULP ((3 + 2|x|)·2u relative), and subnormals that may be flushed
+ * tuned: + − × f32 within one ULP (WGSL fixes no rounding mode, a result
+ * may round up or down: u = 2^-23 relative, not round-to-nearest's 2^-24; a
+ * fused multiply-add only drops roundings), division 2.5 ULP and
+ * inverseSqrt 2 ULP (an ULP of the result is ≤ 2^-23 of it), exp
+ * 3 + 2|x| ULP, and subnormals that may be flushed
  * (an absolute FTZ = 2^-125 per operation whose operand or result is below
  * 2^-126). Row sums are f32 trees (nn-common.ts): γ(rowSumDepth(n), u) of the
  * magnitude. Each bound follows the kernel's operation order, as
@@ -19,17 +20,20 @@ import {
   SINCOS_EVAL_ULPS,
   SINCOS_R_MAX,
 } from '../backends/webgpu/wgsl/nn-rope.js';
-
+import { WGSL_ULP } from '../backends/webgpu/wgsl/numerics.js';
 import type { RopeParams } from '../ops/rope.js';
-import { gamma, UNIT_ROUNDOFF } from './tiers.js';
+import { gamma } from './tiers.js';
 
-const u = UNIT_ROUNDOFF.f32;
+/** One + − × (rounded up or down: one ULP, relative). */
+const u = WGSL_ULP;
+/** One ULP of a result, relative (the unit WGSL states exp, division and inverseSqrt in). */
+const ULP = WGSL_ULP;
 /** Absolute error of one operation touching the subnormal range (flushed or not). */
 const FTZ = 2 ** -125;
 /** exp's relative error at argument x. */
-export const gpuExpError = (x: number) => (3 + 2 * Math.abs(x)) * 2 * u;
-const DIV = 5 * u;
-const RSQRT = 4 * u;
+export const gpuExpError = (x: number) => (3 + 2 * Math.abs(x)) * ULP;
+const DIV = 2.5 * ULP;
+const RSQRT = 2 * ULP;
 /** Below this argument exp's result is under 2^-126: an absolute error (≤ 2^-124 with the ULPs) instead. */
 const EXP_TINY = -86;
 
