@@ -10,16 +10,17 @@
  * - matvecWgsl: small M. One workgroup per weight row n (all M ≤ MATVEC_MAX_M
  *   activation rows at once): split-K, invocation i sums the runs of R
  *   consecutive k (R = 16 for block types: one scale decoded per run) at
- *   k = R·i + R·WG·j in increasing j, then the WG partial sums are reduced in a fixed tree
- *   (subgroupAdd, then the subgroups' sums in order, when the device has
+ *   k = R·i + R·WG·j in increasing j, then the WG partial sums are reduced
+ *   in a fixed tree (subgroupAdd, then the subgroups' sums in order, when the device has
  *   subgroups; two levels of √WG in-order sums in workgroup memory without).
  *
  * Numerics: products and sums are correctly rounded f32 operations (a
  * product may be fused into the following sum); a sum of K products in any
  * fixed tree is within γ(K, 2^-24)·Σ|x||w| of the exact dot (Higham), so
  * both kernels are held to the f32 tier with that magnitude bound (plus
- * 2K·2^-126: WGSL lets a device flush each subnormal product or sum to zero). The order
- * is fixed by the shapes alone: the same inputs give the same bits.
+ * 2K·2^-126: WGSL lets a device flush each subnormal product or sum to
+ * zero). The order is fixed by the shapes alone: the same inputs give the
+ * same bits.
  *
  * Bindings: 0 params [M, N, K, tilesN], 1 x: array<f32>, 2 w: array<u32>
  * (the weight bytes), 3 y: array<f32>.

@@ -186,7 +186,10 @@ fn block_dot(b: u32, xb: u32, rows: u32, tb: u32) {
 `;
 }
 
-/** The integer-dot kernel of one fused type: N·rowGroups workgroups (folded into 2-D past the grid limit). */
+/**
+ * The integer-dot kernel of one weight type: ceil(N / ggmlWeightRows)·rowGroups workgroups
+ * (folded into 2-D past the grid limit), rowGroups = ceil(M / GGML_ROWS).
+ */
 export function ggmlDotWgsl(type: GgmlFusedType): string {
   const act = GGML_FUSED[type];
   const nr = ggmlWeightRows(type);
