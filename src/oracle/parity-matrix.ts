@@ -53,6 +53,7 @@ import {
   swigluBound,
 } from './nn-bounds.js';
 import { attentionOutputGpuBound } from './webgpu-attention-bound.js';
+import { matmulGpuBound } from './webgpu-matmul-bound.js';
 import {
   geluTanhGpuBound,
   layerNormGpuBound,
@@ -176,9 +177,13 @@ function matmulCases(): Case[] {
           async run(e, t) {
             return e.matmul(t(x, [M, K]), t(bytes, [N, K], type), { numerics });
           },
-          reference() {
+          reference(kernels) {
             const r = referenceMatmul(x, w, M, N, K);
             const vdt = (GGML_TYPES[type].vecDotType ?? 'f32') as GgmlTypeName;
+            if ((numerics === 'exact' || vdt === 'f32') && kernels === 'webgpu') {
+              const bound = Float64Array.from(r.magnitude, (m) => matmulGpuBound(K, m));
+              return { y: r.y, opts: { tier: 'f32', bound } };
+            }
             if (numerics === 'exact' || vdt === 'f32')
               return { y: r.y, opts: { tier: 'f32', magnitude: r.magnitude, K } };
             if (vdt === 'f16' || vdt === 'bf16')

@@ -1,15 +1,12 @@
 /**
  * Checks shared by the WebGPU matmul suites (test/backends/webgpu/matmul*.test.ts).
  *
- * The exact-numerics bound: weights decoded to their exact f32 values, f32 activations, f32 sums
- * of K correctly rounded products in a fixed tree, so every element is within
- * γ(K, 2^-24)·Σ|x||w| of the float64 dot (Higham; any summation tree of K terms), plus 2K·2^-126
- * because WGSL may flush subnormal results to zero: each of the K products and K sums loses less
- * than 2^-126 (absolute) that way. Inputs flushed to zero lose |x|·|w| instead; the only
- * subnormal inputs in the suites are bf16 weights against |x| < 1, below that.
+ * The exact-numerics bound is src/oracle/webgpu-matmul-bound.ts (γ(K, 2^-23)·Σ|x||w| + 2K·2^-126:
+ * WGSL rounds either way and may flush subnormal results). Inputs flushed to zero lose |x|·|w|
+ * instead; the only subnormal inputs in the suites are bf16 weights against |x| < 1, below that.
  */
 import { referenceMatmul } from '../../src/backends/reference/matmul.js';
-import { dotBound, UNIT_ROUNDOFF } from '../../src/oracle/tiers.js';
+import { matmulGpuBound } from '../../src/oracle/webgpu-matmul-bound.js';
 
 /** Elements of y outside the bound around the float64 reference (NaN and ±inf must match exactly). */
 export function boundFailures(
@@ -24,7 +21,7 @@ export function boundFailures(
   const ref = referenceMatmul(x, w, M, N, K);
   const out: string[] = [];
   for (let i = 0; i < M * N; i++) {
-    const bound = dotBound(K, UNIT_ROUNDOFF.f32, ref.magnitude[i], 1, 2 * K * 2 ** -126);
+    const bound = matmulGpuBound(K, ref.magnitude[i]);
     const ok = Number.isFinite(ref.y[i]) ? Math.abs(y[i] - ref.y[i]) <= bound : Object.is(y[i], ref.y[i]);
     if (!ok) {
       out.push(

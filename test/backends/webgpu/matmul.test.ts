@@ -1,6 +1,6 @@
 /**
  * engine.matmul on WebGPU, exact numerics, against the float64 reference within
- * γ(K, 2^-24)·Σ|x||w| + 2K·2^-126 (derived in test/helpers/webgpu-matmul.ts): f32, f16, bf16
+ * γ(K, 2^-23)·Σ|x||w| + 2K·2^-126 (src/oracle/webgpu-matmul-bound.ts): f32, f16, bf16
  * and every block type decoded in place; the matvec (M ≤ 8) with both reductions and the
  * tiled GEMM; NaN propagation; determinism. ggml numerics: matmul-ggml.test.ts.
  */

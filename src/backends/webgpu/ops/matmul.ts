@@ -7,9 +7,10 @@
  * M ≤ MATVEC_MAX_M, the tiled GEMM above). Decoding in place, rather than a
  * dequant pass into an f32 copy, needs no N·K·4-byte temporary (which can
  * exceed the device's binding limit where the quantized weights do not).
- * Tier: f32 with the magnitude bound γ(K, 2^-24)·Σ|x||w| — every kernel sums
- * K correctly rounded products in a fixed tree (WGSL module headers) — plus
- * 2K·2^-126 where a device flushes subnormal products or sums to zero.
+ * Tier: f32 with the magnitude bound γ(K, 2^-23)·Σ|x||w| — every kernel sums
+ * K products in a fixed tree (WGSL module headers), each + − × within one ULP
+ * (WGSL fixes no rounding mode) — plus 2K·2^-126 where a device flushes
+ * subnormal products or sums to zero (src/oracle/webgpu-matmul-bound.ts).
  *
  * `ggml` numerics, every weight type ggml's CPU backend quantizes activations
  * for: x quantized on the GPU to q8_0 / q8_1 / q8_K (byte-identical to

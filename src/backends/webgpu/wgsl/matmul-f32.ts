@@ -14,9 +14,9 @@
  *   in a fixed tree (subgroupAdd, then the subgroups' sums in order, when the device has
  *   subgroups; two levels of √WG in-order sums in workgroup memory without).
  *
- * Numerics: products and sums are correctly rounded f32 operations (a
- * product may be fused into the following sum); a sum of K products in any
- * fixed tree is within γ(K, 2^-24)·Σ|x||w| of the exact dot (Higham), so
+ * Numerics: products and sums are f32 operations within one ULP (WGSL fixes
+ * no rounding mode; a product may be fused into the following sum); a sum of
+ * K products in any fixed tree is within γ(K, 2^-23)·Σ|x||w| of the exact dot (Higham), so
  * both kernels are held to the f32 tier with that magnitude bound (plus
  * 2K·2^-126: WGSL lets a device flush each subnormal product or sum to
  * zero). The order is fixed by the shapes alone: the same inputs give the
