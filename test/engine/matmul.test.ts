@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { referenceMatmul } from '../../src/backends/reference/matmul.js';
-import { BackendUnavailableError, createEngine, type Engine } from '../../src/engine/engine.js';
+import { createEngine, type Engine } from '../../src/engine/engine.js';
 import { ShapeError, SizeError, UnsupportedTypeError } from '../../src/errors.js';
 import { dequantize } from '../../src/ops/dequantize.js';
 import { quantize } from '../../src/ops/quantize.js';
@@ -112,7 +112,7 @@ describe('engine API', () => {
     expect((await engine({ backend: 'reference' })).backend).toBe('reference');
   });
 
-  it('typed errors before any work: shapes, types, sizes, unavailable backends', async () => {
+  it('typed errors before any work: shapes, types, sizes', async () => {
     const e = await engine({ backend: 'wasm', threads: 1 });
     const x = e.tensor(new Float32Array(64), [2, 32]);
     await expect(e.matmul(x, e.tensor(new Float32Array(64), [1, 64]))).rejects.toThrow(ShapeError);
@@ -124,7 +124,6 @@ describe('engine API', () => {
     );
     expect(() => e.tensor(new Uint8Array(17), [1, 32], 'q4_0')).toThrow(SizeError);
     expect(() => e.tensor(new Uint8Array(18), [1, 30], 'q4_0')).toThrow(/multiple of 32/);
-    await expect(createEngine({ backend: 'webgpu' })).rejects.toThrow(BackendUnavailableError);
   });
 
   it('tensors read back what was stored; disposed tensors are refused', async () => {

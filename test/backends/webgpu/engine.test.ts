@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEngine } from '../../../src/engine/engine.js';
 import { ShapeError, SizeError } from '../../../src/errors.js';
@@ -59,4 +61,24 @@ describe('backend selection', () => {
       await e.dispose();
     }
   });
+});
+
+describe('no adapter', () => {
+  it("backend 'webgpu' without a Vulkan driver is a typed error saying why; auto runs on wasm", () => {
+    // A child process whose Vulkan loader finds no driver (this one already has an adapter).
+    const script = `
+      import { createEngine } from './src/engine/engine.ts';
+      try { await createEngine({ backend: 'webgpu' }); console.log('created'); }
+      catch (e) { console.log(e.name + ': ' + e.message); }
+      const auto = await createEngine({ threads: 1 });
+      console.log('auto: ' + auto.backend);
+      await auto.dispose();`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: fileURLToPath(new URL('../../..', import.meta.url)),
+      env: { ...process.env, VK_ICD_FILENAMES: '/nonexistent/icd.json' },
+      encoding: 'utf8',
+    });
+    expect(r.stdout).toMatch(/^WebGpuUnavailableError: requestAdapter\(\) found no WebGPU adapter/m);
+    expect(r.stdout).toMatch(/^auto: wasm-/m);
+  }, 60_000);
 });
