@@ -1,13 +1,17 @@
 /** `plumbline parity`: the parity matrix (oracle/parity-matrix.ts) on each backend, as a table or JSON. */
+import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { type BackendChoice, BackendUnavailableError, createEngine } from '../engine/engine.js';
+import { renderParityHtml } from '../oracle/parity-html.js';
 import { PARITY_OPS, type ParityOp, type ParityRow, parityMatrix } from '../oracle/parity-matrix.js';
 import { type CliIo, type Command, UsageError } from './command.js';
+import { formatGpu, type GpuInfo } from './gpu-info.js';
 import { formatTable } from './table.js';
 
 const BACKENDS = ['reference', 'wasm', 'webgpu'] as const;
 
 const HELP = `usage: plumbline parity [--backends reference,wasm,webgpu] [--ops matmul,rms_norm,...] [--json]
+                       [--html REPORT.html]
 
 Runs every op × dtype × a few shapes (ragged included) on each backend and
 compares the output with the float64 reference under the tier its precision
@@ -23,6 +27,9 @@ options:
                    reported and skipped; webgpu rows count calls that fell back to wasm)
   --ops LIST       comma-separated, from ${PARITY_OPS.join(', ')} (default: all)
   --json           print the rows as JSON
+  --html FILE      also write a self-contained HTML report: an op × dtype by
+                   backend grid coloured by the worst ratio, a bar chart of the
+                   ratios, every row (webgpu rows: where each case ran)
   -h, --help       show this help`;
 
 function list<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T[] {
@@ -36,11 +43,23 @@ function list<T extends string>(value: string | undefined, allowed: readonly T[]
   return items as T[];
 }
 
-function parse(argv: string[]): { backends: BackendChoice[]; ops: ParityOp[]; json: boolean } {
+interface ParityArgs {
+  backends: BackendChoice[];
+  ops: ParityOp[];
+  json: boolean;
+  html?: string;
+}
+
+function parse(argv: string[]): ParityArgs {
   const go = () =>
     parseArgs({
       args: argv,
-      options: { backends: { type: 'string' }, ops: { type: 'string' }, json: { type: 'boolean' } },
+      options: {
+        backends: { type: 'string' },
+        ops: { type: 'string' },
+        json: { type: 'boolean' },
+        html: { type: 'string' },
+      },
       allowPositionals: false,
       strict: true,
     });
@@ -55,6 +74,7 @@ function parse(argv: string[]): { backends: BackendChoice[]; ops: ParityOp[]; js
     backends: list(values.backends, BACKENDS, '--backends'),
     ops: list(values.ops, PARITY_OPS, '--ops'),
     json: values.json ?? false,
+    ...(values.html !== undefined ? { html: values.html } : {}),
   };
 }
 
@@ -94,14 +114,21 @@ function toText(rows: ParityRow[]): string {
   return [table, '', `${rows.length - failed} passed, ${failed} failed`, ...reasons].join('\n');
 }
 
+/** The WebGPU engine's adapter in words (other engines have no device: undefined). */
+function deviceOf(engine: object): string | undefined {
+  const d = (engine as { device?: GpuInfo }).device;
+  return d ? formatGpu(d) : undefined;
+}
+
 export const parityCommand: Command = {
   name: 'parity',
   summary: 'parity matrix: every op × dtype × shape on each backend against the reference',
   help: HELP,
   async run(argv: string[], io: CliIo): Promise<number> {
-    const { backends, ops, json } = parse(argv);
+    const { backends, ops, json, html } = parse(argv);
     const rows: ParityRow[] = [];
     const skipped: { backend: string; reason: string }[] = [];
+    const devices: Record<string, string> = {};
     for (const backend of backends) {
       let engine: Awaited<ReturnType<typeof createEngine>>;
       try {
@@ -111,6 +138,8 @@ export const parityCommand: Command = {
         skipped.push({ backend, reason: e.message });
         continue;
       }
+      const device = deviceOf(engine);
+      if (device) devices[engine.backend] = device;
       try {
         rows.push(...(await parityMatrix(engine, { ops })));
       } finally {
@@ -121,6 +150,10 @@ export const parityCommand: Command = {
     else {
       io.out(toText(rows));
       for (const s of skipped) io.out(`${s.backend}: skipped (${s.reason})`);
+    }
+    if (html) {
+      await writeFile(html, renderParityHtml(rows, { skipped, devices }));
+      if (!json) io.out(`HTML report: ${html}`);
     }
     return rows.every((r) => r.pass) ? 0 : 1;
   },

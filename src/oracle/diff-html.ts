@@ -41,7 +41,7 @@ function heatValue(m: StageMetrics | null, metric: string): number | null {
 }
 
 /** Colour of a value in [lo, hi]: green → yellow → red (ratio: centred on 0, the tier limit). */
-function heatColor(v: number | null, lo: number, hi: number, centred: boolean): string {
+export function heatColor(v: number | null, lo: number, hi: number, centred: boolean): string {
   if (v === null) return '#e5e5e5';
   let t: number;
   if (centred)
