@@ -1,7 +1,9 @@
 /**
  * `plumbline demo` (what `npm start` runs): a deterministic tensor through
  * every ggml format — quantize, dequantize on the wasm kernels and on the
- * reference, check the two agree bit for bit, and report the round-trip error.
+ * reference, check the two agree bit for bit, and report the round-trip error;
+ * then a small model, the parity matrix on wasm, and the WebGPU adapter here
+ * (with the parity matrix on it when the adapter is a hardware one).
  */
 import { parseArgs } from 'node:util';
 import { wasmStatus } from '../backends/wasm/default-runtime.js';
@@ -13,9 +15,10 @@ import { type ParityRow, parityMatrix } from '../oracle/parity-matrix.js';
 import { GGML_TYPE_NAMES, GGML_TYPES } from '../types/ggml-types.js';
 import { type Command, UsageError } from './command.js';
 import { type DemoModelResult, runDemoModel } from './demo-model.js';
+import { demoWebGpu, formatWebGpuLine } from './demo-webgpu.js';
 import { formatTable } from './table.js';
 
-const HELP = `usage: plumbline demo [--size N] [--tokens N] [--skip-model] [--json]
+const HELP = `usage: plumbline demo [--size N] [--tokens N] [--skip-model] [--webgpu-parity] [--json]
 
 Quantizes a deterministic tensor (N values, default 65536, approximately
 normal with a few outliers) into every ggml format, dequantizes it with the
@@ -27,10 +30,16 @@ deterministic llama GGUF with Q4_K weights, generates a few tokens with it
 on the wasm engine (tokens/s), and compares one traced forward pass with the
 float64 reference backend stage by stage.
 
+Then the parity matrix (plumbline parity) on wasm, and the WebGPU adapter
+found here (or why none); on a hardware adapter the parity matrix runs on
+WebGPU too, beside the wasm rows.
+
 options:
   --size N       number of values (a multiple of 256)
   --tokens N     tokens to generate with the demo model (default 16)
   --skip-model   only the format round trip
+  --webgpu-parity  the parity matrix on WebGPU even on a software adapter
+                 (SwiftShader: seconds; not run by default)
   --json         print the results as JSON`;
 
 /** Deterministic test signal: xorshift32 uniforms → approx. normal, 1 in 512 an outlier ×8. */
@@ -76,6 +85,7 @@ export const demoCommand: Command = {
         size: { type: 'string', default: '65536' },
         tokens: { type: 'string', default: '16' },
         'skip-model': { type: 'boolean', default: false },
+        'webgpu-parity': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
       },
     });
@@ -109,8 +119,11 @@ export const demoCommand: Command = {
     }
     const model = values['skip-model'] || !status.build ? undefined : await runDemoModel(maxTokens);
     const parity = status.build ? await parityOnWasm() : [];
+    const webgpu = await demoWebGpu({ force: values['webgpu-parity'] });
+    if (webgpu.parity) parity.push(...webgpu.parity);
     if (values.json) {
-      io.out(JSON.stringify({ wasm: status, size: n, formats: rows, model, parity }, null, 2));
+      const gpu = { adapter: webgpu.adapter, ...(webgpu.reason ? { reason: webgpu.reason } : {}) };
+      io.out(JSON.stringify({ wasm: status, size: n, formats: rows, model, parity, webgpu: gpu }, null, 2));
     } else {
       io.out(
         `plumbline demo: ${n} values through every ggml format on ${status.build ?? `the reference (${status.reason})`}\n`,
@@ -135,6 +148,7 @@ export const demoCommand: Command = {
         '\nerr = dequantize(quantize(x)) − x over the whole tensor; dequant GB/s of f32 output through dequantize().',
       );
       if (model) io.out(`\n${formatDemoModel(model)}`);
+      io.out(`\n${formatWebGpuLine(webgpu)}`);
       if (parity.length) io.out(`\n${formatParitySummary(parity)}`);
     }
     const modelOk =
@@ -154,24 +168,33 @@ async function parityOnWasm(): Promise<ParityRow[]> {
   }
 }
 
-/** One line per op: cases passed and the worst bound ratio (≤ 1: explained by the tier's precision). */
+/**
+ * One line per op: per backend, cases passed and the worst bound ratio (≤ 1:
+ * explained by the tier's precision); on webgpu also how many ran on the GPU.
+ */
 function formatParitySummary(rows: ParityRow[]): string {
   const ops = [...new Set(rows.map((r) => r.op))];
+  const backends = [...new Set(rows.map((r) => r.backend))];
+  const heads = ['op', 'tiers'];
+  for (const b of backends) heads.push(`${b} passed`, ...(b === 'webgpu' ? ['on gpu'] : []), 'worst ratio');
   const table = formatTable(
-    ['op', 'cases', 'passed', 'tiers', 'worst bound ratio'],
+    heads,
     ops.map((op) => {
-      const mine = rows.filter((r) => r.op === op);
-      const ratios = mine.map((r) => r.worstRatio).filter((x): x is number => x !== null);
-      return [
+      const line: (string | number)[] = [
         op,
-        mine.length,
-        mine.filter((r) => r.pass).length,
-        [...new Set(mine.map((r) => r.tier))].join(' '),
-        ratios.length ? Math.max(...ratios) : '-',
+        [...new Set(rows.filter((r) => r.op === op).map((r) => r.tier))].join(' '),
       ];
+      for (const b of backends) {
+        const mine = rows.filter((r) => r.op === op && r.backend === b);
+        const ratios = mine.map((r) => r.worstRatio).filter((x): x is number => x !== null);
+        line.push(`${mine.filter((r) => r.pass).length}/${mine.length}`);
+        if (b === 'webgpu') line.push(mine.filter((r) => r.ranOn === 'webgpu').length);
+        line.push(ratios.length ? Math.max(...ratios) : '-');
+      }
+      return line;
     }),
   );
-  return `parity matrix on ${rows[0].backend} against the float64 reference (plumbline parity for every row):\n${table}`;
+  return `parity matrix on ${backends.join(' and ')} against the float64 reference (plumbline parity for every row):\n${table}`;
 }
 
 function formatDemoModel(m: DemoModelResult): string {
