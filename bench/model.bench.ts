@@ -7,55 +7,113 @@
  */
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import type { WasmBuild } from '../src/backends/wasm/module.js';
 import { createEngine } from '../src/engine/engine.js';
 import { loadModel } from '../src/model/load.js';
 import type { Model, Numerics } from '../src/model/model.js';
-import { argmax } from '../src/model/sampling.js';
-import type { SuiteResult } from './lib.js';
+import { measureRelaxedBuild, type SuiteResult } from './lib.js';
+import { DECODE, decode, median, PROMPT, prefill, RUNS, WLLAMA } from './model-run.js';
 
-const MODEL = new URL('../../shared/models/big-q4_k.gguf', import.meta.url).pathname;
-const PROMPT = 128;
-const DECODE = 64;
-const RUNS = 3;
-/** wllama 3.8.1 on this machine, headless Chromium (../shared/models/README.md), by thread count. */
-const WLLAMA: Record<number, { prompt: number; decode: number }> = {
-  1: { prompt: 85, decode: 37 },
-  2: { prompt: 149, decode: 63 },
-};
+export const MODEL = new URL('../../shared/models/big-q4_k.gguf', import.meta.url).pathname;
 
-/** BOS, then ordinary vocabulary pieces (ids 259…) in turn. */
-function promptTokens(): number[] {
-  return [1, ...Array.from({ length: PROMPT - 1 }, (_, i) => 259 + (i % 1500))];
-}
-
-interface Phase {
+export interface Phase {
   wall: number;
   /** CPU seconds of the process (every worker thread included). */
   cpu: number;
 }
 
-async function timed(fn: () => Promise<void>): Promise<Phase> {
+async function timed<T>(fn: () => Promise<T>): Promise<[Phase, T]> {
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  await fn();
+  const out = await fn();
   const c = process.cpuUsage(c0);
-  return { wall: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6 };
+  return [{ wall: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6 }, out];
 }
 
-/** One run: the prompt in one pass, then DECODE greedy decode passes. */
+/** One run: the prompt in one pass, then DECODE greedy decode passes (model-run.ts). */
 async function run(model: Model): Promise<{ prompt: Phase; decode: Phase }> {
-  model.reset();
-  let logits: Float32Array = new Float32Array(0);
-  const prompt = await timed(async () => {
-    ({ logits } = await model.forward(promptTokens()));
-  });
-  const decode = await timed(async () => {
-    for (let i = 0; i < DECODE; i++) ({ logits } = await model.forward([argmax(logits)]));
-  });
-  return { prompt, decode };
+  const [prompt, logits] = await timed(() => prefill(model));
+  const [dec] = await timed(() => decode(model, logits));
+  return { prompt, decode: dec };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** Tokens/s of one configuration: wall, and per (CPU seconds / threads). */
+export interface ModelFigures {
+  /** engine.threads and engine.backend (the build that ran). */
+  threads: number;
+  backend: string;
+  prompt: number;
+  decode: number;
+  promptCpu: number;
+  decodeCpu: number;
+}
+
+/** Tokens/s from RUNS timed runs (median) after a warm-up: wall, and per (CPU seconds / threads). */
+export function figures(
+  threads: number,
+  backend: string,
+  runs: { prompt: Phase; decode: Phase }[],
+): ModelFigures {
+  const rate = (n: number, xs: number[]) => n / median(xs);
+  return {
+    threads,
+    backend,
+    prompt: rate(
+      PROMPT,
+      runs.map((r) => r.prompt.wall),
+    ),
+    decode: rate(
+      DECODE,
+      runs.map((r) => r.decode.wall),
+    ),
+    promptCpu: rate(
+      PROMPT,
+      runs.map((r) => r.prompt.cpu / threads),
+    ),
+    decodeCpu: rate(
+      DECODE,
+      runs.map((r) => r.decode.cpu / threads),
+    ),
+  };
+}
+
+/** big-q4_k.gguf on Node's wasm engine: one configuration, measured as the model suite measures it. */
+export async function measureModelInNode(opts: {
+  threads: number;
+  numerics: Numerics;
+  wasmBuild?: WasmBuild;
+}): Promise<ModelFigures> {
+  const engine = await createEngine({ backend: 'wasm', threads: opts.threads, wasmBuild: opts.wasmBuild });
+  try {
+    const model = await loadModel(engine, MODEL, { numerics: opts.numerics, nCtx: PROMPT + DECODE });
+    try {
+      await run(model); // warm-up: JIT, worker spin-up
+      const runs = [];
+      for (let i = 0; i < RUNS; i++) runs.push(await run(model));
+      return figures(engine.threads, engine.backend, runs);
+    } finally {
+      model.dispose();
+    }
+  } finally {
+    await engine.dispose();
+  }
+}
+
+/**
+ * As measureModelInNode, on either build: the relaxed one here when this node
+ * validates it, else in a child node with the flag. A string says why not measured.
+ */
+export function measureModelInNodeBuild(opts: {
+  threads: number;
+  numerics: Numerics;
+  wasmBuild: WasmBuild;
+}): Promise<ModelFigures | string> {
+  if (opts.wasmBuild === 'wasm-simd') return measureModelInNode(opts);
+  return measureRelaxedBuild(() => measureModelInNode(opts), import.meta.url, [
+    String(opts.threads),
+    opts.numerics,
+  ]);
+}
 
 export async function modelBench(): Promise<SuiteResult> {
   const header = [
@@ -74,49 +132,21 @@ export async function modelBench(): Promise<SuiteResult> {
     return { suite: 'model', notes: [`${MODEL} is absent: nothing measured`], header, rows: [] };
   const rows: (string | number)[][] = [];
   for (const threads of [1, 2]) {
-    const engine = await createEngine({ backend: 'wasm', threads });
-    try {
-      for (const numerics of ['exact', 'ggml'] as Numerics[]) {
-        const model = await loadModel(engine, MODEL, { numerics, nCtx: PROMPT + DECODE });
-        try {
-          await run(model); // warm-up: JIT, worker spin-up
-          const runs = [];
-          for (let i = 0; i < RUNS; i++) runs.push(await run(model));
-          const rate = (n: number, xs: number[]) => n / median(xs);
-          const prompt = rate(
-            PROMPT,
-            runs.map((r) => r.prompt.wall),
-          );
-          const decode = rate(
-            DECODE,
-            runs.map((r) => r.decode.wall),
-          );
-          const t = engine.threads;
-          const w = WLLAMA[threads];
-          rows.push([
-            String(t),
-            numerics,
-            prompt,
-            decode,
-            rate(
-              PROMPT,
-              runs.map((r) => r.prompt.cpu / t),
-            ),
-            rate(
-              DECODE,
-              runs.map((r) => r.decode.cpu / t),
-            ),
-            w.prompt,
-            w.decode,
-            prompt / w.prompt,
-            decode / w.decode,
-          ]);
-        } finally {
-          model.dispose();
-        }
-      }
-    } finally {
-      await engine.dispose();
+    for (const numerics of ['exact', 'ggml'] as Numerics[]) {
+      const f = await measureModelInNode({ threads, numerics });
+      const w = WLLAMA[threads];
+      rows.push([
+        String(f.threads),
+        numerics,
+        f.prompt,
+        f.decode,
+        f.promptCpu,
+        f.decodeCpu,
+        w.prompt,
+        w.decode,
+        f.prompt / w.prompt,
+        f.decode / w.decode,
+      ]);
     }
   }
   return {
@@ -133,4 +163,14 @@ export async function modelBench(): Promise<SuiteResult> {
     header,
     rows,
   };
+}
+
+if (process.argv[2] === '--relaxed-child') {
+  const [threads, numerics] = process.argv.slice(3);
+  const f = await measureModelInNode({
+    threads: Number(threads),
+    numerics: numerics as Numerics,
+    wasmBuild: 'wasm-relaxed-simd',
+  });
+  process.stdout.write(JSON.stringify(f));
 }

@@ -3,6 +3,7 @@
  * default) and prints one table per suite, or JSON.
  */
 import { attentionBench } from './attention.bench.js';
+import { browserBench } from './browser.bench.js';
 import { dequantBench } from './dequant.bench.js';
 import { engineBench } from './engine.bench.js';
 import { type SuiteResult, table } from './lib.js';
@@ -20,6 +21,7 @@ import { webgpuBench } from './webgpu.bench.js';
 
 const suites: Record<string, () => Promise<SuiteResult>> = {
   attention: () => attentionBench(),
+  browser: () => browserBench(),
   dequant: () => dequantBench(),
   engine: () => engineBench(),
   'matmul-peers': () => matmulPeersBench(),

@@ -1,5 +1,5 @@
 /**
- * Headless Chromium for the browser test, through playwright-core. The
+ * Headless Chromium for the browser test and bench, through playwright-core. The
  * browser is the system's (CHROMIUM_PATH, default /usr/bin/chromium; CI
  * installs it with apt): playwright-core never downloads one.
  */

@@ -1,5 +1,5 @@
 /**
- * A static server for the browser test, on 127.0.0.1 (a secure context, as
+ * A static server for the browser test and bench, on 127.0.0.1 (a secure context, as
  * WebGPU and SharedArrayBuffer need). `isolated` sends the headers that make
  * a page cross-origin isolated — COOP same-origin and COEP require-corp —
  * without which a browser gives no SharedArrayBuffer and so no threads.

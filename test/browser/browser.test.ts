@@ -10,10 +10,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as esbuild from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleBrowser } from '../../scripts/bundle-browser.js';
+import { haveChromium, launchChromium } from '../../scripts/browser/chromium.js';
+import { pageSite, type SiteFiles } from '../../scripts/browser/page-site.js';
+import { type StaticSite, serveStatic } from '../../scripts/browser/static-server.js';
 import { createEngine } from '../../src/engine/engine.js';
 import { generate } from '../../src/model/generate.js';
 import { syntheticModel } from '../../src/model/synthetic.js';
@@ -27,8 +28,6 @@ import {
   type PageResult,
   PROMPT,
 } from './case.js';
-import { haveChromium, launchChromium } from './chromium.js';
-import { type StaticSite, serveStatic } from './server.js';
 
 const PAGE_DIR = new URL('./page/', import.meta.url);
 
@@ -62,25 +61,11 @@ async function nodeResult(model: Uint8Array): Promise<{ json: NodeResult; wasm: 
 }
 
 /** The bundle, the page (its script bundled with `plumbline` left to the import map) and the case's data. */
-async function siteFiles(
-  dir: string,
-  node: NodeResult,
-  model: Uint8Array,
-): Promise<Map<string, string | Uint8Array>> {
-  const files = new Map<string, string | Uint8Array>();
-  for (const f of await bundleBrowser(dir)) files.set(`/${f.slice(dir.length + 1)}`, f);
-  await esbuild.build({
-    entryPoints: [new URL('main.ts', PAGE_DIR).pathname],
-    outfile: join(dir, 'main.js'),
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    external: ['plumbline'],
-    logLevel: 'warning',
+async function siteFiles(dir: string, node: NodeResult, model: Uint8Array): Promise<SiteFiles> {
+  const files = await pageSite(dir, {
+    script: new URL('main.ts', PAGE_DIR).pathname,
+    html: new URL('index.html', PAGE_DIR).pathname,
   });
-  files.set('/main.js', join(dir, 'main.js'));
-  files.set('/index.html', new URL('index.html', PAGE_DIR).pathname);
   files.set('/blank.html', new TextEncoder().encode('<!doctype html><title>blank</title>'));
   files.set('/node.json', new TextEncoder().encode(JSON.stringify(node)));
   files.set('/model.gguf', model);

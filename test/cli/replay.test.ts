@@ -2,11 +2,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM_PATH, haveChromium, launchChromium } from '../../scripts/browser/chromium.js';
 import type { CliIo } from '../../src/cli/command.js';
 import { main } from '../../src/cli/main.js';
 import { createEngine, type Engine } from '../../src/engine/engine.js';
 import { syntheticModel } from '../../src/model/synthetic.js';
-import { CHROMIUM_PATH, haveChromium, launchChromium } from '../browser/chromium.js';
 import { capturePass, faultyEngine, scaleAt } from '../helpers/faulty-engine.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'plumbline-replay-cli-'));
