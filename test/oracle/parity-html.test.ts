@@ -20,7 +20,8 @@ const RED = 'hsl(0, 70%, 50%)';
 
 const dir = await mkdtemp(join(tmpdir(), 'plumbline-parity-html-'));
 const rows: ParityRow[] = [];
-let gpu = false;
+/** WebGPU where an adapter exists (SwiftShader here and in CI, where its absence is an error). */
+const webgpu = await webgpuEngine();
 
 /** The reference engine with rms_norm's element 5 scaled by 1 + 1e-3: every rms_norm case fails there. */
 function perturbedReference(ref: Engine): Engine {
@@ -50,14 +51,11 @@ beforeAll(async () => {
     await wasm.dispose();
     await reference.dispose();
   }
-  const webgpu = await webgpuEngine();
-  if (webgpu) {
-    rows.push(...(await parityMatrix(webgpu, { ops: OPS })));
-    gpu = true;
-  }
+  if (webgpu) rows.push(...(await parityMatrix(webgpu, { ops: OPS })));
 });
 
 afterAll(async () => {
+  await webgpu?.dispose();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -95,8 +93,7 @@ describe('renderParityHtml', () => {
     expect(at(1)).toBe('0');
   });
 
-  it('says where webgpu cases ran', () => {
-    if (!gpu) return;
+  it.skipIf(!webgpu)('says where webgpu cases ran', () => {
     const html = renderParityHtml(rows);
     const gpuRows = rows.filter((r) => r.backend === 'webgpu');
     expect(gpuRows.every((r) => r.ranOn === 'webgpu')).toBe(true);
@@ -142,7 +139,7 @@ describe.skipIf(!haveChromium && !process.env.CI)('parity HTML in headless Chrom
       }
       const bars = page.locator('#parity-bars rect.bar');
       // One bar per bound-mode cell (rms_norm on each backend; add and embedding compare exactly).
-      expect(await bars.count()).toBe(gpu ? 3 : 2);
+      expect(await bars.count()).toBe(webgpu ? 3 : 2);
       const barBox = await bars.first().boundingBox();
       expect(barBox && barBox.width > 1).toBe(true);
       const failCell = page.locator('#parity-grid rect.cell.fail');
