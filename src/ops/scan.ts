@@ -28,9 +28,13 @@
  *   taken in absolute value), and the absolute term for roundings in the
  *   subnormal range. The reference (src/backends/reference/scan.ts) returns
  *   h and m in float64.
+ * - The WebGPU kernels (src/backends/webgpu/ops/scan.ts) do the same roundings
+ *   with WGSL's arithmetic: 1 ULP each (u = 2^-23) and subnormals that may
+ *   flush (2^-126 per rounding instead of 2^-149).
  */
 import { ShapeError } from '../errors.js';
-import { gamma, UNIT_ROUNDOFF } from '../oracle/tiers.js';
+import { CPU_F32, type F32Arithmetic } from '../oracle/arithmetic.js';
+import { gamma } from '../oracle/tiers.js';
 import { f32Rows, type OpOperand, requireSameShape } from './operand.js';
 
 export interface ScanShape {
@@ -57,10 +61,13 @@ export function scanRoundings(t: number): number {
   return 2 * t + 3;
 }
 
-/** The f32 bound on |ĥ_t − h_t| for step t with magnitude m_t (sequential and chunked). */
-export function linearScanBound(t: number, magnitude: number): number {
+/**
+ * The f32 bound on |ĥ_t − h_t| for step t with magnitude m_t (sequential and
+ * chunked): per rounding u relative, and absolute a subnormal ULP or a flush.
+ */
+export function linearScanBound(t: number, magnitude: number, arith: F32Arithmetic = CPU_F32): number {
   const n = scanRoundings(t);
-  return gamma(n, UNIT_ROUNDOFF.f32) * magnitude + n * 2 ** -149;
+  return gamma(n, arith.u) * magnitude + n * Math.max(2 ** -149, arith.flush);
 }
 
 /** Chunks of the chunked scan: a function of T alone, so results never depend on the worker count. */

@@ -32,7 +32,7 @@ import {
 import { moeKernelPath } from '../backends/wasm/moe.js';
 import { NN_MAX_ULP } from '../backends/wasm/nn.js';
 import type { MoeRoutePlan, MoeRouteResult } from '../ops/moe-route.js';
-import { EXP_REL_ERROR } from './attention-bound.js';
+import { EXP_REL_ERROR } from './arithmetic.js';
 import { gamma, TIERS } from './tiers.js';
 
 const U = 2 ** -24;

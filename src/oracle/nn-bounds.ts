@@ -11,7 +11,7 @@
  */
 import { NN_MAX_ULP, NN_SUBNORMAL_ABS } from '../backends/wasm/nn.js';
 import type { RopeParams } from '../ops/rope.js';
-import { EXP_REL_ERROR } from './attention-bound.js';
+import { EXP_REL_ERROR } from './arithmetic.js';
 import { gamma, UNIT_ROUNDOFF } from './tiers.js';
 
 const u = UNIT_ROUNDOFF.f32;

@@ -28,7 +28,6 @@ import { referenceLinearScan } from '../backends/reference/scan.js';
 import { DECODE_CHUNK, FLASH_BLOCK } from '../backends/wasm/attention.js';
 import { usesDecodePath } from '../backends/webgpu/ops/attention.js';
 import { gpuMoeWeightBound } from '../backends/webgpu/ops/moe-bound.js';
-import { scanGpuBound } from '../backends/webgpu/ops/scan.js';
 import type { Engine } from '../engine/engine.js';
 import type { Tensor } from '../engine/tensor.js';
 import { type AttentionNumerics, type KvType, validateAttention } from '../ops/attention.js';
@@ -40,7 +39,8 @@ import { validateRope } from '../ops/rope.js';
 import { linearScanBound } from '../ops/scan.js';
 import { GGML_TYPES, type GgmlTypeName } from '../types/ggml-types.js';
 import { f16ToF32, f32ToF16 } from '../types/half.js';
-import { type AttentionPath, attentionOutputBound } from './attention-bound.js';
+import { CPU_F32, WGSL_F32 } from './arithmetic.js';
+import { type AttentionPath, attentionOutputBound, attentionOutputGpuBound } from './attention-bound.js';
 import { type CompareOptions, compare, type ParityTier, type Verdict } from './compare.js';
 import { quantizationMagnitude } from './emulate.js';
 import { moeWeightBound } from './moe-bound.js';
@@ -52,7 +52,6 @@ import {
   softmaxBound,
   swigluBound,
 } from './nn-bounds.js';
-import { attentionOutputGpuBound } from './webgpu-attention-bound.js';
 import { matmulGpuBound } from './webgpu-matmul-bound.js';
 import {
   geluTanhGpuBound,
@@ -412,8 +411,10 @@ function scanCases(): Case[] {
         run: (e, t) => e.scan(t(a, [T, D]), t(b, [T, D]), t(h0, [D]), { method }),
         reference(k) {
           const r = referenceLinearScan(a, b, h0, T, D);
-          const stepBound = k === 'webgpu' ? scanGpuBound : linearScanBound;
-          const bound = Float64Array.from(r.magnitude, (m, i) => stepBound(Math.floor(i / D), m));
+          const arith = k === 'webgpu' ? WGSL_F32 : CPU_F32;
+          const bound = Float64Array.from(r.magnitude, (m, i) =>
+            linearScanBound(Math.floor(i / D), m, arith),
+          );
           return { y: r.h, opts: { tier: 'f32', bound } };
         },
       });

@@ -32,8 +32,11 @@ import { f16ToF32, f32ToF16 } from '../types/half.js';
 import {
   type AttentionPath,
   attentionOutputBound,
+  attentionOutputGpuBound,
   attentionScoresBound,
+  attentionScoresGpuBound,
   attentionSoftmaxBound,
+  attentionSoftmaxGpuBound,
 } from './attention-bound.js';
 import { quantizationMagnitude } from './emulate.js';
 import { ParityOptionError } from './errors.js';
@@ -45,11 +48,6 @@ import {
   type ReplayRule,
   registerReplayRule,
 } from './replay-rules.js';
-import {
-  attentionOutputGpuBound,
-  attentionScoresGpuBound,
-  attentionSoftmaxGpuBound,
-} from './webgpu-attention-bound.js';
 import { rmsNormGpuBound, ropeGpuBound, siluGpuBound, swigluGpuBound } from './webgpu-nn-bounds.js';
 
 type Vec = Float32Array | Float64Array;

@@ -30,7 +30,7 @@ import { type GruRecurrence, int8ProductRoundings, quantizeRecurrence } from '..
 import { quantizeInt8 } from '../ops/int8-quantizer.js';
 import { stageName } from '../trace/stages.js';
 import { readTrace, type Trace } from '../trace/trace-file.js';
-import { EXP_REL_ERROR } from './attention-bound.js';
+import { EXP_REL_ERROR } from './arithmetic.js';
 import { ParityOptionError } from './errors.js';
 // The same checks as rules of replay() (replay-rules.ts): registered wherever scan replay is loaded.
 import './scan-replay-rules.js';

@@ -5,7 +5,7 @@
  * dense sample, the special values and the underflow/overflow edges.
  */
 import { describe, expect, it } from 'vitest';
-import { EXP_REL_ERROR } from '../../src/oracle/attention-bound.js';
+import { EXP_REL_ERROR } from '../../src/oracle/arithmetic.js';
 import { attentionRuntime } from '../helpers/attention-runtime.js';
 
 const { rt } = await attentionRuntime();

@@ -17,7 +17,7 @@ import {
   validateRecurrence,
 } from '../../ops/gru.js';
 import type { Int8Quantizer } from '../../ops/int8-quantizer.js';
-import { EXP_REL_ERROR } from '../../oracle/attention-bound.js';
+import { EXP_REL_ERROR } from '../../oracle/arithmetic.js';
 import { gamma, UNIT_ROUNDOFF } from '../../oracle/tiers.js';
 
 type Vec = ArrayLike<number>;

@@ -1,6 +1,6 @@
 /**
  * Attention and the KV cache on the WebGPU engine against the float64
- * reference, within the bounds src/oracle/webgpu-attention-bound.ts derives
+ * reference, within the bounds src/oracle/attention-bound.ts derives (WGSL_F32)
  * from WGSL's accuracy (the worst error/bound ratio is printed; ≤ 1 means the
  * difference is explained by the precision). Mirrors
  * test/backends/wasm/attention.test.ts at shapes SwiftShader runs fast.
@@ -17,7 +17,7 @@ import {
   attentionOutputGpuBound,
   attentionScoresGpuBound,
   attentionSoftmaxGpuBound,
-} from '../../../src/oracle/webgpu-attention-bound.js';
+} from '../../../src/oracle/attention-bound.js';
 import { f16ToF32, f32ToF16 } from '../../../src/types/half.js';
 import { dimsOf, type Inputs, makeInputs, type Shape } from '../../helpers/attention-cases.js';
 import { webgpuEngine } from '../../helpers/webgpu.js';

@@ -8,8 +8,10 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { referenceLinearScan } from '../../../src/backends/reference/scan.js';
-import { gpuScanMethod, scanGpuBound } from '../../../src/backends/webgpu/ops/scan.js';
+import { gpuScanMethod } from '../../../src/backends/webgpu/ops/scan.js';
 import { createEngine, type Engine } from '../../../src/engine/engine.js';
+import { linearScanBound } from '../../../src/ops/scan.js';
+import { WGSL_F32 } from '../../../src/oracle/arithmetic.js';
 import { webgpuEngine } from '../../helpers/webgpu.js';
 import { rng, uniform } from '../wasm/nn-helpers.js';
 
@@ -63,7 +65,7 @@ describe.skipIf(!gpu)('scan on WebGPU', () => {
     const out: string[] = [];
     for (let i = 0; i < T * D && out.length < 3; i++) {
       const t = Math.floor(i / D);
-      const bound = scanGpuBound(t, ref.magnitude[i]);
+      const bound = linearScanBound(t, ref.magnitude[i], WGSL_F32);
       if (!(Math.abs(h[i] - ref.h[i]) <= bound))
         out.push(`h[${t}, ${i % D}] = ${h[i]}, reference ${ref.h[i]}, bound ${bound}`);
     }

@@ -4,7 +4,7 @@
  * query row (prefill), or for n_q = 1 over more than ATTN_CHUNK positions
  * (decode) chunks of the cache in parallel workgroups combined in a fixed
  * order; scores and weights [n_head, n_q, n_kv] only when asked. Tier:
- * src/oracle/webgpu-attention-bound.ts (the CPU's derivation with WGSL's exp
+ * src/oracle/attention-bound.ts (the CPU's derivation with WGSL's exp
  * and division). The KV cache lives in GPU buffers (ops/kv-cache.ts).
  */
 import type { AttentionResult } from '../../../engine/engine.js';

@@ -10,24 +10,16 @@
  * the compiler from fusing them), so each term of h_t carries at most
  * 2t + 3 roundings (src/ops/scan.ts) of up to 1 ULP each (WGSL fixes no
  * rounding mode): |ĥ_t − h_t| ≤ γ(2t + 3, 2^-23)·m_t + (2t + 3)·2^-126
- * (flushed subnormals). On a device that rounds to nearest even and keeps
+ * (flushed subnormals): linearScanBound(t, m, WGSL_F32). On a device that rounds to nearest even and keeps
  * subnormals the sequential and chunked results are the wasm kernels' bits.
  */
 import type { Tensor } from '../../../engine/tensor.js';
-import { scanChunkLength, scanRoundings, validateScan } from '../../../ops/scan.js';
-import { gamma } from '../../../oracle/tiers.js';
+import { scanChunkLength, validateScan } from '../../../ops/scan.js';
 import type { GpuHost } from '../host.js';
 import type { GpuTensor } from '../tensor.js';
-import { WGSL_FLUSH, WGSL_ULP } from '../wgsl/numerics.js';
 import { SCAN_WG, scanApplyWgsl, scanCarryWgsl, scanReduceWgsl, scanSequentialWgsl } from '../wgsl/scan.js';
 
 export type ScanMethod = 'auto' | 'sequential' | 'chunked';
-
-/** The GPU bound on |ĥ_t − h_t| for step t with magnitude m_t (both methods). */
-export function scanGpuBound(t: number, magnitude: number): number {
-  const n = scanRoundings(t);
-  return gamma(n, WGSL_ULP) * magnitude + n * WGSL_FLUSH;
-}
 
 /** Channels that keep a GPU busy on their own; below that, auto splits time too. */
 const AUTO_SEQUENTIAL_CHANNELS = 8192;

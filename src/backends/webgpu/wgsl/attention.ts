@@ -22,7 +22,7 @@
  * f16 K/V are read as u32 words and widened exactly with integer ops
  * (wgslHalfToF32: no shader-f16 needed). exp's argument below −104 gives 0
  * (e^-104 < 2^-149). Every order is fixed by the shapes: same inputs, same
- * bits. Error bound: src/oracle/webgpu-attention-bound.ts.
+ * bits. Error bound: src/oracle/attention-bound.ts.
  */
 import { WGSL_GRID } from '../context.js';
 import { WGSL_ROW_REDUCE } from './nn-common.js';

@@ -16,7 +16,7 @@
  * fixes no rounding mode) and subnormal flushing: where it rounds to nearest
  * even and keeps subnormals (SwiftShader on x86 does), the results are the
  * wasm kernels' bits; in general they are within the bound of src/ops/scan.ts
- * with one ULP per rounding (scanGpuBound in ../ops/scan.ts).
+ * with one ULP per rounding (linearScanBound(t, m, WGSL_F32), src/ops/scan.ts).
  */
 import { WGSL_GRID } from '../context.js';
 
