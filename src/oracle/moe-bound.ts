@@ -22,6 +22,18 @@
  * products of two errors (valid while every ρ < 2^-16, i.e. logit spreads
  * below ~200), plus an absolute 2^-148·2^14·scale for results in the
  * subnormal range.
+ *
+ * The WebGPU kernel (src/backends/webgpu/wgsl/moe.ts) is the same derivation
+ * with WGSL's arithmetic (./arithmetic.ts WGSL_F32: v = 2^-23, ε_e(x) =
+ * (3 + 2|x|)·v, division 2.5v, flushed subnormals 2^-126) and f32 sums (any
+ * order: γ(n − 1, v)) where the wasm kernel sums in f64:
+ * - sigmoid: δ_i = (ε_e(l_i) + 3.5v)·σ_i + v·|s_i| + 2^-126;
+ * - softmax: ε_j = ε_e(l_j − m) + v·|l_j − m|, A = Σ p_i·ε_i + γ(n − 1, v),
+ *   ρ_j = ε_j + A + 2.5v; sigmoid ρ_j = ε_e(l_j) + 3.5v;
+ * - normalization (f32 sum of k, one division): ρ_j + max ρ + γ(k − 1, v) +
+ *   2.5v; the scale product + v. Times (1 + 4·max ρ) for the products of
+ *   errors, plus 2^-126·2^15·max(scale, 1) for flushed subnormals (a flushed
+ *   value divided by a normalizer ≥ 2^-14, then scaled).
  */
 import { referenceGroupScores, referenceSelectionValues, topIndices } from '../backends/reference/moe.js';
 import {
@@ -32,57 +44,132 @@ import {
 import { moeKernelPath } from '../backends/wasm/moe.js';
 import { NN_MAX_ULP } from '../backends/wasm/nn.js';
 import type { MoeRoutePlan, MoeRouteResult } from '../ops/moe-route.js';
-import { EXP_REL_ERROR } from './arithmetic.js';
+import { CPU_F32, type F32Arithmetic, WGSL_F32 } from './arithmetic.js';
 import { gamma, TIERS } from './tiers.js';
 
-const U = 2 ** -24;
+const U = CPU_F32.u;
 const F64 = 2 ** -53;
 const SECOND_ORDER = 1 + 2 ** -16;
 
 type Vec = ArrayLike<number>;
 
+/** A routing kernel: its arithmetic, and how it sums, divides and normalizes the probabilities. */
+interface MoeRouteKernel {
+  arith: F32Arithmetic;
+  /** Relative error of the softmax denominator's sum of n terms (wasm: f64; WebGPU: f32, any order). */
+  sumError(n: number): number;
+  /** The factor covering products of errors, for relative errors up to rel. */
+  secondOrder(rel: number): number;
+  /** Relative error of weight j after the normalization and scaling, from its probability's r and the worst. */
+  weight(r: number, worst: number, k: number, normalize: boolean, scale: number): number;
+  /** Relative error of p_j = e_j/Σ: f32(1/Σ) and the product (wasm), or one division (WebGPU). */
+  quotient: number;
+  /** Absolute term of a weight (results in the subnormal range) at the plan's scale. */
+  atol(scale: number): number;
+}
+
+const WASM_ROUTE: MoeRouteKernel = {
+  arith: CPU_F32,
+  sumError: (n) => n * F64,
+  secondOrder: () => SECOND_ORDER,
+  quotient: 2 * U,
+  // f64 normalization and scale, one f32 rounding.
+  weight: (r, worst, k, normalize, scale) =>
+    (normalize ? r + worst + U + (k + 3) * F64 : r + (scale !== 1 ? U : 0)) * SECOND_ORDER,
+  atol: (scale) => 2 ** -148 * 2 ** 14 * Math.max(scale, 1),
+};
+
+const V = WGSL_F32.u;
+const GPU_ROUTE: MoeRouteKernel = {
+  arith: WGSL_F32,
+  sumError: (n) => gamma(n - 1, V),
+  secondOrder: (rel) => 1 + 4 * rel,
+  quotient: WGSL_F32.div,
+  weight: (r, worst, k, normalize, scale) => {
+    let rel = normalize ? r + worst + gamma(k - 1, V) + WGSL_F32.div : r;
+    if (scale !== 1) rel += V;
+    return rel * (1 + 4 * (worst + 4 * V));
+  },
+  atol: (scale) => WGSL_F32.flush * 2 ** 15 * Math.max(scale, 1),
+};
+
+/** Relative error of σ(l) = 1/(1 + exp(−l)): exp, the add, the division. */
+const sigmoidError = (a: F32Arithmetic, l: number) => a.expError(l) + (a.u + a.div);
+
 /** δ_i: how far the kernel's selection value of each expert can be from the reference's. */
-export function moeSelectionError(row: Vec, plan: MoeRoutePlan): Float64Array {
+function selectionError(kernel: MoeRouteKernel, row: Vec, plan: MoeRoutePlan): Float64Array {
   const d = new Float64Array(plan.experts);
   if (plan.gating !== 'sigmoid') return d;
+  const a = kernel.arith;
   const s = referenceSelectionValues(row, plan);
   for (let i = 0; i < plan.experts; i++) {
     const sig = 1 / (1 + Math.exp(-row[i]));
-    d[i] = ((EXP_REL_ERROR + 2 * U) * sig + U * Math.abs(s[i])) * SECOND_ORDER + 2 ** -126;
+    const rel = sigmoidError(a, row[i]);
+    // 2^-126: exp's clamp at 89 and subnormals (wasm), a flushed value (WebGPU).
+    d[i] = (rel * sig + a.u * Math.abs(s[i])) * kernel.secondOrder(rel) + 2 ** -126;
   }
   return d;
 }
 
 /** Relative error of the kernel's probability of each selected expert (before normalization). */
-function probabilityError(row: Vec, plan: MoeRoutePlan, experts: ArrayLike<number>): number[] {
-  const k = experts.length;
-  if (plan.gating === 'sigmoid') return Array.from({ length: k }, () => EXP_REL_ERROR + 2 * U);
-  const over =
-    plan.gating === 'softmax' ? Array.from({ length: row.length }, (_, i) => i) : Array.from(experts);
+function probabilityError(
+  kernel: MoeRouteKernel,
+  row: Vec,
+  gating: MoeRoutePlan['gating'],
+  experts: ArrayLike<number>,
+): number[] {
+  const a = kernel.arith;
+  if (gating === 'sigmoid') return Array.from(experts, (e) => sigmoidError(a, row[e]));
+  const over = gating === 'softmax' ? Array.from({ length: row.length }, (_, i) => i) : Array.from(experts);
   const m = Math.max(...over.map((i) => row[i]));
-  const eps = (i: number) => EXP_REL_ERROR + U * Math.abs(row[i] - m);
+  const eps = (i: number) => a.expError(row[i] - m) + a.u * Math.abs(row[i] - m);
   const e = over.map((i) => Math.exp(row[i] - m));
-  const sum = e.reduce((a, b) => a + b, 0);
-  const A = over.reduce((acc, i, n) => acc + (e[n] / sum) * eps(i), 0) + over.length * F64;
-  return Array.from(experts, (j) => eps(j) + A + 2 * U);
+  const sum = e.reduce((acc, b) => acc + b, 0);
+  const A = over.reduce((acc, i, n) => acc + (e[n] / sum) * eps(i), 0) + kernel.sumError(over.length);
+  return Array.from(experts, (j) => eps(j) + A + kernel.quotient);
 }
 
-/** Per-weight absolute bound |w̃_j − w_j| for the kernel's selected experts; w: the reference weights for them. */
-export function moeWeightBound(
+function weightBound(
+  kernel: MoeRouteKernel,
   row: Vec,
   plan: MoeRoutePlan,
   experts: ArrayLike<number>,
   w: ArrayLike<number>,
 ): Float64Array {
   // The arithmetic the kernel runs (renormalized softmax as a softmax over the selected logits).
-  const path = { ...plan, ...moeKernelPath(plan) };
-  const rho = probabilityError(row, path, experts);
+  const path = moeKernelPath(plan);
+  const rho = probabilityError(kernel, row, path.gating, experts);
   const worst = Math.max(...rho);
-  const atol = 2 ** -148 * 2 ** 14 * Math.max(plan.scale, 1);
+  const atol = kernel.atol(plan.scale);
   return Float64Array.from(rho, (r, j) => {
-    const rel = path.normalize ? r + worst + U + (experts.length + 3) * F64 : r + (plan.scale !== 1 ? U : 0);
-    return rel * SECOND_ORDER * Math.abs(w[j]) + atol;
+    const rel = kernel.weight(r, worst, experts.length, path.normalize, plan.scale);
+    return rel * Math.abs(w[j]) + atol;
   });
+}
+
+/** δ_i of the wasm kernel's selection values (0 for the softmax schemes). */
+export const moeSelectionError = (row: Vec, plan: MoeRoutePlan) => selectionError(WASM_ROUTE, row, plan);
+/** δ_i of the WebGPU kernel's selection values. */
+export const gpuMoeSelectionError = (row: Vec, plan: MoeRoutePlan) => selectionError(GPU_ROUTE, row, plan);
+
+/** Per-weight absolute bound |w̃_j − w_j| for the wasm kernel's selected experts; w: the reference weights for them. */
+export function moeWeightBound(
+  row: Vec,
+  plan: MoeRoutePlan,
+  experts: ArrayLike<number>,
+  w: ArrayLike<number>,
+) {
+  return weightBound(WASM_ROUTE, row, plan, experts, w);
+}
+
+/** The same for the WebGPU kernel. */
+export function gpuMoeWeightBound(
+  row: Vec,
+  plan: MoeRoutePlan,
+  experts: ArrayLike<number>,
+  w: ArrayLike<number>,
+) {
+  return weightBound(GPU_ROUTE, row, plan, experts, w);
 }
 
 /** A kernel's selection-value error δ_i and the roundoff of its group-score add (another backend's kernel: its own). */
@@ -92,6 +179,8 @@ export interface SelectionErrorModel {
 }
 
 const WASM_SELECTION: SelectionErrorModel = { delta: moeSelectionError, roundoff: U };
+/** The WebGPU kernel's selection error model for moeSelectionProblems. */
+export const GPU_MOE_SELECTION: SelectionErrorModel = { delta: gpuMoeSelectionError, roundoff: V };
 
 /**
  * Whether the kernel's selection for one token is explained by its error:
@@ -150,15 +239,20 @@ export function moeSelectionProblems(
 }
 
 /**
- * Bound of the wasm MoE FFN (src/backends/wasm/moe-dispatch.ts, exact
- * numerics) against referenceMoeFfn, per output element, first order:
- * - gate and up dots (f32 over D): |δa| ≤ γ_D·Σ|x||W_g|, likewise δb;
- * - h = silu(a)·b: |δh| ≤ L·|δa|·|b| + |silu(a)|·|δb| + (2·NN_MAX_ULP.silu + 1)·u·|h|,
- *   L = max|silu′| < 1.1;
- * - down (f32 over F): |δy_d| ≤ Σ_f |δh_f|·|W_df| + γ_F·Σ_f |h_f|·|W_df|;
+ * Bound of the MoE FFN (wasm: src/backends/wasm/moe-dispatch.ts; WebGPU:
+ * src/backends/webgpu/ops/moe-ffn.ts; exact numerics) against
+ * referenceMoeFfn, per output element, first order, with the kernel's
+ * arithmetic (u; flush: 0 on wasm, 2^-126 per flushed value on WebGPU):
+ * - gate and up dots (f32 over D, any order): |δa| ≤ γ_D·Σ|x||W_g| + D·flush, likewise δb;
+ * - h = silu(a)·b: |δh| ≤ L·|δa|·|b| + |silu(a)|·|δb| + ε_h(a)·|h| + flush,
+ *   L = max|silu′| < 1.1; ε_h: wasm (2·NN_MAX_ULP.silu + 1)·u, WebGPU the engine's
+ *   swiglu (exp, an add, a division, at most two products) ε_e(a) + 6v;
+ * - down (f32 over F): |δy_d| ≤ Σ_f |δh_f|·|W_df| + γ_F·Σ_f |h_f|·|W_df| + F·flush;
  * - combine (k products, k + 1 sums, f32): Σ_j |w_j|·|δy_j| + γ_{k+2}·(Σ_j |w_j·y_j| + |g·s|);
- * - shared expert: its δs likewise, times g; its gate g = sigmoid of an f64
- *   dot rounded to f32: |δg| ≤ g(1 − g)·u·|z| + u·g (the sigmoid rounded once).
+ * - shared expert: its δs likewise, times g; its gate g = sigmoid(z): wasm an f64
+ *   dot rounded to f32, |δg| ≤ g(1 − g)·u·|z| + u·g (the sigmoid rounded once)
+ *   and g·s one more rounding; WebGPU an f32 dot, |δg| ≤ g(1 − g)·(γ_D·Σ|x||g_in|
+ *   + D·flush) + (ε_e(z) + 3.5v)·g.
  * ggml numerics (`quantBlock` set): the activations of each matmul (x, then
  * h) are quantized in blocks of quantBlock values, |x̂ − x| ≤ q·amax of the
  * block (q = TIERS.q8.operandError: the 8-bit step and the f16 scale), which
@@ -167,18 +261,47 @@ export function moeSelectionProblems(
  * iq4_nl); with a min term (q4_1, k-quants) the partial sums can exceed
  * Σ|x̂||ŵ| and this magnitude is not a bound.
  * Times (1 + 2^-10) for products of two errors (each relative term < 2^-11
- * in the tested sizes), plus 2^-140 for results in the subnormal range.
+ * in the tested sizes), plus 2^-140 (wasm) or 2^-120 (WebGPU) for results in
+ * the subnormal range.
  */
-export function moeFfnBound(
+interface MoeFfnKernel {
+  arith: F32Arithmetic;
+  /** ε_h(a): relative error of h = silu(a)·b beyond the dots'. */
+  swigluError(a: number): number;
+  /** The shared gate g = σ(z), Σ|x·g_in| = mz over D terms: |δg|, and the rounding of g·s relative to |g·s|. */
+  gateError(z: number, mz: number, g: number, D: number): { dg: number; product: number };
+  atol: number;
+}
+
+const WASM_FFN: MoeFfnKernel = {
+  arith: CPU_F32,
+  swigluError: () => (2 * NN_MAX_ULP.silu + 1) * U,
+  gateError: (z, _mz, g) => ({ dg: g * (1 - g) * U * Math.abs(z) + U * g, product: U * g }),
+  atol: 2 ** -140,
+};
+
+const GPU_FFN: MoeFfnKernel = {
+  arith: WGSL_F32,
+  swigluError: (a) => WGSL_F32.expError(a) + 6 * V,
+  gateError: (z, mz, g, D) => ({
+    dg: g * (1 - g) * (gamma(D, V) * mz + D * WGSL_F32.flush) + (WGSL_F32.expError(z) + 3.5 * V) * g,
+    product: 0,
+  }),
+  atol: 2 ** -120,
+};
+
+function ffnBound(
+  kernel: MoeFfnKernel,
   x: Vec,
   T: number,
   D: number,
   route: MoeRouteResult,
   k: number,
   ffn: ReferenceFfnWeights,
-  shared: ReferenceSharedExpert | null = null,
-  quantBlock = 0,
+  shared: ReferenceSharedExpert | null,
+  quantBlock: number,
 ): Float64Array {
+  const { u, flush } = kernel.arith;
   const bound = new Float64Array(T * D);
   const q = quantBlock ? TIERS.q8.operandError : 0;
   /** q·amax of the quantization block holding v[i] (0 in exact numerics). */
@@ -190,20 +313,14 @@ export function moeFfnBound(
     return q * m;
   };
   const L = 1.1;
-  const hU = (2 * NN_MAX_ULP.silu + 1) * U;
   /** |y| and |δy| of one FFN for token t. */
   const ffnError = (w: ReferenceFfnWeights, t: number, e: number) => {
     const F = w.hidden;
     const h = new Float64Array(F);
     const dh = new Float64Array(F);
     for (let f = 0; f < F; f++) {
-      let a = 0;
-      let b = 0;
-      let ma = 0;
-      let mb = 0;
+      let [a, b, ma, mb, qa, qb] = [0, 0, 0, 0, 0, 0];
       const o = (e * F + f) * D;
-      let qa = 0;
-      let qb = 0;
       for (let d = 0; d < D; d++) {
         const xv = x[t * D + d];
         const qx = quantError(x, t * D, d);
@@ -216,25 +333,23 @@ export function moeFfnBound(
       }
       const s = a / (1 + Math.exp(-a));
       h[f] = s * b;
-      const da = gamma(D, U) * ma + qa;
-      const db = gamma(D, U) * mb + qb;
-      dh[f] = L * da * Math.abs(b) + Math.abs(s) * db + hU * Math.abs(h[f]);
+      const da = gamma(D, u) * ma + qa + D * flush;
+      const db = gamma(D, u) * mb + qb + D * flush;
+      dh[f] = L * da * Math.abs(b) + Math.abs(s) * db + kernel.swigluError(a) * Math.abs(h[f]) + flush;
     }
     if (q) for (let f = 0; f < F; f++) dh[f] += quantError(h, 0, f);
     const y = new Float64Array(D);
     const dy = new Float64Array(D);
     for (let d = 0; d < D; d++) {
-      let s = 0;
-      let m = 0;
-      let p = 0;
+      let [s, m, p] = [0, 0, 0];
       const o = (e * D + d) * F;
       for (let f = 0; f < F; f++) {
         s += h[f] * w.down[o + f];
-        m += (Math.abs(h[f]) + (q ? quantError(h, 0, f) : 0)) * Math.abs(w.down[o + f]);
+        m += (Math.abs(h[f]) + quantError(h, 0, f)) * Math.abs(w.down[o + f]);
         p += dh[f] * Math.abs(w.down[o + f]);
       }
       y[d] = s;
-      dy[d] = p + gamma(F, U) * m;
+      dy[d] = p + gamma(F, u) * m + F * flush;
     }
     return { y, dy };
   };
@@ -253,16 +368,51 @@ export function moeFfnBound(
     if (shared) {
       const { y, dy } = ffnError(shared, t, 0);
       const g = referenceSharedGate(x, t, D, shared);
-      let z = 0;
-      if (shared.gateInp) for (let d = 0; d < D; d++) z += x[t * D + d] * shared.gateInp[d];
-      const dg = shared.gateInp ? g * (1 - g) * U * Math.abs(z) + U * g : 0;
+      let [dg, product] = [0, 0];
+      if (shared.gateInp) {
+        let [z, mz] = [0, 0];
+        for (let d = 0; d < D; d++) {
+          z += x[t * D + d] * shared.gateInp[d];
+          mz += Math.abs(x[t * D + d] * shared.gateInp[d]);
+        }
+        ({ dg, product } = kernel.gateError(z, mz, g, D));
+      }
       for (let d = 0; d < D; d++) {
         mag[d] += g * Math.abs(y[d]);
-        err[d] += g * dy[d] + dg * Math.abs(y[d]) + (shared.gateInp ? U * g * Math.abs(y[d]) : 0);
+        err[d] += g * dy[d] + dg * Math.abs(y[d]) + (product ? product * Math.abs(y[d]) : 0);
       }
     }
     for (let d = 0; d < D; d++)
-      bound[t * D + d] = (err[d] + gamma(k + 2, U) * mag[d]) * (1 + 2 ** -10) + 2 ** -140;
+      bound[t * D + d] = (err[d] + gamma(k + 2, u) * mag[d]) * (1 + 2 ** -10) + kernel.atol;
   }
   return bound;
+}
+
+/** The wasm MoE FFN's bound (ffnBound). */
+export function moeFfnBound(
+  x: Vec,
+  T: number,
+  D: number,
+  route: MoeRouteResult,
+  k: number,
+  ffn: ReferenceFfnWeights,
+  shared: ReferenceSharedExpert | null = null,
+  /** ggml numerics: the activation block of the matmuls' quantization (0: exact). */
+  quantBlock = 0,
+): Float64Array {
+  return ffnBound(WASM_FFN, x, T, D, route, k, ffn, shared, quantBlock);
+}
+
+/** The WebGPU MoE FFN's bound (ffnBound). */
+export function gpuMoeFfnBound(
+  x: Vec,
+  T: number,
+  D: number,
+  route: MoeRouteResult,
+  k: number,
+  ffn: ReferenceFfnWeights,
+  shared: ReferenceSharedExpert | null = null,
+  quantBlock = 0,
+): Float64Array {
+  return ffnBound(GPU_FFN, x, T, D, route, k, ffn, shared, quantBlock);
 }

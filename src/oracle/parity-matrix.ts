@@ -27,7 +27,6 @@ import {
 import { referenceLinearScan } from '../backends/reference/scan.js';
 import { DECODE_CHUNK, FLASH_BLOCK } from '../backends/wasm/attention.js';
 import { usesDecodePath } from '../backends/webgpu/ops/attention.js';
-import { gpuMoeWeightBound } from '../backends/webgpu/ops/moe-bound.js';
 import type { Engine } from '../engine/engine.js';
 import type { Tensor } from '../engine/tensor.js';
 import { type AttentionNumerics, type KvType, validateAttention } from '../ops/attention.js';
@@ -43,7 +42,7 @@ import { CPU_F32, WGSL_F32 } from './arithmetic.js';
 import { type AttentionPath, attentionOutputBound, attentionOutputGpuBound } from './attention-bound.js';
 import { type CompareOptions, compare, type ParityTier, type Verdict } from './compare.js';
 import { quantizationMagnitude } from './emulate.js';
-import { moeWeightBound } from './moe-bound.js';
+import { gpuMoeWeightBound, moeWeightBound } from './moe-bound.js';
 import {
   layerNormBound,
   measuredBound,

@@ -1,6 +1,6 @@
 /**
  * engine.moeFfn on WebGPU (exact numerics, and ggml with q8_0 activations)
- * against referenceMoeFfn (exact) on the GPU's own routing: within gpuMoeFfnBound (src/backends/webgpu/ops/moe-ffn-bound.ts:
+ * against referenceMoeFfn (exact) on the GPU's own routing: within gpuMoeFfnBound (src/oracle/moe-bound.ts:
  * the engine's matmul and swiglu under WGSL accuracy, the combine in slot
  * order); slot outputs within the same bound terms; dropped tokens get no
  * routed term; same bits on a rerun.
@@ -8,11 +8,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ReferenceFfnWeights, referenceMoeFfn } from '../../../src/backends/reference/moe-dispatch.js';
 import { groupSlots } from '../../../src/backends/webgpu/ops/moe-ffn.js';
-import { gpuMoeFfnBound } from '../../../src/backends/webgpu/ops/moe-ffn-bound.js';
 import { dequantize } from '../../../src/ops/dequantize.js';
 import type { MoeFfnWeights } from '../../../src/ops/moe-ffn.js';
 import type { MoeRouteOptions } from '../../../src/ops/moe-route.js';
 import { quantize } from '../../../src/ops/quantize.js';
+import { gpuMoeFfnBound } from '../../../src/oracle/moe-bound.js';
 import { webgpuEngine } from '../../helpers/webgpu.js';
 import { uniform } from '../wasm/nn-helpers.js';
 

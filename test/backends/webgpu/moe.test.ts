@@ -5,16 +5,15 @@
  * σ(l) + bias computed with WGSL's exp (3 + 2|x| ULP): on well separated
  * values the experts are the reference's; on any values every difference is
  * explained by the derived δ (moeSelectionProblems with the GPU's error
- * model). Weights within the bound derived in src/backends/webgpu/ops/moe-bound.ts
+ * model). Weights within the bound derived in src/oracle/moe-bound.ts
  * (WGSL: no rounding mode fixed, 1 ULP per + − ×, 2.5 ULP division, exp's ULPs).
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { referenceMoeRoute, referenceWeights } from '../../../src/backends/reference/moe.js';
 import { routeOnGpu } from '../../../src/backends/webgpu/ops/moe.js';
-import { GPU_MOE_SELECTION, gpuMoeWeightBound } from '../../../src/backends/webgpu/ops/moe-bound.js';
 import { createEngine } from '../../../src/engine/engine.js';
 import { MOE_SCHEMES, type MoeRouteOptions, moeRoutePlan } from '../../../src/ops/moe-route.js';
-import { moeSelectionProblems } from '../../../src/oracle/moe-bound.js';
+import { GPU_MOE_SELECTION, gpuMoeWeightBound, moeSelectionProblems } from '../../../src/oracle/moe-bound.js';
 import { webgpuEngine } from '../../helpers/webgpu.js';
 import { schemeOptions } from '../moe-helpers.js';
 import { rng, uniform, wide } from '../wasm/nn-helpers.js';

@@ -8,7 +8,7 @@
  * have, in the requested numerics); the outputs land in one row buffer Y.
  * The shared expert runs over all tokens the same way, its gate σ(gateInp·x)
  * as a [T, 1] matmul. A combine kernel sums w·y in slot order, the shared
- * expert last (ggml's order, as the wasm engine). Tier: ./moe-ffn-bound.ts.
+ * expert last (ggml's order, as the wasm engine). Tier: gpuMoeFfnBound (src/oracle/moe-bound.ts).
  */
 import type { Engine, MoeRouteTensors } from '../../../engine/engine.js';
 import type { Tensor } from '../../../engine/tensor.js';

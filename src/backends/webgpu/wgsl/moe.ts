@@ -1,6 +1,6 @@
 /**
  * WGSL of MoE routing (semantics: src/ops/moe-route.ts; numerics and bound:
- * src/backends/webgpu/ops/moe-bound.ts).
+ * src/oracle/moe-bound.ts, gpuMoeWeightBound).
  *
  * - moeSigmoidWgsl: deepseek-v3's selection values σ(l) + bias, one per
  *   logit, into a scratch [T, E] (written once, so group scores and the
