@@ -1,4 +1,6 @@
 /** The shape every `plumbline` subcommand has; main.ts dispatches to them. */
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+
 export interface CliIo {
   out(text: string): void;
   err(text: string): void;
@@ -20,3 +22,28 @@ export interface Command {
 
 /** Thrown for a bad command line; main prints the message and the command's usage, exit code 2. */
 export class UsageError extends Error {}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+type Parsed<T extends Options> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>
+>;
+
+/** Runs parseArgs (strict), turning its errors (unknown options and the like) into UsageErrors. */
+export function parseCommandArgs<T extends Options>(
+  argv: string[],
+  options: T,
+  allowPositionals = true,
+): Parsed<T> {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals, strict: true }) as Parsed<T>;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** `value` when `allowed` has it, else a UsageError: unknown <what> "value" (one of a, b, c). */
+export function oneOf<T extends string>(what: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value))
+    throw new UsageError(`unknown ${what} ${JSON.stringify(value)} (one of ${allowed.join(', ')})`);
+  return value as T;
+}

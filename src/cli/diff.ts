@@ -1,12 +1,11 @@
 /** `plumbline diff REF CAND`: per-stage metrics of two traces, the first divergence, optionally JSON and an HTML report. */
-import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { type DiffResult, diff } from '../oracle/diff.js';
 import { HEAT_METRICS, type HeatMetric, renderDiffHtml } from '../oracle/diff-html.js';
 import { diffToJson, finiteJson, formatDiff } from '../oracle/diff-report.js';
 import { TIER_NAMES } from '../oracle/tiers.js';
 import { NAME_MAPS } from '../trace/name-maps.js';
-import { type CliIo, type Command, UsageError } from './command.js';
+import { type CliIo, type Command, oneOf, parseCommandArgs, UsageError } from './command.js';
+import { withProgress, writeReport } from './report-output.js';
 
 const TIERS = [...TIER_NAMES, 'ggml'];
 
@@ -50,39 +49,19 @@ interface DiffArgs {
 }
 
 function parseDiffArgs(argv: string[]): DiffArgs {
-  const parse = () =>
-    parseArgs({
-      args: argv,
-      options: {
-        tier: { type: 'string' },
-        json: { type: 'boolean' },
-        html: { type: 'string' },
-        map: { type: 'string' },
-        'head-dim': { type: 'string' },
-        metric: { type: 'string' },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse();
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const { values: v, positionals } = parsed;
+  const { values: v, positionals } = parseCommandArgs(argv, {
+    tier: { type: 'string' },
+    json: { type: 'boolean' },
+    html: { type: 'string' },
+    map: { type: 'string' },
+    'head-dim': { type: 'string' },
+    metric: { type: 'string' },
+  });
   if (positionals.length !== 2)
     throw new UsageError(`expected two trace files (reference, candidate), got ${positionals.length}`);
-  const tier = v.tier ?? 'f32';
-  if (!TIERS.includes(tier))
-    throw new UsageError(`unknown tier ${JSON.stringify(tier)} (one of ${TIERS.join(', ')})`);
-  if (v.map !== undefined && !NAME_MAPS.has(v.map))
-    throw new UsageError(`unknown map ${JSON.stringify(v.map)} (one of ${[...NAME_MAPS.keys()].join(', ')})`);
-  const metric = v.metric ?? 'ratio';
-  if (!Object.hasOwn(HEAT_METRICS, metric))
-    throw new UsageError(
-      `unknown metric ${JSON.stringify(metric)} (one of ${Object.keys(HEAT_METRICS).join(', ')})`,
-    );
+  const tier = oneOf('tier', v.tier ?? 'f32', TIERS);
+  if (v.map !== undefined) oneOf('map', v.map, [...NAME_MAPS.keys()]);
+  const metric = oneOf('metric', v.metric ?? 'ratio', Object.keys(HEAT_METRICS) as HeatMetric[]);
   let headDim: number | undefined;
   if (v['head-dim'] !== undefined) {
     headDim = Number(v['head-dim']);
@@ -97,27 +76,7 @@ function parseDiffArgs(argv: string[]): DiffArgs {
     ...(v.html !== undefined ? { html: v.html } : {}),
     ...(v.map !== undefined ? { map: v.map } : {}),
     ...(headDim !== undefined ? { headDim } : {}),
-    metric: metric as HeatMetric,
-  };
-}
-
-/** A one-line progress indicator, redrawn in place; shown only on a terminal and only once a diff runs long. */
-export function progressLine(
-  stream: { isTTY?: boolean; write(s: string): unknown },
-  delayMs = 400,
-  label = 'diff',
-): { update(done: number, total: number, name: string): void; clear(): void } {
-  const start = Date.now();
-  let shown = false;
-  return {
-    update(done, total, name) {
-      if (!stream.isTTY || Date.now() - start < delayMs) return;
-      shown = true;
-      stream.write(`\r\x1b[K${label}: ${done}/${total} ${name}`);
-    },
-    clear() {
-      if (shown) stream.write('\r\x1b[K');
-    },
+    metric,
   };
 }
 
@@ -127,26 +86,22 @@ export const diffCommand: Command = {
   help: HELP,
   async run(argv: string[], io: CliIo): Promise<number> {
     const a = parseDiffArgs(argv);
-    const progress = progressLine(process.stderr);
-    let result: DiffResult;
-    try {
-      result = await diff(a.reference, a.candidate, {
+    const result = await withProgress('diff', (onProgress) =>
+      diff(a.reference, a.candidate, {
         tier: a.tier as DiffResult['tier'],
         ...(a.map ? { map: a.map } : {}),
         ...(a.headDim ? { headDim: a.headDim } : {}),
-        onProgress: progress.update,
-      });
-    } finally {
-      progress.clear();
-    }
-    if (a.json) {
-      for (const w of result.warnings) io.err(`plumbline diff: warning: ${w}`);
-      io.out(JSON.stringify(diffToJson(result), finiteJson, 2));
-    } else io.out(formatDiff(result));
-    if (a.html) {
-      await writeFile(a.html, renderDiffHtml(result, { metric: a.metric }));
-      if (!a.json) io.out(`HTML report: ${a.html}`);
-    }
+        onProgress,
+      }),
+    );
+    await writeReport(io, 'diff', {
+      json: a.json,
+      html: a.html,
+      warnings: result.warnings,
+      toJson: () => JSON.stringify(diffToJson(result), finiteJson, 2),
+      toText: () => formatDiff(result),
+      toHtml: () => renderDiffHtml(result, { metric: a.metric }),
+    });
     return result.firstDivergence ? 1 : 0;
   },
 };

@@ -1,10 +1,9 @@
 /** `plumbline inspect FILE.gguf`: metadata, tokenizer summary and tensor table, as text or JSON. */
-import { parseArgs } from 'node:util';
 import { readGguf } from '../formats/gguf/reader.js';
 import { type GgufSummary, summarizeGguf } from '../formats/gguf/summary.js';
 import { isSupportedTensorType } from '../formats/gguf/tensor-types.js';
 import { type GgufMetadataValue, GgufValueType, ggufValueTypeName } from '../formats/gguf/value-types.js';
-import { type CliIo, type Command, UsageError } from './command.js';
+import { type CliIo, type Command, parseCommandArgs, UsageError } from './command.js';
 import { formatBytes, formatTable } from './table.js';
 
 const HELP = `usage: plumbline inspect FILE.gguf [--json] [--metadata]
@@ -56,21 +55,10 @@ export const inspectCommand: Command = {
 };
 
 function parseInspectArgs(argv: string[]): { file: string; json: boolean; metadata: boolean } {
-  const parse = () =>
-    parseArgs({
-      args: argv,
-      options: { json: { type: 'boolean' }, metadata: { type: 'boolean' } },
-      allowPositionals: true,
-      strict: true,
-    });
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse();
-  } catch (e) {
-    // parseArgs reports unknown options and the like as TypeErrors with an ERR_PARSE_ARGS_* code.
-    throw new UsageError((e as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandArgs(argv, {
+    json: { type: 'boolean' },
+    metadata: { type: 'boolean' },
+  });
   if (positionals.length !== 1) {
     throw new UsageError(
       positionals.length === 0 ? 'missing FILE.gguf' : `expected one file, got ${positionals.length}`,

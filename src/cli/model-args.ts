@@ -3,7 +3,6 @@
  * --tokens), engine options, and loading with progress on stderr when it is
  * a terminal.
  */
-import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { createEngine, type Engine } from '../engine/engine.js';
 import { loadModel } from '../model/load.js';
 import type { Model, Numerics } from '../model/model.js';
@@ -32,20 +31,6 @@ export const MODEL_OPTIONS_HELP = `  --prompt TEXT          text to start from (
   --threads N            wasm threads, the calling thread included (default: all cores)
   --ctx N                KV cache positions (default min(context_length, 4096))
   --json                 print JSON`;
-
-/** Runs parseArgs, turning its errors into UsageErrors. */
-type Parsed<T extends Options> = ReturnType<
-  typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>
->;
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-export function parseCommandArgs<T extends Options>(argv: string[], options: T): Parsed<T> {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-}
 
 export function positiveInt(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;

@@ -1,11 +1,10 @@
 /** `plumbline parity`: the parity matrix (oracle/parity-matrix.ts) on each backend, as a table or JSON. */
-import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { type BackendChoice, BackendUnavailableError, createEngine } from '../engine/engine.js';
 import { renderParityHtml } from '../oracle/parity-html.js';
 import { PARITY_OPS, type ParityOp, type ParityRow, parityMatrix } from '../oracle/parity-matrix.js';
-import { type CliIo, type Command, UsageError } from './command.js';
+import { type CliIo, type Command, parseCommandArgs, UsageError } from './command.js';
 import { formatGpu, type GpuInfo } from './gpu-info.js';
+import { writeReport } from './report-output.js';
 import { formatTable } from './table.js';
 
 const BACKENDS = ['reference', 'wasm', 'webgpu'] as const;
@@ -51,25 +50,16 @@ interface ParityArgs {
 }
 
 function parse(argv: string[]): ParityArgs {
-  const go = () =>
-    parseArgs({
-      args: argv,
-      options: {
-        backends: { type: 'string' },
-        ops: { type: 'string' },
-        json: { type: 'boolean' },
-        html: { type: 'string' },
-      },
-      allowPositionals: false,
-      strict: true,
-    });
-  let parsed: ReturnType<typeof go>;
-  try {
-    parsed = go();
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const { values } = parsed;
+  const { values } = parseCommandArgs(
+    argv,
+    {
+      backends: { type: 'string' },
+      ops: { type: 'string' },
+      json: { type: 'boolean' },
+      html: { type: 'string' },
+    },
+    false,
+  );
   return {
     backends: list(values.backends, BACKENDS, '--backends'),
     ops: list(values.ops, PARITY_OPS, '--ops'),
@@ -146,15 +136,13 @@ export const parityCommand: Command = {
         await engine.dispose();
       }
     }
-    if (json) io.out(JSON.stringify({ rows, skipped }, null, 2));
-    else {
-      io.out(toText(rows));
-      for (const s of skipped) io.out(`${s.backend}: skipped (${s.reason})`);
-    }
-    if (html) {
-      await writeFile(html, renderParityHtml(rows, { skipped, devices }));
-      if (!json) io.out(`HTML report: ${html}`);
-    }
+    await writeReport(io, 'parity', {
+      json,
+      html,
+      toJson: () => JSON.stringify({ rows, skipped }, null, 2),
+      toText: () => [toText(rows), ...skipped.map((s) => `${s.backend}: skipped (${s.reason})`)].join('\n'),
+      toHtml: () => renderParityHtml(rows, { skipped, devices }),
+    });
     return rows.every((r) => r.pass) ? 0 : 1;
   },
 };

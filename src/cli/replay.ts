@@ -1,15 +1,13 @@
 /** `plumbline replay MODEL CAND`: recompute each stage from the candidate's own inputs; the first fault. */
-import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { finiteJson } from '../oracle/diff-report.js';
 import { type ReplayOptions, type ReplayTier, replay } from '../oracle/replay.js';
 import { formatReplay, renderReplayHtml, replayToJson } from '../oracle/replay-report.js';
 import { TIER_NAMES } from '../oracle/tiers.js';
 import { NAME_MAPS } from '../trace/name-maps.js';
-import { type CliIo, type Command, UsageError } from './command.js';
-import { progressLine } from './diff.js';
+import { type CliIo, type Command, oneOf, parseCommandArgs, UsageError } from './command.js';
+import { withProgress, writeReport } from './report-output.js';
 
-const TIERS = ['auto', ...TIER_NAMES];
+const TIERS: ReplayTier[] = ['auto', ...TIER_NAMES];
 
 const HELP = `usage: plumbline replay MODEL.gguf CANDIDATE.safetensors
                         [--reference-trace REFERENCE.safetensors | --no-reference]
@@ -57,46 +55,25 @@ interface ReplayArgs {
 }
 
 function parseReplayArgs(argv: string[]): ReplayArgs {
-  const parse = () =>
-    parseArgs({
-      args: argv,
-      options: {
-        tier: { type: 'string' },
-        numerics: { type: 'string' },
-        'reference-trace': { type: 'string' },
-        'no-reference': { type: 'boolean' },
-        json: { type: 'boolean' },
-        html: { type: 'string' },
-        map: { type: 'string' },
-        tokens: { type: 'string' },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse();
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const { values: v, positionals } = parsed;
+  const { values: v, positionals } = parseCommandArgs(argv, {
+    tier: { type: 'string' },
+    numerics: { type: 'string' },
+    'reference-trace': { type: 'string' },
+    'no-reference': { type: 'boolean' },
+    json: { type: 'boolean' },
+    html: { type: 'string' },
+    map: { type: 'string' },
+    tokens: { type: 'string' },
+  });
   if (positionals.length !== 2)
     throw new UsageError(`expected a model and a candidate trace, got ${positionals.length} arguments`);
-  const tier = v.tier ?? 'auto';
-  if (!TIERS.includes(tier))
-    throw new UsageError(`unknown tier ${JSON.stringify(tier)} (one of ${TIERS.join(', ')})`);
+  const tier = oneOf('tier', v.tier ?? 'auto', TIERS);
   if (v.numerics !== undefined && v.numerics !== 'exact' && v.numerics !== 'ggml')
     throw new UsageError(`--numerics must be exact or ggml, got ${JSON.stringify(v.numerics)}`);
   if (v['no-reference'] && v['reference-trace'] !== undefined)
     throw new UsageError('give either --reference-trace or --no-reference');
-  const opts: ReplayOptions = { tier: tier as ReplayTier };
-  if (v.map !== undefined) {
-    if (!NAME_MAPS.has(v.map))
-      throw new UsageError(
-        `unknown map ${JSON.stringify(v.map)} (one of ${[...NAME_MAPS.keys()].join(', ')})`,
-      );
-    opts.map = v.map;
-  }
+  const opts: ReplayOptions = { tier };
+  if (v.map !== undefined) opts.map = oneOf('map', v.map, [...NAME_MAPS.keys()]);
   if (v.tokens !== undefined) {
     const ids = v.tokens.split(',').map((t) => Number(t.trim()));
     if (ids.length === 0 || !ids.every((t) => Number.isSafeInteger(t) && t >= 0))
@@ -121,21 +98,17 @@ export const replayCommand: Command = {
   help: HELP,
   async run(argv: string[], io: CliIo): Promise<number> {
     const a = parseReplayArgs(argv);
-    const progress = progressLine(process.stderr, 400, 'replay');
-    let result: Awaited<ReturnType<typeof replay>>;
-    try {
-      result = await replay(a.model, a.candidate, { ...a.opts, onProgress: progress.update });
-    } finally {
-      progress.clear();
-    }
-    if (a.json) {
-      for (const w of result.warnings) io.err(`plumbline replay: warning: ${w}`);
-      io.out(JSON.stringify(replayToJson(result), finiteJson, 2));
-    } else io.out(formatReplay(result));
-    if (a.html) {
-      await writeFile(a.html, renderReplayHtml(result));
-      if (!a.json) io.out(`HTML report: ${a.html}`);
-    }
+    const result = await withProgress('replay', (onProgress) =>
+      replay(a.model, a.candidate, { ...a.opts, onProgress }),
+    );
+    await writeReport(io, 'replay', {
+      json: a.json,
+      html: a.html,
+      warnings: result.warnings,
+      toJson: () => JSON.stringify(replayToJson(result), finiteJson, 2),
+      toText: () => formatReplay(result),
+      toHtml: () => renderReplayHtml(result),
+    });
     return result.firstFault ? 1 : 0;
   },
 };

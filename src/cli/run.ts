@@ -1,8 +1,8 @@
 /** `plumbline run FILE.gguf`: generate text, printed as it comes, then prompt and generation tokens/s. */
 import { generate } from '../model/generate.js';
 import { topKIndices } from '../oracle/topk.js';
-import { type Command, UsageError } from './command.js';
-import { MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelArgs, openModel, parseCommandArgs } from './model-args.js';
+import { type Command, parseCommandArgs, UsageError } from './command.js';
+import { MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelArgs, openModel } from './model-args.js';
 
 const HELP = `usage: plumbline run FILE.gguf (--prompt TEXT | --tokens 1,2,3) [options]
 

@@ -7,8 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { ScanModel } from '../model/scan-model.js';
 import { SCAN_REPLAY_TIERS, type ScanReplayTier, scanReplay } from '../oracle/scan-replay.js';
-import { type Command, UsageError } from './command.js';
-import { parseCommandArgs } from './model-args.js';
+import { type Command, parseCommandArgs, UsageError } from './command.js';
 import { formatTable } from './table.js';
 
 const HELP = `usage: plumbline scan-replay MODEL.safetensors CANDIDATE.safetensors [--tier T] [--json]

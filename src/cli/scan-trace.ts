@@ -9,8 +9,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { type BackendChoice, createEngine } from '../engine/engine.js';
 import { scanTraceBytes } from '../model/scan-forward.js';
 import { ScanModel, type ScanModelSpec, syntheticScanModel } from '../model/scan-model.js';
-import { type Command, UsageError } from './command.js';
-import { intList, parseCommandArgs, positiveInt } from './model-args.js';
+import { type Command, parseCommandArgs, UsageError } from './command.js';
+import { intList, positiveInt } from './model-args.js';
 import { formatBytes } from './table.js';
 
 /** The model --synthetic writes without --spec: one layer of each GRU structure (one quantized) and a linear scan. */

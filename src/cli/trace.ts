@@ -1,16 +1,8 @@
 /** `plumbline trace FILE.gguf ... --out T.safetensors`: one forward pass with every requested stage captured. */
 import { architectureStages } from '../model/capture.js';
 import { sha256Of, writeModelTrace } from '../model/trace-output.js';
-import { type Command, UsageError } from './command.js';
-import {
-  intList,
-  MODEL_OPTIONS,
-  MODEL_OPTIONS_HELP,
-  modelArgs,
-  openModel,
-  parseCommandArgs,
-  progress,
-} from './model-args.js';
+import { type Command, parseCommandArgs, UsageError } from './command.js';
+import { intList, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelArgs, openModel, progress } from './model-args.js';
 import { formatBytes, formatTable } from './table.js';
 
 const HELP = `usage: plumbline trace FILE.gguf (--prompt TEXT | --tokens IDS) --out FILE.safetensors [options]

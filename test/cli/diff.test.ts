@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CliIo } from '../../src/cli/command.js';
-import { progressLine } from '../../src/cli/diff.js';
+import { progressLine } from '../../src/cli/report-output.js';
 import { main } from '../../src/cli/main.js';
 import { tinyForward, traceBytes } from '../helpers/tiny-trace.js';
 
