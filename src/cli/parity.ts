@@ -1,5 +1,6 @@
 /** `plumbline parity`: the parity matrix (oracle/parity-matrix.ts) on each backend, as a table or JSON. */
 import { type BackendChoice, BackendUnavailableError, createEngine } from '../engine/engine.js';
+import { PARITY_ROW_HEADS, parityRowCells } from '../oracle/parity-columns.js';
 import { renderParityHtml } from '../oracle/parity-html.js';
 import { PARITY_OPS, type ParityOp, type ParityRow, parityMatrix } from '../oracle/parity-matrix.js';
 import { type CliIo, type Command, parseCommandArgs, UsageError } from './command.js';
@@ -71,29 +72,9 @@ function parse(argv: string[]): ParityArgs {
 function toText(rows: ParityRow[]): string {
   const failed = rows.filter((r) => !r.pass).length;
   const table = formatTable(
-    [
-      'backend',
-      'ran on',
-      'op',
-      'dtype',
-      'shape',
-      'numerics',
-      'tier',
-      'basis',
-      'verdict',
-      'worst ratio',
-      'ms',
-    ],
+    [...PARITY_ROW_HEADS, 'worst ratio', 'ms'],
     rows.map((r) => [
-      r.backend,
-      r.ranOn,
-      r.op,
-      r.dtype,
-      r.shape,
-      r.numerics ?? '',
-      r.tier,
-      r.basis,
-      r.pass ? 'pass' : 'FAIL',
+      ...parityRowCells(r),
       r.worstRatio === null ? '—' : r.worstRatio.toPrecision(3),
       r.ms.toFixed(2),
     ]),

@@ -8,6 +8,7 @@
  */
 import { esc, heatColor, REPORT_CSS } from './diff-html.js';
 import { formatNumber as f } from './format.js';
+import { PARITY_ROW_HEADS, parityRowCells } from './parity-columns.js';
 import type { ParityRow } from './parity-matrix.js';
 
 export interface ParityHtmlOptions {
@@ -210,33 +211,11 @@ export function renderParityHtml(rows: readonly ParityRow[], opts: ParityHtmlOpt
       (s) => `<p class="meta warn"><b>${esc(s.backend)}</b> skipped: ${esc(s.reason)}</p>`,
     ),
   ].join('\n');
-  const heads = [
-    'backend',
-    'ran on',
-    'op',
-    'dtype',
-    'shape',
-    'numerics',
-    'tier',
-    'basis',
-    'verdict',
-    'worst ratio',
-    'worst index',
-    'ms',
-    'reason',
-  ];
+  const heads = [...PARITY_ROW_HEADS, 'worst ratio', 'worst index', 'ms', 'reason'];
   const body = rows
     .map((r) => {
       const cells = [
-        r.backend,
-        r.ranOn,
-        r.op,
-        r.dtype,
-        r.shape,
-        r.numerics ?? '',
-        r.tier,
-        r.basis,
-        r.pass ? 'pass' : 'FAIL',
+        ...parityRowCells(r),
         r.worstRatio === null ? '' : f(r.worstRatio),
         r.worstIndex >= 0 ? String(r.worstIndex) : '',
         r.ms.toFixed(2),
