@@ -26,11 +26,19 @@ export interface F32Arithmetic {
   readonly tiny: number;
   /** Absolute loss of a value flushed to zero (0 where subnormals are kept). */
   readonly flush: number;
+  /** Absolute error of one rounded operation with result v (wasm: always counted; WGSL: where v may flush). */
+  roundingAbs(v: number): number;
+  /** Absolute error of an operation exact in f32 with result v (wasm: none; WGSL: v may flush). */
+  exactAbs(v: number): number;
   /** Absolute error of an exp result below 2^-126. */
   readonly expUnderflow: number;
 }
 
 const U = UNIT_ROUNDOFF.f32;
+const CPU_TINY = 2 ** -150;
+const WGSL_TINY = 2 ** -125;
+/** WGSL: a nonzero result below 2^-126 may flush (or round there): 2^-125 absolute. */
+const wgslTinyAbs = (v: number) => (v !== 0 && Math.abs(v) < 2 ** -126 ? WGSL_TINY : 0);
 
 /**
  * Relative error of assembly/nn/exp.ts for results ≥ 2^-126: 1.7201 u at worst
@@ -48,8 +56,10 @@ export const CPU_F32: F32Arithmetic = {
   expError: () => EXP_REL_ERROR,
   div: U,
   rsqrt: (1 + U) / (1 - U) - 1,
-  tiny: 2 ** -150,
+  tiny: CPU_TINY,
   flush: 0,
+  roundingAbs: () => CPU_TINY,
+  exactAbs: () => 0,
   // ε_e·2^-126 + 2^-150 (the subnormal rounding) < 2^-148.
   expUnderflow: 2 ** -148,
 };
@@ -63,7 +73,9 @@ export const WGSL_F32: F32Arithmetic = {
   expError: wgslExpError,
   div: WGSL_DIV_ERROR,
   rsqrt: 2 * WGSL_ULP,
-  tiny: 2 ** -125,
+  tiny: WGSL_TINY,
   flush: WGSL_FLUSH,
+  roundingAbs: wgslTinyAbs,
+  exactAbs: wgslTinyAbs,
   expUnderflow: 2 ** -125,
 };

@@ -45,8 +45,10 @@ import { quantizationMagnitude } from './emulate.js';
 import { gpuMoeWeightBound, moeWeightBound } from './moe-bound.js';
 import {
   layerNormBound,
+  layerNormGpuBound,
   measuredBound,
   rmsNormBound,
+  rmsNormGpuBound,
   ropeBound,
   softmaxBound,
   swigluBound,
@@ -54,8 +56,6 @@ import {
 import { matmulGpuBound } from './webgpu-matmul-bound.js';
 import {
   geluTanhGpuBound,
-  layerNormGpuBound,
-  rmsNormGpuBound,
   ropeGpuBound,
   siluGpuBound,
   softmaxGpuBound,

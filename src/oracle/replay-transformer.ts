@@ -40,7 +40,7 @@ import {
 } from './attention-bound.js';
 import { quantizationMagnitude } from './emulate.js';
 import { ParityOptionError } from './errors.js';
-import { measuredBound, rmsNormBound, ropeBound, swigluBound } from './nn-bounds.js';
+import { measuredBound, rmsNormBound, rmsNormGpuBound, ropeBound, swigluBound } from './nn-bounds.js';
 import {
   type ReplayContext,
   type ReplayInputs,
@@ -48,7 +48,7 @@ import {
   type ReplayRule,
   registerReplayRule,
 } from './replay-rules.js';
-import { rmsNormGpuBound, ropeGpuBound, siluGpuBound, swigluGpuBound } from './webgpu-nn-bounds.js';
+import { ropeGpuBound, siluGpuBound, swigluGpuBound } from './webgpu-nn-bounds.js';
 
 type Vec = Float32Array | Float64Array;
 const F32 = GGML_TYPES.f32;

@@ -1,5 +1,7 @@
 /**
  * Error bounds of the WebGPU nn kernels (src/backends/webgpu/wgsl/nn-*.ts)
+ * that are not the wasm kernels' derivations with WGSL's arithmetic (those,
+ * the norms, are in nn-bounds.ts: rmsNormGpuBound, layerNormGpuBound)
  * against the float64 reference, derived from what WGSL guarantees — never
  * tuned: + − × f32 within one ULP (WGSL fixes no rounding mode, a result
  * may round up or down: u = 2^-23 relative, not round-to-nearest's 2^-24; a
@@ -20,109 +22,22 @@ import {
   SINCOS_EVAL_ULPS,
   SINCOS_R_MAX,
 } from '../backends/webgpu/wgsl/nn-rope.js';
-import { WGSL_ULP } from '../backends/webgpu/wgsl/numerics.js';
 import type { RopeParams } from '../ops/rope.js';
+import { WGSL_F32 } from './arithmetic.js';
+import { ropePairsBound, ropeStepError, ropeTheta, softmaxDeviation, softmaxRow } from './nn-bounds.js';
 import { gamma } from './tiers.js';
 
 /** One + − × (rounded up or down: one ULP, relative). */
-const u = WGSL_ULP;
-/** One ULP of a result, relative (the unit WGSL states exp, division and inverseSqrt in). */
-const ULP = WGSL_ULP;
+const u = WGSL_F32.u;
 /** Absolute error of one operation touching the subnormal range (flushed or not). */
-const FTZ = 2 ** -125;
+const FTZ = WGSL_F32.tiny;
 /** exp's relative error at argument x. */
-export const gpuExpError = (x: number) => (3 + 2 * Math.abs(x)) * ULP;
-const DIV = 2.5 * ULP;
-const RSQRT = 2 * ULP;
+const gpuExpError = WGSL_F32.expError;
+const DIV = WGSL_F32.div;
 /** Below this argument exp's result is under 2^-126: an absolute error (≤ 2^-124 with the ULPs) instead. */
 const EXP_TINY = -86;
 
 type Vec = ArrayLike<number>;
-
-/** Relative error of inverseSqrt(V̂) for V̂ within relative ρ of V. */
-const rsqrtError = (rho: number) => (1 - rho) ** -0.5 * (1 + RSQRT) - 1;
-
-/**
- * RMSNorm: S = Σ f32(x²) (tree), mean = f32(S·f32(1/n)), V = f32(mean + eps),
- * s = inverseSqrt(V), y = f32(f32(x·s)·w). The sum is f32: a row whose Σx²
- * may reach 2^128 can overflow to inf and give zeros (bound |ref|).
- */
-export function rmsNormGpuBound(x: Vec, w: Vec | null, rows: number, dim: number, eps: number, ref: Vec) {
-  const bound = new Float64Array(rows * dim);
-  const g = gamma(rowSumDepth(dim), u);
-  for (let r = 0; r < rows; r++) {
-    const o = r * dim;
-    let S = 0;
-    for (let i = 0; i < dim; i++) S += x[o + i] * x[o + i];
-    const mean = S / dim;
-    const V = mean + eps;
-    if (!Number.isFinite(V)) continue;
-    if (S >= 2 ** 127) {
-      for (let i = 0; i < dim; i++) bound[o + i] = Math.abs(ref[o + i]) * (1 + 8 * u) + FTZ;
-      continue;
-    }
-    const dS = u * S + g * (S * (1 + u) + dim * FTZ) + 2 * dim * FTZ;
-    const dMean = (dS / dim) * (1 + u) ** 2 + mean * ((1 + u) ** 2 - 1) + FTZ;
-    const rho = (dMean * (1 + u) + u * V + FTZ) / V;
-    const sigma = rsqrtError(rho);
-    for (let i = 0; i < dim; i++) {
-      const wi = w ? Math.abs(w[i]) : 1;
-      bound[o + i] = Math.abs(ref[o + i]) * ((1 + sigma) * (1 + u) ** 2 - 1) + FTZ * (wi + 1);
-    }
-  }
-  return bound;
-}
-
-/** LayerNorm: μ = f32(Σx·f32(1/n)), v = f32(x − μ), var = f32(Σ f32(v²)·f32(1/n)), s as RMSNorm's, y = f32(f32(v·s)·w) + b. */
-export function layerNormGpuBound(
-  x: Vec,
-  w: Vec | null,
-  b: Vec | null,
-  rows: number,
-  dim: number,
-  eps: number,
-  ref: Vec,
-) {
-  const bound = new Float64Array(rows * dim);
-  const g = gamma(rowSumDepth(dim), u);
-  for (let r = 0; r < rows; r++) {
-    const o = r * dim;
-    let sum = 0;
-    let abs = 0;
-    for (let i = 0; i < dim; i++) {
-      sum += x[o + i];
-      abs += Math.abs(x[o + i]);
-    }
-    const mean = sum / dim;
-    const dSum = g * abs + dim * FTZ;
-    const dMean = (dSum / dim) * (1 + u) ** 2 + Math.abs(mean) * ((1 + u) ** 2 - 1) + FTZ;
-    let T = 0;
-    let dT = 0;
-    const E = new Float64Array(dim);
-    for (let i = 0; i < dim; i++) {
-      const v = x[o + i] - mean;
-      E[i] = dMean + u * (Math.abs(v) + dMean) + FTZ;
-      T += v * v;
-      dT += 2 * Math.abs(v) * E[i] + E[i] * E[i];
-    }
-    const variance = T / dim;
-    const A = dT + (u + g * (1 + u)) * (T + dT) + 2 * dim * FTZ;
-    const dVar = (A / dim) * (1 + u) ** 2 + variance * ((1 + u) ** 2 - 1) + FTZ;
-    const V = variance + eps;
-    if (!Number.isFinite(V)) continue;
-    const rho = (dVar * (1 + u) + u * V + FTZ) / V;
-    const sigma = rsqrtError(rho);
-    const s = 1 / Math.sqrt(V);
-    for (let i = 0; i < dim; i++) {
-      const v = Math.abs(x[o + i] - mean);
-      const wi = w ? Math.abs(w[i]) : 1;
-      const p1 = s * (E[i] * (1 + sigma) + v * sigma) * (1 + u) + u * s * v + FTZ;
-      const p2 = wi * p1 * (1 + u) + u * wi * s * v + FTZ;
-      bound[o + i] = b ? p2 + u * (Math.abs(ref[o + i]) + p2) + FTZ : p2;
-    }
-  }
-  return bound;
-}
 
 /** |π/2 − (P1 + P2 + P3)|: P3 rounded to f32 (half an ULP of it) plus f64's own π/2. */
 const HALF_PI_SPLIT_ERROR = 2 ** -50;
@@ -150,38 +65,31 @@ export function sinCosGpuError(a: number): number | null {
  * + 4·FTZ; where T is unbounded (huge angles) the trivial 2.02·m(|x0| + |x1|).
  */
 export function ropeGpuBound(x: Vec, positions: Vec, q: RopeParams): Float64Array {
-  const bound = new Float64Array(x.length);
-  const half = q.nDims / 2;
   const g2 = gamma(2, u);
-  const dts = u + Math.abs((2 * Math.log(q.freqBase)) / q.nDims) * u + 2 ** -50;
+  const dts = ropeStepError(q, u);
   const m = Math.abs(q.attnFactor);
   const fr = Math.fround;
   const thetaScale = fr(q.freqBase ** fr(-2 / q.nDims));
-  for (let t = 0; t < q.nTokens; t++) {
-    let th = fr(positions[t]);
-    for (let i = 0; i < half; i++) {
-      const ff = q.freqFactors ? q.freqFactors[i] : 1;
-      const theta = Math.abs((positions[t] * q.freqScale * q.freqBase ** ((-2 * i) / q.nDims)) / ff);
-      const eta = (1 + dts) ** i * (1 + u) ** (i + 2) * (1 + (q.freqFactors ? DIV : u)) - 1;
-      // The kernel's angle, to size its reduction (its own error is in θ·η).
-      const angle = q.freqScale * (th / ff);
-      th = fr(th * thetaScale);
-      const T = sinCosGpuError(angle);
-      const k = T === null ? 2.02 * m * (1 + g2) : m * ((theta * eta + T + u) * (1 + g2) + g2 * 1.01);
-      const [j0, j1] = q.mode === 'normal' ? [2 * i, 2 * i + 1] : [i, i + half];
-      for (let h = 0; h < q.nHead; h++) {
-        const o = (t * q.nHead + h) * q.headDim;
-        const b = k * (Math.abs(x[o + j0]) + Math.abs(x[o + j1])) + 4 * FTZ;
-        bound[o + j0] = b;
-        bound[o + j1] = b;
-      }
-    }
-  }
-  return bound;
+  let th = 0;
+  return ropePairsBound(x, q, 4 * FTZ, (t, i) => {
+    if (i === 0) th = fr(positions[t]);
+    const ff = q.freqFactors ? q.freqFactors[i] : 1;
+    // (1 + u)^(i+2)·(1 + u or DIV), not the CPU's (1 + u)^(i+3): θ/ff is WGSL's division.
+    const eta = (1 + dts) ** i * (1 + u) ** (i + 2) * (1 + (q.freqFactors ? DIV : u)) - 1;
+    // The kernel's angle, to size its reduction (its own error is in θ·η).
+    const angle = q.freqScale * (th / ff);
+    th = fr(th * thetaScale);
+    const T = sinCosGpuError(angle);
+    if (T === null) return 2.02 * m * (1 + g2);
+    return m * ((ropeTheta(q, positions, t, i) * eta + T + u) * (1 + g2) + g2 * 1.01);
+  });
 }
 
 /**
- * Softmax (wgsl/nn-softmax.ts): ŵ = f32(f32(x·scale) + mask), d = f32(ŵ −
+ * Softmax (wgsl/nn-softmax.ts) — its own derivation, not softmaxBound's with
+ * WGSL numbers: exp's error grows with |d|, so λ_j bounds the argument itself
+ * (dM included) and entries exp may cut off carry an absolute error instead.
+ * ŵ = f32(f32(x·scale) + mask), d = f32(ŵ −
  * max), ê = exp(d) (relative (3 + 2|d|)·2u; d below the cutoff: 0), Σê in
  * the row tree (γ(depth)), y = ê/Σ (5u). As nn-bounds' softmaxBound: each
  * ê_j is exp(w_j − max)·e^λ_j, and the normalization sees the y-weighted
@@ -198,26 +106,18 @@ export function softmaxGpuBound(
 ): Float64Array {
   const bound = new Float64Array(rows * n);
   const gd = gamma(rowSumDepth(n), u);
-  const tiny = (v: number) => (v !== 0 && Math.abs(v) < 2 ** -126 ? FTZ : 0);
   for (let r = 0; r < rows; r++) {
     const o = r * n;
-    const mo = (r % Math.max(maskRows, 1)) * n;
-    const w = new Float64Array(n);
-    const dw = new Float64Array(n);
-    let M = Number.NEGATIVE_INFINITY;
-    let dM = 0;
-    for (let i = 0; i < n; i++) {
-      const ws = x[o + i] * scale;
-      w[i] = ws + (mask ? mask[mo + i] : 0);
-      const dScale = (scale === 1 ? 0 : u * Math.abs(ws)) + tiny(ws);
-      dw[i] = mask ? dScale + u * (Math.abs(w[i]) + dScale) + tiny(w[i]) : dScale;
-      if (w[i] > M) M = w[i];
-      if (Number.isFinite(w[i])) dM = Math.max(dM, dw[i]);
-    }
+    const { w, dw, M, dM, A, lnA } = softmaxRow(
+      WGSL_F32,
+      x,
+      mask,
+      o,
+      (r % Math.max(maskRows, 1)) * n,
+      n,
+      scale,
+    );
     if (!Number.isFinite(M)) continue;
-    let A = 0;
-    for (let i = 0; i < n; i++) A += Math.exp(w[i] - M);
-    const lnA = Math.log(A);
     const lambda = new Float64Array(n);
     // Entries whose ê may be cut off to 0 or fall below 2^-126: absolute error.
     const small = new Uint8Array(n);
@@ -247,14 +147,8 @@ export function softmaxGpuBound(
     for (let i = 0; i < n; i++) {
       if (w[i] === Number.NEGATIVE_INFINITY) continue; // exactly 0
       const ly = w[i] - M - lnA;
-      const y = Math.exp(ly);
-      if (small[i]) {
-        bound[o + i] = y + absTerm;
-        continue;
-      }
-      const up = (Math.exp(ly + lambda[i]) * ops) / ((1 - kDown) * (1 - gd)) - y;
-      const down = y - Math.exp(ly - lambda[i]) / (ops * (1 + kUp) * (1 + gd));
-      bound[o + i] = Math.max(up, down) + absTerm;
+      bound[o + i] =
+        (small[i] ? Math.exp(ly) : softmaxDeviation(ly, lambda[i], ops, kUp, kDown, gd)) + absTerm;
     }
   }
   return bound;

@@ -1,6 +1,6 @@
 /**
  * The WebGPU nn kernels against the float64 reference, each within the bound
- * derived from WGSL's accuracy (src/oracle/webgpu-nn-bounds.ts; the worst
+ * derived from WGSL's accuracy (src/oracle/webgpu-nn-bounds.ts, the norms' in nn-bounds.ts; the worst
  * error/bound ratio ≤ 1 means the difference is explained by the precision).
  * Mirrors test/backends/wasm/nn-*.test.ts at shapes SwiftShader runs fast.
  */
@@ -24,11 +24,10 @@ import {
   SINCOS_R_MAX,
 } from '../../../src/backends/webgpu/wgsl/nn-rope.js';
 import { type RopeOptions, validateRope } from '../../../src/ops/rope.js';
+import { layerNormGpuBound, rmsNormGpuBound } from '../../../src/oracle/nn-bounds.js';
 import {
   geluErfGpuBound,
   geluTanhGpuBound,
-  layerNormGpuBound,
-  rmsNormGpuBound,
   ropeGpuBound,
   siluGpuBound,
   softmaxGpuBound,

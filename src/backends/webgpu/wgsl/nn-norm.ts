@@ -8,7 +8,8 @@
  * LayerNorm: μ = f32(Σx·f32(1/dim)), v = f32(x − μ), var = f32(Σ f32(v²)·
  * f32(1/dim)), s = inverseSqrt(var + eps), y = f32(f32(v·s)·w) + b.
  * Multiplying by f32(1/dim) (host-rounded) instead of dividing keeps
- * WGSL's 2.5-ULP division out. The derived bounds: src/oracle/webgpu-nn-bounds.ts.
+ * WGSL's 2.5-ULP division out. The derived bounds: src/oracle/nn-bounds.ts
+ * (rmsNormGpuBound, layerNormGpuBound).
  *
  * Bindings: 0 params [rows, dim, eps bits, 1/dim bits], 1 x, (2 w), (3 b), last y.
  */
