@@ -7,26 +7,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../src/cli/command.js';
-import { main } from '../../src/cli/main.js';
+import { runCli } from '../helpers/cli.js';
 import { MODELS_DIR } from '../helpers/conformance.js';
 
 const model = join(MODELS_DIR, 'tiny-q8_0.gguf');
 // "the of and to in is it that was for", BOS first.
 const TOKENS = '1,386,387,389,390,391,392,393,395,397,399';
 
-async function cli(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo & { write(t: string): void } = {
-    out: (t) => out.push(t),
-    err: (t) => err.push(t),
-    write: (t) => out.push(t),
-    isTty: false,
-  };
-  const code = await main(argv, io);
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const cli = (...argv: string[]) => runCli(argv);
 
 describe.skipIf(!existsSync(MODELS_DIR) && !process.env.CI)('plumbline diff on engine traces', () => {
   let dir: string;

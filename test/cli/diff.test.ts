@@ -1,11 +1,11 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../src/cli/command.js';
+import { haveChromium } from '../../scripts/browser/chromium.js';
 import { progressLine } from '../../src/cli/report-output.js';
-import { main } from '../../src/cli/main.js';
+import { runCli } from '../helpers/cli.js';
+import { checkReportPage } from '../helpers/report-page.js';
 import { tinyForward, traceBytes } from '../helpers/tiny-trace.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'plumbline-diff-cli-'));
@@ -27,13 +27,7 @@ await writeFile(
   ),
 );
 
-async function run(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { out: (t) => out.push(t), err: (t) => err.push(t), isTty: false };
-  const code = await main(['diff', ...argv], io);
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const run = (...argv: string[]) => runCli(['diff', ...argv]);
 
 describe('plumbline diff', () => {
   it('prints the table and no divergence for f32 noise (exit 0)', async () => {
@@ -93,39 +87,14 @@ describe('plumbline diff', () => {
   });
 });
 
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(chromiumPath);
-
 describe.skipIf(!haveChromium && !process.env.CI)('plumbline diff --html in headless Chromium', () => {
   it('renders the heat map, the charts and the first-divergence marker', async () => {
-    if (!haveChromium) throw new Error(`CI needs Chromium at ${chromiumPath} (set CHROMIUM_PATH)`);
     const html = join(dir, 'report.html');
     const r = await run(ref, bad, '--html', html);
     expect(r.code).toBe(1);
     const text = await readFile(html, 'utf8');
     expect(text).not.toMatch(/(src|href)="https?:/);
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
-    });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(String(e)));
-      const requests: string[] = [];
-      page.on('request', (q) => {
-        if (!q.url().startsWith('file:')) requests.push(q.url());
-      });
-      await page.goto(`file://${html}`);
-      const shot = await page.screenshot({ fullPage: true });
-      expect(shot.byteLength).toBeGreaterThan(10_000);
+    await checkReportPage(html, async (page) => {
       const box = await page.locator('#heatmap').boundingBox();
       expect(box && box.width > 100 && box.height > 50).toBe(true);
       expect(await page.locator('#heatmap rect.cell').count()).toBe(stages.size);
@@ -139,10 +108,6 @@ describe.skipIf(!haveChromium && !process.env.CI)('plumbline diff --html in head
       await page.selectOption('#metric', 'nmse');
       expect(await cell.getAttribute('fill')).toBe(await cell.getAttribute('data-fill-nmse'));
       expect(before).toBe(await cell.getAttribute('data-fill-ratio'));
-      expect(errors).toEqual([]);
-      expect(requests).toEqual([]);
-    } finally {
-      await browser.close();
-    }
+    });
   });
 });

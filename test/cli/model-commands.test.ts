@@ -4,13 +4,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../src/cli/command.js';
-import { main } from '../../src/cli/main.js';
 import { createEngine } from '../../src/engine/engine.js';
 import { readSafetensors } from '../../src/formats/safetensors/index.js';
 import { loadModel } from '../../src/model/load.js';
 import { writeSyntheticModel } from '../../src/model/synthetic.js';
 import { readTrace } from '../../src/trace/trace-file.js';
+import { runCli } from '../helpers/cli.js';
 import { SYNTHETIC } from '../model/helpers.js';
 
 let dir: string;
@@ -23,19 +22,7 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(argv: string[], streaming = false) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const written: string[] = [];
-  const io: CliIo = {
-    out: (t) => out.push(t),
-    err: (t) => err.push(t),
-    isTty: false,
-    ...(streaming ? { write: (t: string) => written.push(t) } : {}),
-  };
-  const code = await main(argv, io);
-  return { code, out: out.join('\n'), err: err.join('\n'), written: written.join('') };
-}
+const cli = (argv: string[], streaming = false) => runCli(argv, { streaming });
 
 describe('plumbline run', () => {
   it('--json gives the generated tokens, text, top-10 logits and speeds', async () => {

@@ -2,12 +2,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM_PATH, haveChromium, launchChromium } from '../../scripts/browser/chromium.js';
-import type { CliIo } from '../../src/cli/command.js';
-import { main } from '../../src/cli/main.js';
+import { haveChromium } from '../../scripts/browser/chromium.js';
 import { createEngine, type Engine } from '../../src/engine/engine.js';
 import { syntheticModel } from '../../src/model/synthetic.js';
+import { runCli } from '../helpers/cli.js';
 import { capturePass, faultyEngine, scaleAt } from '../helpers/faulty-engine.js';
+import { checkReportPage } from '../helpers/report-page.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'plumbline-replay-cli-'));
 const model = join(dir, 'model.gguf');
@@ -38,13 +38,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function run(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { out: (t) => out.push(t), err: (t) => err.push(t), isTty: false };
-  const code = await main(['replay', ...argv], io);
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const run = (...argv: string[]) => runCli(['replay', ...argv]);
 
 describe('plumbline replay', () => {
   it('a clean trace: no fault (exit 0)', async () => {
@@ -90,21 +84,9 @@ describe('plumbline replay', () => {
 
 describe.skipIf(!haveChromium && !process.env.CI)('plumbline replay --html in headless Chromium', () => {
   it('renders the verdict grid with the first fault outlined, and the table', async () => {
-    if (!haveChromium) throw new Error(`CI needs Chromium at ${CHROMIUM_PATH} (set CHROMIUM_PATH)`);
     const html = join(dir, 'render.html');
     expect((await run(model, faulty, '--html', html)).code).toBe(1);
-    const browser = await launchChromium();
-    try {
-      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(String(e)));
-      const requests: string[] = [];
-      page.on('request', (q) => {
-        if (!q.url().startsWith('file:')) requests.push(q.url());
-      });
-      await page.goto(`file://${html}`);
-      const shot = await page.screenshot({ fullPage: true });
-      expect(shot.byteLength).toBeGreaterThan(10_000);
+    await checkReportPage(html, async (page) => {
       const box = await page.locator('#replay-grid').boundingBox();
       expect(box && box.width > 100 && box.height > 50).toBe(true);
       // embedding, 2 layers × 18 llama stages, output_norm, logits.
@@ -113,10 +95,6 @@ describe.skipIf(!haveChromium && !process.env.CI)('plumbline replay --html in he
       expect(await page.locator('#replay-grid rect.cell.carried').count()).toBeGreaterThan(5);
       expect(await page.locator('#first-fault').count()).toBe(1);
       expect(await page.locator('#first-fault-row td').first().textContent()).toBe('blk.1.ffn_swiglu');
-      expect(errors).toEqual([]);
-      expect(requests).toEqual([]);
-    } finally {
-      await browser.close();
-    }
+    });
   });
 });

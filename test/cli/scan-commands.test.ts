@@ -2,20 +2,13 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../src/cli/command.js';
-import { main } from '../../src/cli/main.js';
 import { encodeTrace, readTrace } from '../../src/trace/trace-file.js';
+import { runCli } from '../helpers/cli.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'plumbline-scan-cli-'));
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-async function run(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { out: (t) => out.push(t), err: (t) => err.push(t), isTty: false };
-  const code = await main(argv, io);
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const run = (...argv: string[]) => runCli(argv);
 
 describe('plumbline scan-trace, diff, scan-replay', () => {
   const model = join(dir, 'scan.safetensors');

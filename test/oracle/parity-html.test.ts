@@ -7,12 +7,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM_PATH, haveChromium, launchChromium } from '../../scripts/browser/chromium.js';
-import type { CliIo } from '../../src/cli/command.js';
-import { main } from '../../src/cli/main.js';
+import { haveChromium } from '../../scripts/browser/chromium.js';
 import { createEngine, type Engine } from '../../src/engine/engine.js';
 import { renderParityHtml } from '../../src/oracle/parity-html.js';
 import { type ParityOp, type ParityRow, parityMatrix } from '../../src/oracle/parity-matrix.js';
+import { runCli } from '../helpers/cli.js';
+import { checkReportPage } from '../helpers/report-page.js';
 import { webgpuEngine } from '../helpers/webgpu.js';
 
 const OPS: ParityOp[] = ['rms_norm', 'add', 'embedding'];
@@ -105,11 +105,9 @@ describe('renderParityHtml', () => {
 
   it('plumbline parity --html writes the report', async () => {
     const file = join(dir, 'cli.html');
-    const out: string[] = [];
-    const io: CliIo = { out: (t) => out.push(t), err: (t) => out.push(t), isTty: false };
-    const code = await main(['parity', '--backends', 'wasm', '--ops', 'add,rms_norm', '--html', file], io);
-    expect(code).toBe(0);
-    expect(out.at(-1)).toBe(`HTML report: ${file}`);
+    const r = await runCli(['parity', '--backends', 'wasm', '--ops', 'add,rms_norm', '--html', file]);
+    expect(r.code).toBe(0);
+    expect(r.out.split('\n').at(-1)).toBe(`HTML report: ${file}`);
     const html = await readFile(file, 'utf8');
     expect(html.match(/<rect class="cell pass"/g)?.length).toBe(2);
     expect(html).toContain('id="parity-banner">all 4 cases within their tier');
@@ -118,21 +116,9 @@ describe('renderParityHtml', () => {
 
 describe.skipIf(!haveChromium && !process.env.CI)('parity HTML in headless Chromium', () => {
   it('renders the grid and the bar chart, the failing cell red, with no network requests', async () => {
-    if (!haveChromium) throw new Error(`CI needs Chromium at ${CHROMIUM_PATH} (set CHROMIUM_PATH)`);
     const file = join(dir, 'report.html');
     await writeFile(file, renderParityHtml(rows, { devices: { wasm: 'this CPU' } }));
-    const browser = await launchChromium();
-    try {
-      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(String(e)));
-      const requests: string[] = [];
-      page.on('request', (q) => {
-        if (!q.url().startsWith('file:')) requests.push(q.url());
-      });
-      await page.goto(`file://${file}`);
-      const shot = await page.screenshot({ fullPage: true });
-      expect(shot.byteLength).toBeGreaterThan(10_000);
+    await checkReportPage(file, async (page) => {
       for (const id of ['#parity-grid', '#parity-bars']) {
         const box = await page.locator(id).boundingBox();
         expect(box && box.width > 300 && box.height > 50, id).toBe(true);
@@ -156,10 +142,6 @@ describe.skipIf(!haveChromium && !process.env.CI)('parity HTML in headless Chrom
           .first()
           .evaluate((td) => getComputedStyle(td).color),
       ).toBe('rgb(170, 0, 0)');
-      expect(errors).toEqual([]);
-      expect(requests).toEqual([]);
-    } finally {
-      await browser.close();
-    }
+    });
   });
 });
