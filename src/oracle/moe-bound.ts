@@ -298,8 +298,8 @@ function ffnBound(
   route: MoeRouteResult,
   k: number,
   ffn: ReferenceFfnWeights,
-  shared: ReferenceSharedExpert | null,
-  quantBlock: number,
+  shared: ReferenceSharedExpert | null = null,
+  quantBlock = 0,
 ): Float64Array {
   const { u, flush } = kernel.arith;
   const bound = new Float64Array(T * D);
@@ -404,15 +404,6 @@ export function moeFfnBound(
 }
 
 /** The WebGPU MoE FFN's bound (ffnBound). */
-export function gpuMoeFfnBound(
-  x: Vec,
-  T: number,
-  D: number,
-  route: MoeRouteResult,
-  k: number,
-  ffn: ReferenceFfnWeights,
-  shared: ReferenceSharedExpert | null = null,
-  quantBlock = 0,
-): Float64Array {
-  return ffnBound(GPU_FFN, x, T, D, route, k, ffn, shared, quantBlock);
+export function gpuMoeFfnBound(...args: Parameters<typeof moeFfnBound>): Float64Array {
+  return ffnBound(GPU_FFN, ...args);
 }

@@ -179,8 +179,8 @@ export function rmsNormBound(x: Vec, w: Vec | null, rows: number, dim: number, e
 }
 
 /** RMSNorm on WebGPU: S = Σ f32(x²) (tree), mean = f32(S·f32(1/n)), s = inverseSqrt(V). */
-export function rmsNormGpuBound(x: Vec, w: Vec | null, rows: number, dim: number, eps: number, ref: Vec) {
-  return rmsNorm(GPU_NORM, x, w, rows, dim, eps, ref);
+export function rmsNormGpuBound(...args: Parameters<typeof rmsNormBound>) {
+  return rmsNorm(GPU_NORM, ...args);
 }
 
 /** LayerNorm (nn_layer_norm): Σx in f64 → f32, mean = f32(sum/n); Σv² (v² in f32) in f64, var = f32(Σv²/n). */
@@ -197,16 +197,8 @@ export function layerNormBound(
 }
 
 /** LayerNorm on WebGPU: μ = f32(Σx·f32(1/n)), var = f32(Σ f32(v²)·f32(1/n)) (trees). */
-export function layerNormGpuBound(
-  x: Vec,
-  w: Vec | null,
-  b: Vec | null,
-  rows: number,
-  dim: number,
-  eps: number,
-  ref: Vec,
-) {
-  return layerNorm(GPU_NORM, x, w, b, rows, dim, eps, ref);
+export function layerNormGpuBound(...args: Parameters<typeof layerNormBound>) {
+  return layerNorm(GPU_NORM, ...args);
 }
 
 /**
@@ -295,15 +287,7 @@ export function softmaxBound(
   const gd = gamma(n, uD);
   for (let r = 0; r < rows; r++) {
     const o = r * n;
-    const { w, dw, M, dM, A, lnA } = softmaxRow(
-      CPU_F32,
-      x,
-      mask,
-      o,
-      (r % Math.max(maskRows, 1)) * n,
-      n,
-      scale,
-    );
+    const { w, dw, M, dM, A, lnA } = softmaxRow(CPU_F32, x, mask, r, n, maskRows, scale);
     if (!Number.isFinite(M)) continue;
     const lambda = new Float64Array(n);
     let kUp = 0;
@@ -333,7 +317,7 @@ export function softmaxBound(
 }
 
 /**
- * One softmax row as the kernels see it: ŵ = f32(f32(x·scale) + mask), its
+ * Softmax row r (mask row r % maskRows) as the kernels see it: ŵ = f32(f32(x·scale) + mask), its
  * error |δŵ|, the max M, the largest finite |δŵ| dM, and A = Σ exp(ŵ − M)
  * with its log (the normalization in log space, so that a huge λ on a
  * vanishing y stays 0 instead of 0·∞).
@@ -342,11 +326,13 @@ export function softmaxRow(
   a: F32Arithmetic,
   x: Vec,
   mask: Vec | null,
-  o: number,
-  mo: number,
+  r: number,
   n: number,
+  maskRows: number,
   scale: number,
 ) {
+  const o = r * n;
+  const mo = (r % Math.max(maskRows, 1)) * n;
   const w = new Float64Array(n);
   const dw = new Float64Array(n);
   let M = Number.NEGATIVE_INFINITY;

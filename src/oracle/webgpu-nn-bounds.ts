@@ -108,15 +108,7 @@ export function softmaxGpuBound(
   const gd = gamma(rowSumDepth(n), u);
   for (let r = 0; r < rows; r++) {
     const o = r * n;
-    const { w, dw, M, dM, A, lnA } = softmaxRow(
-      WGSL_F32,
-      x,
-      mask,
-      o,
-      (r % Math.max(maskRows, 1)) * n,
-      n,
-      scale,
-    );
+    const { w, dw, M, dM, A, lnA } = softmaxRow(WGSL_F32, x, mask, r, n, maskRows, scale);
     if (!Number.isFinite(M)) continue;
     const lambda = new Float64Array(n);
     // Entries whose ê may be cut off to 0 or fall below 2^-126: absolute error.
