@@ -7,13 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.js';
 import type { Tensor } from '../../src/engine/tensor.js';
 import { ContextOverflowError } from '../../src/errors.js';
-import {
-  type GgufMetadataInputValue,
-  type GgufTensorInput,
-  GgufValueType,
-  readGguf,
-  writeGguf,
-} from '../../src/formats/gguf/index.js';
+import { type GgufTensorInput, GgufValueType } from '../../src/formats/gguf/index.js';
 import {
   HyperparameterError,
   ModelError,
@@ -23,26 +17,21 @@ import {
 } from '../../src/model/errors.js';
 import { loadModel } from '../../src/model/load.js';
 import { quantize } from '../../src/ops/quantize.js';
-import { Engines, load, SYNTHETIC, syntheticBytes } from './helpers.js';
+import {
+  type GgufContents as Contents,
+  Engines,
+  ggufVariant,
+  load,
+  loadError as loadWasmError,
+  SYNTHETIC,
+  syntheticBytes,
+} from './helpers.js';
 
 const engines = new Engines();
 afterAll(() => engines.dispose());
 
-interface Contents {
-  metadata: Map<string, GgufMetadataInputValue>;
-  tensors: GgufTensorInput[];
-}
-
 /** The qwen2 synthetic model, changed by `edit`, as GGUF bytes. */
-async function variant(edit: (c: Contents) => void): Promise<Uint8Array> {
-  const file = await readGguf(syntheticBytes(SYNTHETIC.qwen2));
-  const tensors: GgufTensorInput[] = [];
-  for (const t of file.tensors)
-    tensors.push({ name: t.name, type: t.type.name, shape: t.shape, data: await file.tensorData(t) });
-  const c: Contents = { metadata: new Map(file.metadata), tensors };
-  edit(c);
-  return writeGguf({ metadata: c.metadata, tensors: c.tensors });
-}
+const variant = (edit: (c: Contents) => void) => ggufVariant(SYNTHETIC.qwen2, edit);
 
 const u32 = (value: number) => ({ type: GgufValueType.UINT32, value }) as const;
 const f32Tensor = (name: string, n: number): GgufTensorInput => ({
@@ -52,16 +41,7 @@ const f32Tensor = (name: string, n: number): GgufTensorInput => ({
   data: new Uint8Array(new Float32Array(n).fill(1).buffer),
 });
 
-async function loadError(bytes: Uint8Array, opts = {}): Promise<Error> {
-  const engine = await engines.get('wasm');
-  return loadModel(engine, bytes, opts).then(
-    (m) => {
-      m.dispose();
-      throw new Error('loaded');
-    },
-    (e: Error) => e,
-  );
-}
+const loadError = (bytes: Uint8Array, opts = {}) => loadWasmError(engines, bytes, opts);
 
 describe('hyperparameters', () => {
   it('an unsupported or missing architecture names general.architecture', async () => {

@@ -6,6 +6,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine/engine.js';
+import {
+  type GgufMetadataInputValue,
+  type GgufTensorInput,
+  readGguf,
+  writeGguf,
+} from '../../src/formats/gguf/index.js';
 import { type LoadModelOptions, loadModel } from '../../src/model/load.js';
 import type { Model, Numerics } from '../../src/model/model.js';
 import { compareLogits } from '../../src/model/parity.js';
@@ -99,6 +105,68 @@ export function expectLogitParity(
 ): void {
   const c = compareLogits(candidate, reference, model, nKv, numerics);
   expect(c.pass, `${c.reason}\n${formatComparison(c.comparison)}`).toBe(true);
+}
+
+/** A GGUF file's metadata and tensors, open to edit. */
+export interface GgufContents {
+  metadata: Map<string, GgufMetadataInputValue>;
+  tensors: GgufTensorInput[];
+}
+
+/** `spec`'s synthetic model, changed by `edit`, as GGUF bytes (bad-model tests). */
+export async function ggufVariant(
+  spec: SyntheticModelSpec,
+  edit: (c: GgufContents) => void,
+): Promise<Uint8Array> {
+  const file = await readGguf(syntheticBytes(spec));
+  const tensors: GgufTensorInput[] = [];
+  for (const t of file.tensors)
+    tensors.push({ name: t.name, type: t.type.name, shape: t.shape, data: await file.tensorData(t) });
+  const c: GgufContents = { metadata: new Map(file.metadata), tensors };
+  edit(c);
+  return writeGguf({ metadata: c.metadata, tensors: c.tensors });
+}
+
+/** The error loading `bytes` on the wasm engine raises; a load that succeeds throws 'loaded'. */
+export async function loadError(
+  engines: Engines,
+  bytes: Uint8Array,
+  opts: LoadModelOptions = {},
+): Promise<Error> {
+  const engine = await engines.get('wasm');
+  return loadModel(engine, bytes, opts).then(
+    (m) => {
+      m.dispose();
+      throw new Error('loaded');
+    },
+    (e: Error) => e,
+  );
+}
+
+/**
+ * The logits of a prompt (every row) and then of one decode step, on 1, 2 and
+ * 3 wasm threads, for the thread-count determinism tests; `check` sees each
+ * loaded model first.
+ */
+export async function logitsOnThreadCounts(
+  engines: Engines,
+  bytes: Uint8Array,
+  check: (model: Model) => void = () => {},
+): Promise<Float32Array[]> {
+  const results: Float32Array[] = [];
+  for (const threads of [1, 2, 3]) {
+    const model = await load(await engines.get('wasm', threads), bytes);
+    try {
+      check(model);
+      const prompt = model.tokenizer!.encode('the of and to in is it that');
+      const { logits } = await model.forward(prompt, { logits: 'all' });
+      const step = await model.forward([5]);
+      results.push(Float32Array.of(...logits, ...step.logits));
+    } finally {
+      model.dispose();
+    }
+  }
+  return results;
 }
 
 export const bits = (x: Float32Array) => new Uint32Array(x.buffer, x.byteOffset, x.length);

@@ -10,21 +10,23 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../src/cli/command.js';
-import { main } from '../../src/cli/main.js';
-import {
-  type GgufMetadataInputValue,
-  type GgufTensorInput,
-  GgufValueType,
-  readGguf,
-  writeGguf,
-} from '../../src/formats/gguf/index.js';
+import { GgufValueType } from '../../src/formats/gguf/index.js';
 import { HyperparameterError, ModelTensorError } from '../../src/model/errors.js';
-import { loadModel } from '../../src/model/load.js';
 import type { SyntheticModelSpec } from '../../src/model/synthetic.js';
 import { writeSyntheticModel } from '../../src/model/synthetic.js';
 import { readTrace } from '../../src/trace/trace-file.js';
-import { bits, checkBackendParity, Engines, load, syntheticBytes } from './helpers.js';
+import { runCli } from '../helpers/cli.js';
+import {
+  bits,
+  type GgufContents as Contents,
+  checkBackendParity,
+  Engines,
+  ggufVariant,
+  load,
+  loadError as loadWasmError,
+  logitsOnThreadCounts,
+  syntheticBytes,
+} from './helpers.js';
 
 const engines = new Engines();
 afterAll(() => engines.dispose());
@@ -79,19 +81,9 @@ describe.each(Object.keys(MOE))('synthetic %s', (name) => {
   });
 
   it('gives bit-identical logits on 1, 2 and 3 threads', async () => {
-    const results: Float32Array[] = [];
-    for (const threads of [1, 2, 3]) {
-      const model = await load(await engines.get('wasm', threads), bytes());
-      try {
-        expect(model.hparams.moe?.nExpert).toBe(MOE[name].moe?.nExpert);
-        const prompt = model.tokenizer!.encode('the of and to in is it that');
-        const { logits } = await model.forward(prompt, { logits: 'all' });
-        const step = await model.forward([5]);
-        results.push(Float32Array.of(...logits, ...step.logits));
-      } finally {
-        model.dispose();
-      }
-    }
+    const results = await logitsOnThreadCounts(engines, bytes(), (model) =>
+      expect(model.hparams.moe?.nExpert).toBe(MOE[name].moe?.nExpert),
+    );
     expect(bits(results[1])).toEqual(bits(results[0]));
     expect(bits(results[2])).toEqual(bits(results[0]));
   });
@@ -159,13 +151,7 @@ describe('plumbline run and trace on a MoE GGUF', () => {
   const dir = mkdtempSync(join(tmpdir(), 'plumbline-moe-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  async function cli(argv: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io: CliIo = { out: (t) => out.push(t), err: (t) => err.push(t), isTty: false };
-    const code = await main(argv, io);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  }
+  const cli = (argv: string[]) => runCli(argv);
 
   it('run generates, trace writes the moe stages', async () => {
     const file = join(dir, 'qwen3moe.gguf');
@@ -210,31 +196,8 @@ describe('plumbline run and trace on a MoE GGUF', () => {
   });
 });
 
-interface Contents {
-  metadata: Map<string, GgufMetadataInputValue>;
-  tensors: GgufTensorInput[];
-}
-
-/** The qwen3moe synthetic model, changed by `edit`, as GGUF bytes. */
-async function variant(edit: (c: Contents) => void): Promise<Uint8Array> {
-  const file = await readGguf(syntheticBytes(MOE.qwen3moe));
-  const tensors: GgufTensorInput[] = [];
-  for (const t of file.tensors)
-    tensors.push({ name: t.name, type: t.type.name, shape: t.shape, data: await file.tensorData(t) });
-  const c: Contents = { metadata: new Map(file.metadata), tensors };
-  edit(c);
-  return writeGguf({ metadata: c.metadata, tensors: c.tensors });
-}
-
-async function loadError(bytes: Uint8Array): Promise<Error> {
-  return loadModel(await engines.get('wasm'), bytes).then(
-    (m) => {
-      m.dispose();
-      throw new Error('loaded');
-    },
-    (e: Error) => e,
-  );
-}
+const variant = (edit: (c: Contents) => void) => ggufVariant(MOE.qwen3moe, edit);
+const loadError = (bytes: Uint8Array) => loadWasmError(engines, bytes);
 
 const u32 = (value: number) => ({ type: GgufValueType.UINT32, value }) as const;
 

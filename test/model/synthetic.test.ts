@@ -5,7 +5,14 @@
  * profiles, and bit-identical logits for any thread count.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { bits, checkBackendParity, Engines, load, SYNTHETIC, syntheticBytes } from './helpers.js';
+import {
+  bits,
+  checkBackendParity,
+  Engines,
+  logitsOnThreadCounts,
+  SYNTHETIC,
+  syntheticBytes,
+} from './helpers.js';
 
 const engines = new Engines();
 afterAll(() => engines.dispose());
@@ -18,18 +25,7 @@ describe.each(Object.keys(SYNTHETIC))('synthetic %s', (arch) => {
   });
 
   it('gives bit-identical logits on 1, 2 and 3 threads', async () => {
-    const results: Float32Array[] = [];
-    for (const threads of [1, 2, 3]) {
-      const model = await load(await engines.get('wasm', threads), bytes());
-      try {
-        const prompt = model.tokenizer!.encode('the of and to in is it that');
-        const { logits } = await model.forward(prompt, { logits: 'all' });
-        const step = await model.forward([5]);
-        results.push(Float32Array.of(...logits, ...step.logits));
-      } finally {
-        model.dispose();
-      }
-    }
+    const results = await logitsOnThreadCounts(engines, bytes());
     expect(bits(results[1])).toEqual(bits(results[0]));
     expect(bits(results[2])).toEqual(bits(results[0]));
   });
