@@ -299,6 +299,7 @@ function ffnBound(
   k: number,
   ffn: ReferenceFfnWeights,
   shared: ReferenceSharedExpert | null = null,
+  /** ggml numerics: the activation block of the matmuls' quantization (0: exact). */
   quantBlock = 0,
 ): Float64Array {
   const { u, flush } = kernel.arith;
@@ -388,22 +389,15 @@ function ffnBound(
   return bound;
 }
 
+/** ffnBound's arguments after the kernel: x, T, D, route, k, ffn, shared?, quantBlock?. */
+type FfnBoundArgs = Parameters<typeof ffnBound> extends [MoeFfnKernel, ...infer A] ? A : never;
+
 /** The wasm MoE FFN's bound (ffnBound). */
-export function moeFfnBound(
-  x: Vec,
-  T: number,
-  D: number,
-  route: MoeRouteResult,
-  k: number,
-  ffn: ReferenceFfnWeights,
-  shared: ReferenceSharedExpert | null = null,
-  /** ggml numerics: the activation block of the matmuls' quantization (0: exact). */
-  quantBlock = 0,
-): Float64Array {
-  return ffnBound(WASM_FFN, x, T, D, route, k, ffn, shared, quantBlock);
+export function moeFfnBound(...args: FfnBoundArgs): Float64Array {
+  return ffnBound(WASM_FFN, ...args);
 }
 
 /** The WebGPU MoE FFN's bound (ffnBound). */
-export function gpuMoeFfnBound(...args: Parameters<typeof moeFfnBound>): Float64Array {
+export function gpuMoeFfnBound(...args: FfnBoundArgs): Float64Array {
   return ffnBound(GPU_FFN, ...args);
 }

@@ -183,21 +183,16 @@ export function rmsNormGpuBound(...args: Parameters<typeof rmsNormBound>) {
   return rmsNorm(GPU_NORM, ...args);
 }
 
+/** layerNorm's arguments after the kernel: x, w, b, rows, dim, eps, ref. */
+type LayerNormArgs = Parameters<typeof layerNorm> extends [NormKernel, ...infer A] ? A : never;
+
 /** LayerNorm (nn_layer_norm): Σx in f64 → f32, mean = f32(sum/n); Σv² (v² in f32) in f64, var = f32(Σv²/n). */
-export function layerNormBound(
-  x: Vec,
-  w: Vec | null,
-  b: Vec | null,
-  rows: number,
-  dim: number,
-  eps: number,
-  ref: Vec,
-) {
-  return layerNorm(WASM_NORM, x, w, b, rows, dim, eps, ref);
+export function layerNormBound(...args: LayerNormArgs) {
+  return layerNorm(WASM_NORM, ...args);
 }
 
 /** LayerNorm on WebGPU: μ = f32(Σx·f32(1/n)), var = f32(Σ f32(v²)·f32(1/n)) (trees). */
-export function layerNormGpuBound(...args: Parameters<typeof layerNormBound>) {
+export function layerNormGpuBound(...args: LayerNormArgs) {
   return layerNorm(GPU_NORM, ...args);
 }
 
