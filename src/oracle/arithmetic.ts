@@ -10,7 +10,6 @@ import { WGSL_DIV_ERROR, WGSL_FLUSH, WGSL_ULP, wgslExpError } from '../backends/
 import { UNIT_ROUNDOFF } from './tiers.js';
 
 export interface F32Arithmetic {
-  readonly name: 'cpu' | 'wgsl';
   /** Relative error of one rounded + − ×. */
   readonly u: number;
   /** Relative error of exp at argument 0 and its growth per unit |x| (expError(x) = exp0 + expGrowth·|x|). */
@@ -49,7 +48,6 @@ export const EXP_REL_ERROR = 1.75 * U;
 
 /** The wasm kernels: round-to-nearest f32 (u = 2^-24), correctly rounded √ and ÷, subnormals kept. */
 export const CPU_F32: F32Arithmetic = {
-  name: 'cpu',
   u: U,
   exp0: EXP_REL_ERROR,
   expGrowth: 0,
@@ -66,7 +64,6 @@ export const CPU_F32: F32Arithmetic = {
 
 /** WGSL (§"Floating Point Accuracy"): 1 ULP per + − × (either way), exp (3 + 2|x|) ULP, ÷ 2.5 ULP, inverseSqrt 2 ULP. */
 export const WGSL_F32: F32Arithmetic = {
-  name: 'wgsl',
   u: WGSL_ULP,
   exp0: 3 * WGSL_ULP,
   expGrowth: 2 * WGSL_ULP,
