@@ -52,7 +52,7 @@ export async function gpuMatmul(
   const wg = host.gpu(w, 'matmul w');
   const y = host.output([M, N], 'matmul output');
   try {
-    encode(host, numerics === 'ggml', xg, wg, y, M, N, K);
+    encode(host, numerics === 'ggml', { x: xg, w: wg, y, M, N, K });
   } catch (e) {
     y.dispose();
     throw e;
@@ -61,18 +61,20 @@ export async function gpuMatmul(
   return y;
 }
 
-function encode(
-  host: GpuHost,
-  ggml: boolean,
-  xg: GpuTensor,
-  wg: GpuTensor,
-  y: GpuTensor,
-  M: number,
-  N: number,
-  K: number,
-): void {
-  const type = wg.type.name;
-  if (ggml && isGgmlFused(type)) runGgml(host, type, xg, wg, y, M, N, K);
+/** One product on the GPU: y [M, N] = x [M, K] · Wᵀ, W [N, K]. */
+export interface MatmulCall {
+  x: GpuTensor;
+  w: GpuTensor;
+  y: GpuTensor;
+  M: number;
+  N: number;
+  K: number;
+}
+
+function encode(host: GpuHost, ggml: boolean, c: MatmulCall): void {
+  const { x: xg, M, K } = c;
+  const type = c.w.type.name;
+  if (ggml && isGgmlFused(type)) runGgml(host, type, c);
   else if (ggml && (type === 'f16' || type === 'bf16')) {
     // ggml converts x to the weights' half type; products of two halves are exact in f32.
     const xr = host.output([M, K], `matmul ${type} activations`);
@@ -83,11 +85,11 @@ function encode(
         [xg.binding, xr.binding],
         Math.ceil((M * K) / QUANTIZE_WG),
       );
-      runF32(host, weightCode(type), xr, wg, y, M, N, K);
+      runF32(host, weightCode(type), { ...c, x: xr });
     } finally {
       xr.dispose(); // submitted work keeps it alive
     }
-  } else runF32(host, weightCode(type), xg, wg, y, M, N, K);
+  } else runF32(host, weightCode(type), c);
 }
 
 function isGgmlFused(type: string): type is GgmlFusedType {
@@ -99,16 +101,8 @@ function isGgmlFused(type: string): type is GgmlFusedType {
  * GPU, then the integer-dot kernel (bit-identical to the wasm engine's
  * ggml matmul; see wgsl/matmul-ggml.ts for the one exception).
  */
-export function runGgml(
-  host: GpuHost,
-  type: GgmlFusedType,
-  x: GpuTensor,
-  w: GpuTensor,
-  y: GpuTensor,
-  M: number,
-  N: number,
-  K: number,
-): void {
+export function runGgml(host: GpuHost, type: GgmlFusedType, c: MatmulCall): void {
+  const { x, w, y, M, N, K } = c;
   if (M === 0 || N === 0) return;
   const { ctx } = host;
   const act = GGML_FUSED[type];
@@ -129,16 +123,8 @@ export function runGgml(
 }
 
 /** y = x · Wᵀ with W decoded by `code`: the matvec kernel for small M, the tiled one otherwise. */
-export function runF32(
-  host: GpuHost,
-  code: WeightCode,
-  x: GpuTensor,
-  w: GpuTensor,
-  y: GpuTensor,
-  M: number,
-  N: number,
-  K: number,
-): void {
+export function runF32(host: GpuHost, code: WeightCode, c: MatmulCall): void {
+  const { x, w, y, M, N, K } = c;
   if (M === 0 || N === 0) return;
   const { ctx } = host;
   const buffers = [x.binding, w.binding, y.binding];

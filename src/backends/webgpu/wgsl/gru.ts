@@ -47,6 +47,24 @@ ${body}
 `;
 }
 
+/** A Monarch kernel's output (gid < 3H): gate g, block k, row i of the block, and the block row's offset. */
+const MONARCH_ROW = `  if (gid >= 3u * H) { return; }
+  let B = params[3];
+  let g = gid / H; let k = (gid % H) / B; let i = gid % B;
+  let row = ((g * B + k) * B + i) * B;`;
+
+/**
+ * A butterfly kernel's pair (gid < 3·H/2, one per pair of each gate): factor f
+ * of ℓ, gate g, the pair's elements i and i + s; xi, xj its inputs, to set.
+ */
+const BUTTERFLY_PAIR = `  let half = H / 2u;
+  if (gid >= 3u * half) { return; }
+  let ell = params[3]; let f = params[4];
+  let g = gid / half; let p = gid % half;
+  let s = 1u << f;
+  let i = ((p >> f) << (f + 1u)) | (p & (s - 1u));
+  var xi: f32; var xj: f32;`;
+
 /** params [0, H, t]; u [3H, H], S, gh. */
 export function gruDenseWgsl(): string {
   return kernel(
@@ -77,10 +95,7 @@ export function gruMonarchWgsl(stage: 1 | 2): string {
   return kernel(
     `monarch ${stage}`,
     [w, src, `out ${dst}`],
-    `  if (gid >= 3u * H) { return; }
-  let B = params[3];
-  let g = gid / H; let k = (gid % H) / B; let i = gid % B;
-  let row = ((g * B + k) * B + i) * B;
+    `${MONARCH_ROW}
   var s = 0.0;
   for (var j = 0u; j < B; j++) { s = s + ${w}[row + j] * ${src}[${from} + j]; }
   ${dst}[${to}] = s;`,
@@ -92,13 +107,7 @@ export function gruButterflyWgsl(): string {
   return kernel(
     'butterfly',
     ['w', 'S', 'out gh'],
-    `  let half = H / 2u;
-  if (gid >= 3u * half) { return; }
-  let ell = params[3]; let f = params[4];
-  let g = gid / half; let p = gid % half;
-  let s = 1u << f;
-  let i = ((p >> f) << (f + 1u)) | (p & (s - 1u));
-  var xi: f32; var xj: f32;
+    `${BUTTERFLY_PAIR}
   if (f == 0u) { xi = S[prev + i]; xj = S[prev + i + s]; }
   else { xi = gh[g * H + i]; xj = gh[g * H + i + s]; }
   let o = ((g * ell + f) * half + p) * 4u;
@@ -217,15 +226,11 @@ export function gruDiagonalI8Wgsl(): string {
  * gh = s2·(Σ_j f32(q2)·x) in f32.
  */
 export function gruMonarchI8Wgsl(stage: 1 | 2): string {
-  const head = `  if (gid >= 3u * H) { return; }
-  let B = params[3];
-  let g = gid / H; let k = (gid % H) / B; let i = gid % B;
-  let row = ((g * B + k) * B + i) * B;`;
   if (stage === 1)
     return kernel(
       'monarch int8 1',
       ['u32 q1', 's1', 'i32 Q', 'out x'],
-      `${head}
+      `${MONARCH_ROW}
   var s = 0;
   for (var j = 0u; j < B; j++) { s = s + q_q1(row + j) * Q[prev + k * B + j]; }
   x[g * H + i * B + k] = (s1[gid] * bitcast<f32>(params[5])) * f32(s);`,
@@ -234,7 +239,7 @@ export function gruMonarchI8Wgsl(stage: 1 | 2): string {
   return kernel(
     'monarch int8 2',
     ['u32 q2', 's2', 'x', 'out gh'],
-    `${head}
+    `${MONARCH_ROW}
   var s = 0.0;
   for (var j = 0u; j < B; j++) { s = s + f32(q_q2(row + j)) * x[g * H + k * B + j]; }
   gh[gid] = s2[gid] * s;`,
@@ -250,13 +255,7 @@ export function gruButterflyI8Wgsl(): string {
   return kernel(
     'butterfly int8',
     ['u32 qw', 'sw', 'i32 Q', 'out gh'],
-    `  let half = H / 2u;
-  if (gid >= 3u * half) { return; }
-  let ell = params[3]; let f = params[4];
-  let g = gid / half; let p = gid % half;
-  let s = 1u << f;
-  let i = ((p >> f) << (f + 1u)) | (p & (s - 1u));
-  var xi: f32; var xj: f32;
+    `${BUTTERFLY_PAIR}
   if (f == 0u) {
     let sh = bitcast<f32>(params[5]);
     xi = f32(Q[prev + i]) * sh; xj = f32(Q[prev + i + s]) * sh;

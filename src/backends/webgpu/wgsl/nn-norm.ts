@@ -34,32 +34,9 @@ const HEAD = /* wgsl */ `
   let inv_dim = bitcast<f32>(params[3]);
   let o = row * dim;`;
 
-/** RMSNorm; `weight`: multiply by w[i]. */
-export function rmsNormWgsl(weight: boolean): string {
-  return /* wgsl */ `// rmsNorm w=${weight}
-${bindings(weight ? ['x', 'w', 'y'] : ['x', 'y'])}
-${WGSL_GRID}
-${WGSL_ROW_REDUCE}
-@compute @workgroup_size(ROW_WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  ${HEAD}
-  var acc = 0.0;
-  for (var i = lid; i < dim; i += ROW_WG) { let v = x[o + i]; acc = acc + v * v; }
-  let total = row_sum(lid, acc);
-  let mean = total * inv_dim;
-  let s = inverseSqrt(mean + eps);
-  for (var i = lid; i < dim; i += ROW_WG) {
-    y[o + i] = (x[o + i] * s)${weight ? ' * w[i]' : ''};
-  }
-}
-`;
-}
-
-/** LayerNorm; `weight`, `bias`: the optional affine terms. */
-export function layerNormWgsl(weight: boolean, bias: boolean): string {
-  const names = ['x', ...(weight ? ['w'] : []), ...(bias ? ['b'] : []), 'y'];
-  return /* wgsl */ `// layerNorm w=${weight} b=${bias}
+/** One workgroup per row: the bindings, the row reduction, the row's params, then `body` (the norm's steps). */
+function rowKernel(tag: string, names: string[], body: string): string {
+  return /* wgsl */ `// ${tag}
 ${bindings(names)}
 ${WGSL_GRID}
 ${WGSL_ROW_REDUCE}
@@ -67,7 +44,33 @@ ${WGSL_ROW_REDUCE}
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   ${HEAD}
-  var acc = 0.0;
+${body}
+}
+`;
+}
+
+/** RMSNorm; `weight`: multiply by w[i]. */
+export function rmsNormWgsl(weight: boolean): string {
+  return rowKernel(
+    `rmsNorm w=${weight}`,
+    weight ? ['x', 'w', 'y'] : ['x', 'y'],
+    /* wgsl */ `  var acc = 0.0;
+  for (var i = lid; i < dim; i += ROW_WG) { let v = x[o + i]; acc = acc + v * v; }
+  let total = row_sum(lid, acc);
+  let mean = total * inv_dim;
+  let s = inverseSqrt(mean + eps);
+  for (var i = lid; i < dim; i += ROW_WG) {
+    y[o + i] = (x[o + i] * s)${weight ? ' * w[i]' : ''};
+  }`,
+  );
+}
+
+/** LayerNorm; `weight`, `bias`: the optional affine terms. */
+export function layerNormWgsl(weight: boolean, bias: boolean): string {
+  return rowKernel(
+    `layerNorm w=${weight} b=${bias}`,
+    ['x', ...(weight ? ['w'] : []), ...(bias ? ['b'] : []), 'y'],
+    /* wgsl */ `  var acc = 0.0;
   for (var i = lid; i < dim; i += ROW_WG) { acc = acc + x[o + i]; }
   let mean = row_sum(lid, acc) * inv_dim;
   var acc2 = 0.0;
@@ -76,7 +79,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let s = inverseSqrt(variance + eps);
   for (var i = lid; i < dim; i += ROW_WG) {
     y[o + i] = ((x[o + i] - mean) * s)${weight ? ' * w[i]' : ''}${bias ? ' + b[i]' : ''};
-  }
-}
-`;
+  }`,
+  );
 }
