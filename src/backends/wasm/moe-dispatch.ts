@@ -369,26 +369,32 @@ export async function moeFfn(
       const inp = inputs.get(inputKey(type)) as { full: number; gathered: number; rowBytes: number };
       return whole ? inp.full : inp.gathered + r0 * inp.rowBytes;
     };
-    const gateUp: MatmulJob[] = g.active.map((e) => {
-      const r0 = g.offsets[e];
-      return {
-        ggml: converts(ffn.gate.type),
-        M: g.offsets[e + 1] - r0,
-        N: F,
-        K: D,
-        a: { type: ffn.gate.type, x: at(ffn.gate.type, r0, false), w: slice(ffn.gate, e), y: G + r0 * F * 4 },
-        b: { type: ffn.up.type, x: at(ffn.up.type, r0, false), w: slice(ffn.up, e), y: U + r0 * F * 4 },
-      };
-    });
-    if (sh)
-      gateUp.push({
-        ggml: converts(sh.ffn.gate.type),
-        M: T,
-        N: Fs,
-        K: D,
-        a: { type: sh.ffn.gate.type, x: at(sh.ffn.gate.type, 0, true), w: sh.ffn.gate.ptr, y: SG },
-        b: { type: sh.ffn.up.type, x: at(sh.ffn.up.type, 0, true), w: sh.ffn.up.ptr, y: SU },
+    type Sides = Pick<MatmulJob, 'a' | 'b'>;
+    /** One job per active expert, over its rows [offsets[e], offsets[e + 1]) of the grouped tokens. */
+    const perExpert = (type: string, N: number, K: number, sides: (e: number, r0: number) => Sides) =>
+      g.active.map((e): MatmulJob => {
+        const r0 = g.offsets[e];
+        return { ggml: converts(type), M: g.offsets[e + 1] - r0, N, K, ...sides(e, r0) };
       });
+    /** The shared expert's job: every token. */
+    const shared = (type: string, N: number, K: number, sides: Sides): MatmulJob => ({
+      ggml: converts(type),
+      M: T,
+      N,
+      K,
+      ...sides,
+    });
+    const gateUp = perExpert(ffn.gate.type, F, D, (e, r0) => ({
+      a: { type: ffn.gate.type, x: at(ffn.gate.type, r0, false), w: slice(ffn.gate, e), y: G + r0 * F * 4 },
+      b: { type: ffn.up.type, x: at(ffn.up.type, r0, false), w: slice(ffn.up, e), y: U + r0 * F * 4 },
+    }));
+    if (sh)
+      gateUp.push(
+        shared(sh.ffn.gate.type, Fs, D, {
+          a: { type: sh.ffn.gate.type, x: at(sh.ffn.gate.type, 0, true), w: sh.ffn.gate.ptr, y: SG },
+          b: { type: sh.ffn.up.type, x: at(sh.ffn.up.type, 0, true), w: sh.ffn.up.ptr, y: SU },
+        }),
+      );
     mark('dispatch');
     await runItems(rt, runner, gateUp);
     mark('experts');
@@ -410,24 +416,13 @@ export async function moeFfn(
       await quantizeRows(runner, vs, SG, SH, T, Fs);
     }
     mark('quantize');
-    const down: MatmulJob[] = g.active.map((e) => {
-      const r0 = g.offsets[e];
-      return {
-        ggml: converts(ffn.down.type),
-        M: g.offsets[e + 1] - r0,
-        N: D,
-        K: F,
-        a: { type: ffn.down.type, x: H + r0 * hRow, w: slice(ffn.down, e), y: Y + r0 * D * 4 },
-      };
-    });
+    const down = perExpert(ffn.down.type, D, F, (e, r0) => ({
+      a: { type: ffn.down.type, x: H + r0 * hRow, w: slice(ffn.down, e), y: Y + r0 * D * 4 },
+    }));
     if (sh)
-      down.push({
-        ggml: converts(sh.ffn.down.type),
-        M: T,
-        N: D,
-        K: Fs,
-        a: { type: sh.ffn.down.type, x: SH, w: sh.ffn.down.ptr, y: S },
-      });
+      down.push(
+        shared(sh.ffn.down.type, D, Fs, { a: { type: sh.ffn.down.type, x: SH, w: sh.ffn.down.ptr, y: S } }),
+      );
     mark('dispatch');
     await runItems(rt, runner, down);
     mark('experts');
