@@ -19,7 +19,6 @@ import {
   GRU_STRUCTURES,
   type GruRecurrence,
   type GruStructure,
-  type GruWeights,
   gruShapes,
   int8ProductRoundings,
   quantizeRecurrence,
@@ -28,7 +27,7 @@ import {
 import { Int8Quantizer, QuantizerStateError, quantizeInt8 } from '../../src/ops/int8-quantizer.js';
 import { UNIT_ROUNDOFF } from '../../src/oracle/tiers.js';
 import { uniform } from '../backends/wasm/nn-helpers.js';
-import { randomRecurrence } from '../helpers/gru-cases.js';
+import { gruWeightTensors, randomRecurrence, recurrenceScale } from '../helpers/gru-cases.js';
 
 const U = UNIT_ROUNDOFF.f32;
 const engines: Engine[] = [];
@@ -41,17 +40,6 @@ afterAll(async () => {
   for (const e of engines) await e.dispose();
 });
 
-/** U's arrays as tensors of an engine, in the shapes engine.gru takes. */
-function weights(e: Engine, rec: GruRecurrence): GruWeights<Tensor> {
-  const out: Record<string, Tensor> = {};
-  for (const [name, shape] of Object.entries(gruShapes(rec.kind, rec.H)))
-    out[name] = e.tensor(
-      Float32Array.from((rec as unknown as Record<string, ArrayLike<number>>)[name]),
-      shape,
-    );
-  return { kind: rec.kind, ...out } as GruWeights<Tensor>;
-}
-
 interface Case {
   rec: GruRecurrence;
   gx: Float32Array;
@@ -61,7 +49,7 @@ interface Case {
 }
 
 function gruCase(kind: GruStructure, H: number, T: number, seed: number): Case {
-  const scale = kind === 'dense' ? 1 / Math.sqrt(H) : kind === 'diagonal' ? 0.9 : 0.6;
+  const scale = recurrenceScale(kind, H);
   return {
     rec: randomRecurrence(kind, H, seed, scale),
     gx: uniform(T * 3 * H, seed + 10, 2),
@@ -73,7 +61,7 @@ function gruCase(kind: GruStructure, H: number, T: number, seed: number): Case {
 
 async function run(e: Engine, c: Case, opts: { int8?: Int8Quantizer; gates?: boolean } = {}) {
   const H = c.rec.H;
-  const r = await e.gru?.(e.tensor(c.gx, [c.T, 3 * H]), weights(e, c.rec), {
+  const r = await e.gru?.(e.tensor(c.gx, [c.T, 3 * H]), gruWeightTensors(e, c.rec), {
     bh: e.tensor(c.bh, [3 * H]),
     h0: e.tensor(c.h0, [H]),
     int8: opts.int8 && { state: opts.int8 },
@@ -226,7 +214,7 @@ describe('engine.gru (int8)', () => {
         p[name] = p[name].map((v, i) => (i < p[name].length / 3 ? v : 0));
       const h0 = Float32Array.from([5, 7, -5, 3], (q) => q / 16);
       for (const e of [await engine('wasm', 2), await engine('reference')]) {
-        const r = await e.gru?.(e.tensor(new Float32Array(3 * H), [1, 3 * H]), weights(e, rec), {
+        const r = await e.gru?.(e.tensor(new Float32Array(3 * H), [1, 3 * H]), gruWeightTensors(e, rec), {
           h0: e.tensor(h0, [H]),
           int8: { state: frozenState(0, 2 ** -4) },
         });
@@ -250,7 +238,7 @@ describe('engine.gru (int8)', () => {
     const state = frozenState(1);
     const out: Float32Array[] = [];
     for (const e of [await engine('wasm', 2), await engine('reference')]) {
-      const r = await e.gru?.(e.tensor(c.gx, [c.T, 3 * H]), weights(e, c.rec), {
+      const r = await e.gru?.(e.tensor(c.gx, [c.T, 3 * H]), gruWeightTensors(e, c.rec), {
         h0: e.tensor(c.h0, [H]),
         int8: { state, weights: { u: wq } },
       });

@@ -5,15 +5,13 @@
  * thread count, and typed errors that name the bad operand.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ReferenceFfnWeights } from '../../src/backends/reference/moe-dispatch.js';
 import { createEngine, type Engine } from '../../src/engine/engine.js';
 import { ShapeError, UnsupportedTypeError } from '../../src/errors.js';
-import { dequantize } from '../../src/ops/dequantize.js';
 import type { MoeFfnWeights } from '../../src/ops/moe-ffn.js';
 import type { MoeRouteOptions } from '../../src/ops/moe-route.js';
-import { quantize } from '../../src/ops/quantize.js';
 import { moeFfnBound } from '../../src/oracle/moe-bound.js';
 import { uniform } from '../backends/wasm/nn-helpers.js';
+import { moeFfnWeights } from '../helpers/moe-ffn-cases.js';
 
 const engines = new Map<string, Promise<Engine>>();
 function engine(backend: 'wasm' | 'reference', threads = 1): Promise<Engine> {
@@ -32,35 +30,8 @@ const F = 96;
 const Fs = 64;
 
 /** Quantized expert tensors (and their exact values) for one engine. */
-function weightsOn(e: Engine, type: string, shared: boolean) {
-  const make = (shape: number[], seed: number) => {
-    const bytes = quantize(
-      type,
-      uniform(
-        shape.reduce((a, b) => a * b, 1),
-        seed,
-        0.5,
-      ),
-    );
-    return { t: e.tensor(bytes, shape, type), v: dequantize(type, bytes) };
-  };
-  const g = make([E, F, D], 1);
-  const u = make([E, F, D], 2);
-  const d = make([E, D, F], 3);
-  const sg = make([Fs, D], 4);
-  const su = make([Fs, D], 5);
-  const sd = make([D, Fs], 6);
-  const gateInp = uniform(D, 7, 0.5);
-  const w: MoeFfnWeights = {
-    gate: g.t,
-    up: u.t,
-    down: d.t,
-    shared: shared ? { gate: sg.t, up: su.t, down: sd.t, gateInp: e.tensor(gateInp, [D]) } : null,
-  };
-  const ref: ReferenceFfnWeights = { gate: g.v, up: u.v, down: d.v, hidden: F };
-  const refShared = shared ? { gate: sg.v, up: su.v, down: sd.v, hidden: Fs, gateInp } : null;
-  return { w, ref, refShared };
-}
+const weightsOn = (e: Engine, type: string, shared: boolean) =>
+  moeFfnWeights(e, type, shared, { E, D, F, Fs });
 
 const x = uniform(T * D, 11, 1);
 const logits = uniform(T * E, 12, 3);

@@ -10,32 +10,18 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { f32Bits } from '../../../src/backends/webgpu/context.js';
 import { gpuGruStepBound } from '../../../src/backends/webgpu/ops/gru-bound.js';
 import { gruStateCodeWgsl } from '../../../src/backends/webgpu/wgsl/gru.js';
-import type { Engine } from '../../../src/engine/engine.js';
-import type { Tensor } from '../../../src/engine/tensor.js';
 import {
   type GruRecurrence,
   type GruStructure,
-  type GruWeights,
-  gruShapes,
   int8ProductRoundings,
   quantizeRecurrence,
 } from '../../../src/ops/gru.js';
 import { Int8Quantizer, quantizeInt8 } from '../../../src/ops/int8-quantizer.js';
-import { randomRecurrence } from '../../helpers/gru-cases.js';
+import { gruWeightTensors, randomRecurrence, recurrenceScale } from '../../helpers/gru-cases.js';
 import { webgpuEngine } from '../../helpers/webgpu.js';
 import { rng, uniform } from '../wasm/nn-helpers.js';
 
 const gpu = await webgpuEngine();
-
-function weights(e: Engine, rec: GruRecurrence): GruWeights<Tensor> {
-  const out: Record<string, Tensor> = {};
-  for (const [name, shape] of Object.entries(gruShapes(rec.kind, rec.H)))
-    out[name] = e.tensor(
-      Float32Array.from((rec as unknown as Record<string, ArrayLike<number>>)[name]),
-      shape,
-    );
-  return { kind: rec.kind, ...out } as GruWeights<Tensor>;
-}
 
 const SIZES: Record<GruStructure, number[]> = {
   dense: [1, 8, 33],
@@ -53,12 +39,12 @@ describe.skipIf(!gpu)('gru on WebGPU', () => {
       for (const H of SIZES[kind])
         for (const withOptional of [true, false]) {
           const T = 6;
-          const scale = kind === 'dense' ? 1 / Math.sqrt(H) : kind === 'diagonal' ? 0.9 : 0.6;
+          const scale = recurrenceScale(kind, H);
           const rec = randomRecurrence(kind, H, H + 3, scale);
           const gx = uniform(T * 3 * H, H + 4, 2);
           const bh = withOptional ? uniform(3 * H, H + 5, 0.3) : null;
           const h0 = withOptional ? uniform(H, H + 6, 0.9) : null;
-          const r = await e.gru(e.tensor(gx, [T, 3 * H]), weights(e, rec), {
+          const r = await e.gru(e.tensor(gx, [T, 3 * H]), gruWeightTensors(e, rec), {
             bh: bh && e.tensor(bh, [3 * H]),
             h0: h0 && e.tensor(h0, [H]),
             gates: true,
@@ -106,7 +92,7 @@ describe.skipIf(!gpu)('gru on WebGPU', () => {
   ) {
     const H = rec.H;
     const state = stateQuantizer(sh);
-    const r = await e.gru(e.tensor(gx, [T, 3 * H]), weights(e, rec), {
+    const r = await e.gru(e.tensor(gx, [T, 3 * H]), gruWeightTensors(e, rec), {
       bh: bh && e.tensor(bh, [3 * H]),
       h0: h0 && e.tensor(h0, [H]),
       int8: { state },

@@ -6,13 +6,11 @@
  * routed term; same bits on a rerun.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { type ReferenceFfnWeights, referenceMoeFfn } from '../../../src/backends/reference/moe-dispatch.js';
+import { referenceMoeFfn } from '../../../src/backends/reference/moe-dispatch.js';
 import { groupSlots } from '../../../src/backends/webgpu/ops/moe-ffn.js';
-import { dequantize } from '../../../src/ops/dequantize.js';
-import type { MoeFfnWeights } from '../../../src/ops/moe-ffn.js';
 import type { MoeRouteOptions } from '../../../src/ops/moe-route.js';
-import { quantize } from '../../../src/ops/quantize.js';
 import { gpuMoeFfnBound } from '../../../src/oracle/moe-bound.js';
+import { moeFfnWeights } from '../../helpers/moe-ffn-cases.js';
 import { webgpuEngine } from '../../helpers/webgpu.js';
 import { uniform } from '../wasm/nn-helpers.js';
 
@@ -24,27 +22,7 @@ describe.skipIf(!gpu)('moeFfn on WebGPU', () => {
   const e = gpu!;
   afterAll(() => e.dispose());
 
-  function weightsOn(type: string, shared: boolean) {
-    const make = (shape: number[], seed: number) => {
-      const n = shape.reduce((a, b) => a * b, 1);
-      const v = uniform(n, seed, 0.5);
-      if (type === 'f32') return { t: e.tensor(v, shape), v };
-      const bytes = quantize(type, v);
-      return { t: e.tensor(bytes, shape, type), v: dequantize(type, bytes) };
-    };
-    const [g, u, d] = [make([E, F, D], 1), make([E, F, D], 2), make([E, D, F], 3)];
-    const [sg, su, sd] = [make([Fs, D], 4), make([Fs, D], 5), make([D, Fs], 6)];
-    const gateInp = uniform(D, 7, 0.5);
-    const w: MoeFfnWeights = {
-      gate: g.t,
-      up: u.t,
-      down: d.t,
-      shared: shared ? { gate: sg.t, up: su.t, down: sd.t, gateInp: e.tensor(gateInp, [D]) } : null,
-    };
-    const ref: ReferenceFfnWeights = { gate: g.v, up: u.v, down: d.v, hidden: F };
-    const refShared = shared ? { gate: sg.v, up: su.v, down: sd.v, hidden: Fs, gateInp } : null;
-    return { w, ref, refShared };
-  }
+  const weightsOn = (type: string, shared: boolean) => moeFfnWeights(e, type, shared, { E, D, F, Fs });
 
   const cases: [MoeRouteOptions, boolean, string, 'exact' | 'ggml'][] = [
     [{ scheme: 'mixtral', k: 2 }, false, 'f32', 'exact'],
