@@ -8,7 +8,7 @@ import {
   moeRoutePlan,
 } from '../../../src/ops/moe-route.js';
 import { moeSelectionProblems, moeWeightBound } from '../../../src/oracle/moe-bound.js';
-import { schemeOptions } from '../moe-helpers.js';
+import { deepseekHandCase, schemeOptions } from '../moe-helpers.js';
 import { free, put, rt, uniform, wide } from './nn-helpers.js';
 
 /** Runs the kernel over the given split points (one call per range). */
@@ -124,15 +124,7 @@ describe('moe_route kernel against the float64 reference', () => {
   });
 
   it('deepseek-v3 hand case: groups by the sum of their top-2, bias for selection only, scale', () => {
-    const logits = Float32Array.from([Math.log(3), 0, 0, 0, 0, 0, 0, 0]);
-    const opts: MoeRouteOptions = {
-      scheme: 'deepseek-v3',
-      k: 2,
-      bias: [0.05, 0, 0.2, 0.2, 0.25, 0, 0, 0.1],
-      nGroup: 4,
-      topkGroup: 2,
-      scale: 2.5,
-    };
+    const { logits, opts } = deepseekHandCase();
     const r = run(logits, 1, 8, opts);
     expect([...r.experts]).toEqual([0, 2]);
     expect(Math.abs(r.weights[0] - 1.5)).toBeLessThan(1e-6);

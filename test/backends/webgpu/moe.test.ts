@@ -15,7 +15,7 @@ import { createEngine } from '../../../src/engine/engine.js';
 import { MOE_SCHEMES, type MoeRouteOptions, moeRoutePlan } from '../../../src/ops/moe-route.js';
 import { GPU_MOE_SELECTION, gpuMoeWeightBound, moeSelectionProblems } from '../../../src/oracle/moe-bound.js';
 import { webgpuEngine } from '../../helpers/webgpu.js';
-import { schemeOptions } from '../moe-helpers.js';
+import { deepseekHandCase, schemeOptions } from '../moe-helpers.js';
 import { rng, uniform, wide } from '../wasm/nn-helpers.js';
 
 const gpu = await webgpuEngine();
@@ -129,15 +129,7 @@ describe.skipIf(!gpu)('moeRoute on WebGPU', () => {
   });
 
   it('deepseek-v3 hand case: groups by the sum of their top-2, bias for selection only, scale', async () => {
-    const logits = Float32Array.from([Math.log(3), 0, 0, 0, 0, 0, 0, 0]);
-    const opts: MoeRouteOptions = {
-      scheme: 'deepseek-v3',
-      k: 2,
-      bias: [0.05, 0, 0.2, 0.2, 0.25, 0, 0, 0.1],
-      nGroup: 4,
-      topkGroup: 2,
-      scale: 2.5,
-    };
+    const { logits, opts } = deepseekHandCase();
     const r = await route(logits, 1, 8, opts);
     expect([...r.experts]).toEqual([0, 2]);
     expect(Math.abs(r.weights[0] - 1.5)).toBeLessThan(1e-5);
