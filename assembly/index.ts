@@ -79,7 +79,8 @@ export {
   quantize_q8_K,
 } from './quantize/q8';
 
-export { attn_decode, attn_decode_combine, attn_prefill } from './attention/flash';
+export { attn_decode } from './attention/decode';
+export { attn_decode_combine, attn_prefill } from './attention/flash';
 export { attn_ggml } from './attention/ggml';
 export { f16_row_to_f32 as attn_widen_f16, round_row_f16 as attn_round_f16 } from './attention/half';
 export { attn_partials_bytes, attn_scratch_bytes, attn_units } from './attention/plan';

@@ -5,10 +5,12 @@
 //       units u = hk·n_qb + qb (n_qb = ceil(n_q / QB)): the QB queries of block
 //       qb with the n_head / n_head_kv heads that read kv head hk — their rows
 //       share every K/V block. Writes those rows of out.
-//   attn_decode(params, scratch, u0, u1)            (n_q = 1)
+//   attn_decode_general(params, scratch, u0, u1)    (n_q = 1)
 //       units u = c·n_head_kv + hk: chunk c = kv [c·CH, (c+1)·CH) for the heads
 //       of kv head hk (chunk-major, so a range of units reads whole K/V rows).
-//       Writes each head's partial (m, l, O) for chunk c.
+//       Writes each head's partial (m, l, O) for chunk c. The exported
+//       attn_decode (decode.ts) computes the same partials in the same order,
+//       faster, and falls back to this for units it does not take.
 //   attn_decode_combine(params, scratch, h0, h1)   (no scratch used)
 //       out rows of heads [h0, h1) from the partials, chunks in order 0, 1, 2, …
 //
@@ -380,7 +382,8 @@ function finish_row(o: usize, dst: usize, hd: i32, l: f32): void {
   }
 }
 
-export function attn_decode(params: usize, scr: usize, u0: i32, u1: i32): void {
+/** The decode units [u0, u1) on the general path (decode.ts's attn_decode falls back to it). */
+export function attn_decode_general(params: usize, scr: usize, u0: i32, u1: i32): void {
   const rep = pi(params, P_NHEAD) / pi(params, P_NHEADKV);
   const hd = pi(params, P_HD);
   const hdp = hd_pad(hd);

@@ -1,6 +1,7 @@
 // How the host sizes and splits an attention call (src/backends/wasm/attention.ts
 // asks these instead of repeating the layouts): units per kernel, scratch bytes
 // per thread, and the decode partials.
+import { decode_scratch_bytes } from './decode';
 import { flash_scratch_bytes } from './flash';
 import { ggml_scratch_bytes } from './ggml';
 import { n_chunks, P_HD, P_NHEAD, P_NHEADKV, P_NQ, pi, QB, rec_floats } from './params';
@@ -29,7 +30,7 @@ export function attn_scratch_bytes(params: usize, kind: i32): usize {
   const hd = pi(params, P_HD);
   const rep = pi(params, P_NHEAD) / pi(params, P_NHEADKV);
   if (kind == K_PREFILL) return flash_scratch_bytes(QB * rep, hd);
-  if (kind == K_DECODE) return flash_scratch_bytes(rep, hd);
+  if (kind == K_DECODE) return max(flash_scratch_bytes(rep, hd), decode_scratch_bytes(rep, hd));
   if (kind == K_GGML) return ggml_scratch_bytes(pi(params, P_NHEAD), hd);
   if (kind == K_SCORES) return scores_scratch_bytes(hd);
   return 0;
