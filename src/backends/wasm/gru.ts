@@ -69,11 +69,11 @@ export function gruScanScratchBytes(kind: GruStructure, H: number): number {
 }
 
 /**
- * hs [T, H] = the GRU scan on one thread: gx [T, 3H], bh [3H] (0: none), h0 [H]
- * (0: zeros); gates [T, 3H] (0: none) gets each step's r, z, n.
+ * A GRU scan's operands after the runtime (or pool): gx [T, 3H], bh [3H] (0:
+ * none), h0 [H] (0: zeros), hs [T, H] gets every state; scratch:
+ * gruScanScratchBytes; gates [T, 3H] (0: none) gets each step's r, z, n.
  */
-export function gruScan(
-  rt: WasmRuntime,
+export type GruScanArgs = [
   rec: WasmRecurrence,
   gx: number,
   bh: number,
@@ -81,15 +81,28 @@ export function gruScan(
   hs: number,
   T: number,
   scratch: number,
-  gates = 0,
-): void {
-  const H = rec.H;
-  const gh = scratch;
+  gates?: number,
+];
+
+/** Scratch of a scan: gh [3H], then the product's intermediate; f32 scans: then a zero state [H]. */
+function scanScratch(kind: GruStructure, H: number, scratch: number) {
   const ms = scratch + 3 * H * 4;
-  const zero = ms + gruMatvecScratchBytes(rec.kind, H);
-  if (!h0) rt.u8.fill(0, zero, zero + H * 4);
+  return { gh: scratch, ms, zero: ms + gruMatvecScratchBytes(kind, H) };
+}
+
+/** The f32 scan's scratch, and its first state: h0, or the zeros it writes to scratch. */
+function startScan(rt: WasmRuntime, rec: WasmRecurrence, h0: number, scratch: number) {
+  const { gh, ms, zero } = scanScratch(rec.kind, rec.H, scratch);
+  if (!h0) rt.u8.fill(0, zero, zero + rec.H * 4);
+  return { gh, ms, first: h0 || zero };
+}
+
+/** hs [T, H] = the GRU scan on one thread (operands: GruScanArgs). */
+export function gruScan(rt: WasmRuntime, ...[rec, gx, bh, h0, hs, T, scratch, gates = 0]: GruScanArgs): void {
+  const H = rec.H;
+  const { gh, ms, first } = startScan(rt, rec, h0, scratch);
   for (let t = 0; t < T; t++) {
-    const prev = t > 0 ? hs + (t - 1) * H * 4 : h0 || zero;
+    const prev = t > 0 ? hs + (t - 1) * H * 4 : first;
     gruMatvec(rt, rec, prev, gh, ms);
     gruGates(rt, gx + t * 3 * H * 4, gh, bh, prev, hs + t * H * 4, H, 0, H, gates && gates + t * 3 * H * 4);
   }
@@ -102,25 +115,15 @@ export function gruScan(
 export async function gruScanOnPool(
   pool: WorkerPool,
   rt: WasmRuntime,
-  rec: WasmRecurrence,
-  gx: number,
-  bh: number,
-  h0: number,
-  hs: number,
-  T: number,
-  scratch: number,
-  gates = 0,
+  ...[rec, gx, bh, h0, hs, T, scratch, gates = 0]: GruScanArgs
 ): Promise<void> {
   const H = rec.H;
-  const gh = scratch;
-  const ms = scratch + 3 * H * 4;
-  const zero = ms + gruMatvecScratchBytes(rec.kind, H);
-  if (!h0) rt.u8.fill(0, zero, zero + H * 4);
+  const { gh, ms, first } = startScan(rt, rec, h0, scratch);
   const units = pool.split(gruMatvecUnits(rec.kind, H));
   const elems = pool.split(H, 16);
   const kernel = `gru_matvec_${rec.kind}`;
   for (let t = 0; t < T; t++) {
-    const prev = t > 0 ? hs + (t - 1) * H * 4 : h0 || zero;
+    const prev = t > 0 ? hs + (t - 1) * H * 4 : first;
     await pool.runRanges(kernel, units, (r) => matvecArgs(rec, prev, gh, ms, r.start, r.end));
     await pool.runRanges('gru_gates', elems, (r) => [
       gx + t * 3 * H * 4,
@@ -225,11 +228,11 @@ export function gruScanI8ScratchBytes(kind: GruStructure, H: number): number {
 }
 
 /**
- * qs [T, H] int8 = the quantized GRU scan's state codes from q0 [H] (int8
- * codes); scratch: gruScanI8ScratchBytes; gates [T, 3H] (0: none) gets r, z, n.
+ * The quantized scan's operands after the runtime (or pool): gx [T, 3H], bh
+ * [3H] (0: none), q0 [H] int8 codes, sh the state scale, qs [T, H] gets every
+ * state's codes; scratch: gruScanI8ScratchBytes; gates [T, 3H] (0: none).
  */
-export function gruScanI8(
-  rt: WasmRuntime,
+export type GruScanI8Args = [
   rec: WasmInt8Recurrence,
   gx: number,
   bh: number,
@@ -238,11 +241,16 @@ export function gruScanI8(
   qs: number,
   T: number,
   scratch: number,
-  gates = 0,
+  gates?: number,
+];
+
+/** qs [T, H] int8 = the quantized GRU scan's state codes on one thread (operands: GruScanI8Args). */
+export function gruScanI8(
+  rt: WasmRuntime,
+  ...[rec, gx, bh, q0, sh, qs, T, scratch, gates = 0]: GruScanI8Args
 ): void {
   const H = rec.H;
-  const gh = scratch;
-  const ms = scratch + 3 * H * 4;
+  const { gh, ms } = scanScratch(rec.kind, H, scratch);
   for (let t = 0; t < T; t++) {
     const prev = t > 0 ? qs + (t - 1) * H : q0;
     gruMatvecI8(rt, rec, prev, sh, gh, ms);
@@ -253,19 +261,10 @@ export function gruScanI8(
 /** gruScanI8 over a pool (product split by units, gates by elements): the same bits. */
 export async function gruScanI8OnPool(
   pool: WorkerPool,
-  rec: WasmInt8Recurrence,
-  gx: number,
-  bh: number,
-  q0: number,
-  sh: number,
-  qs: number,
-  T: number,
-  scratch: number,
-  gates = 0,
+  ...[rec, gx, bh, q0, sh, qs, T, scratch, gates = 0]: GruScanI8Args
 ): Promise<void> {
   const H = rec.H;
-  const gh = scratch;
-  const ms = scratch + 3 * H * 4;
+  const { gh, ms } = scanScratch(rec.kind, H, scratch);
   const units = pool.split(gruMatvecUnits(rec.kind, H));
   const elems = pool.split(H, 16);
   const kernel = `gru_matvec_${rec.kind}_i8`;
