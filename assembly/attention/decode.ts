@@ -148,19 +148,25 @@ function kv1<T>(p: usize): f32 {
 }
 
 /**
- * Running max of the n f16 rows' halves shifted left by one (sign dropped):
- * ≥ HALF_SPECIAL iff some half was inf or NaN.
+ * Running max of the halves of n f16 K rows and V rows, shifted left by one
+ * (sign dropped): ≥ HALF_SPECIAL iff some half was inf or NaN.
  */
-function watch_rows(src: usize, stride: usize, n: i32, hd: i32, sp: v128): v128 {
-  const hd8 = hd & ~7;
+function watch_rows(k: usize, v: usize, stride: usize, n: i32, hd: i32, sp: v128): v128 {
+  const bytes = (<usize>(hd & ~7)) << 1;
   for (let i = 0; i < n; i++) {
-    let s = src + (<usize>i) * stride;
-    const se = s + ((<usize>hd8) << 1);
-    while (s < se) {
-      sp = i16x8.max_u(sp, i16x8.shl(v128.load(s), 1));
-      s += 16;
+    let x = k + (<usize>i) * stride;
+    let y = v + (<usize>i) * stride;
+    const xe = x + bytes;
+    while (x < xe) {
+      sp = i16x8.max_u(sp, i16x8.max_u(i16x8.shl(v128.load(x), 1), i16x8.shl(v128.load(y), 1)));
+      x += 16;
+      y += 16;
     }
-    for (let t = 0; t < hd - hd8; t++) sp = i16x8.max_u(sp, i16x8.shl(v128.load16_splat(s + ((<usize>t) << 1)), 1));
+    for (let t = 0; t < (hd & 7); t++) {
+      const o = (<usize>t) << 1;
+      sp = i16x8.max_u(sp, i16x8.shl(v128.load16_splat(x + o), 1));
+      sp = i16x8.max_u(sp, i16x8.shl(v128.load16_splat(y + o), 1));
+    }
   }
   return sp;
 }
@@ -579,7 +585,7 @@ function run_unit<T>(params: usize, scr: usize, hk: i32, rep: i32, hd: i32, lo: 
     const n = min(hi, b0 + TK) - j0;
     const kb = kh + (<usize>j0) * stride;
     const vb = vh + (<usize>j0) * stride;
-    if (f16) sp = watch_rows(vb, stride, n, hd, watch_rows(kb, stride, n, hd, sp));
+    if (f16) sp = watch_rows(kb, vb, stride, n, hd, sp);
     for (let tile = 0; tile < full; tile++) {
       const t4 = (<usize>tile) << 4;
       const st = scr + off_s(R) + (<usize>tile) * (<usize>SLOTS) * 16;
