@@ -7,7 +7,20 @@ import {
 } from '../../../src/backends/reference/nn.js';
 import { add, gelu, silu, swiglu } from '../../../src/backends/wasm/nn.js';
 import { measuredBound, swigluBound } from '../../../src/oracle/nn-bounds.js';
-import { alloc, DIMS, free, put, read, rt, sameBits, splits, uniform, wide, within } from './nn-helpers.js';
+import {
+  addCases,
+  alloc,
+  DIMS,
+  free,
+  put,
+  read,
+  rt,
+  sameBits,
+  splits,
+  uniform,
+  wide,
+  within,
+} from './nn-helpers.js';
 
 function unary(kind: 'silu' | 'gelu' | 'geluErf', x: Float32Array, i0 = 0, i1 = x.length): Float32Array {
   const xp = put(x);
@@ -100,13 +113,7 @@ describe('SwiGLU (nn_swiglu) and residual add (nn_add)', () => {
 
   it('add: each element is the correctly rounded f32 sum (exact tier), residual and bias broadcast', () => {
     for (const dim of DIMS) {
-      for (const [rows, bRows] of [
-        [3, 3],
-        [4, 1],
-        [6, 2],
-      ]) {
-        const a = wide(rows * dim, dim, -30, 30);
-        const b = wide(bRows * dim, dim + 9, -30, 30);
+      for (const { rows, bRows, a, b } of addCases(dim)) {
         const [ap, bp, yp] = [put(a), put(b), alloc(rows * dim)];
         add(rt, ap, bp, yp, rows, dim, bRows);
         const want = Float32Array.from(referenceAdd(a, b, rows, dim, bRows));

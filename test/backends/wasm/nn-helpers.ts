@@ -57,6 +57,23 @@ export function wide(n: number, seed: number, lo: number, hi: number): Float32Ar
   );
 }
 
+/**
+ * add's cases for a row width: a residual (as many b rows as a rows), a bias
+ * broadcast (one b row) and two b rows repeated; operands across 2^±30.
+ */
+export function addCases(dim: number): { rows: number; bRows: number; a: Float32Array; b: Float32Array }[] {
+  return [
+    [3, 3],
+    [4, 1],
+    [6, 2],
+  ].map(([rows, bRows]) => ({
+    rows,
+    bRows,
+    a: wide(rows * dim, dim, -30, 30),
+    b: wide(bRows * dim, dim + 9, -30, 30),
+  }));
+}
+
 /** Row lengths: ragged around every SIMD width, the brief's list, and model sizes. */
 export const DIMS = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 65, 127, 255, 1000, 4096, 4097];
 

@@ -35,7 +35,7 @@ import {
 } from '../../../src/oracle/webgpu-nn-bounds.js';
 import { GGML_TYPES } from '../../../src/types/ggml-types.js';
 import { webgpuEngine } from '../../helpers/webgpu.js';
-import { rng, sameBits, uniform, wide, within } from '../wasm/nn-helpers.js';
+import { addCases, rng, sameBits, uniform, wide, within } from '../wasm/nn-helpers.js';
 
 const gpu = await webgpuEngine();
 const fr = Math.fround;
@@ -330,13 +330,7 @@ describe.skipIf(!gpu)('WebGPU nn kernels against the float64 reference', () => {
 
     it('add: the correctly rounded f32 sum (exact tier), residual and bias broadcast', async () => {
       for (const dim of [1, 17, 1000]) {
-        for (const [rows, bRows] of [
-          [3, 3],
-          [4, 1],
-          [6, 2],
-        ]) {
-          const a = wide(rows * dim, dim, -30, 30);
-          const b = wide(bRows * dim, dim + 9, -30, 30);
+        for (const { rows, bRows, a, b } of addCases(dim)) {
           const y = await out(e.add(tensor(a, [rows, dim]), tensor(b, [bRows, dim])));
           expect(sameBits(y, Float32Array.from(referenceAdd(a, b, rows, dim, bRows)))).toBe(true);
         }
