@@ -13,7 +13,7 @@
  *   and returns when it is past its work.
  */
 import { SizeError } from '../../errors.js';
-import type { GpuAdapterFound } from './adapter.js';
+import { type GpuAdapterFound, WebGpuUnavailableError } from './adapter.js';
 
 export interface GpuFeatures {
   /** `shader-f16`: f16 arithmetic in WGSL (`enable f16;`). */
@@ -88,7 +88,7 @@ export class GpuContext {
   }
 
   private checkLive(): void {
-    if (this.lost) throw new SizeError(`WebGPU device lost: ${this.lost}`);
+    if (this.lost) throw new WebGpuUnavailableError(`the WebGPU device was lost: ${this.lost}`);
   }
 
   /**

@@ -55,7 +55,10 @@ export interface WebGpuEngineOptions {
 
 export class WebGpuEngine implements Engine {
   readonly backend = 'webgpu';
+  /** Ops run on the GPU's queue; `threads` sizes the CPU engine fallbacks run on. */
   readonly threads = 1;
+  readonly threadsReason =
+    'WebGPU: ops run on the GPU queue; the threads option sizes the CPU fallback engine';
 
   private constructor(
     readonly host: GpuHost,
