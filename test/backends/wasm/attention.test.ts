@@ -225,6 +225,8 @@ describe('exact decode bit for bit against the emulation of its documented order
       [{ nQ: 1, nKv: 77, nHead: 4, nHeadKv: 2, headDim: 7 }, { window: 20 }],
       [{ nQ: 1, nKv: 40, nHead: 9, nHeadKv: 3, headDim: 12 }, {}],
       [{ nQ: 1, nKv: 3, nHead: 5, nHeadKv: 1, headDim: 5 }, {}],
+      [{ nQ: 1, nKv: 50, nHead: 8, nHeadKv: 2, headDim: 3 }, { positions: [33] }],
+      [{ nQ: 1, nKv: 20, nHead: 2, nHeadKv: 1, headDim: 2 }, {}],
     ];
     for (const [s, opts] of cases) {
       for (const kv of KV_TYPES) {
