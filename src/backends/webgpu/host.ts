@@ -117,15 +117,4 @@ export class GpuHost {
       for (const t of temps) t.dispose();
     }
   }
-
-  /** onCpu for an op with one tensor result. */
-  async fallback(
-    op: string,
-    why: string,
-    inputs: readonly (Tensor | null | undefined)[],
-    fn: (cpu: Engine, ins: (Tensor | null)[]) => Promise<Tensor>,
-  ): Promise<GpuTensor> {
-    const r = await this.onCpu(op, why, inputs, fn);
-    return this.fromCpu(r, `${op} output`);
-  }
 }
