@@ -11,6 +11,11 @@
  * - grids larger than maxComputeWorkgroupsPerDimension are folded into 2-D:
  *   a kernel computes its flat workgroup index with `group_index()` (WGSL_GRID)
  *   and returns when it is past its work.
+ *
+ * Profiling (profile(true), where the adapter has `timestamp-query`): each
+ * dispatch's compute pass writes begin/end timestamps into a query set, which
+ * gpuTimes() resolves and reads back. Off (the default),
+ * run() encodes exactly what it did before: no query set, no extra commands.
  */
 import { SizeError } from '../../errors.js';
 import { type GpuAdapterFound, WebGpuUnavailableError } from './adapter.js';
@@ -36,10 +41,29 @@ const STORAGE = 0x80; // GPUBufferUsage.STORAGE (constants spelled out: Node has
 const COPY_SRC = 0x04;
 const COPY_DST = 0x08;
 const MAP_READ = 0x01;
+const QUERY_RESOLVE = 0x200;
+
+/** One dispatch's GPU time: its compute pass's end timestamp minus its begin timestamp. */
+export interface GpuTime {
+  /** The `label` given to run(), else the kernel's leading `// ...` comment, else its entry point. */
+  label: string;
+  ns: number;
+}
+
+/** Timestamp pairs per query set: a new set (and resolve buffer) is made when one fills before gpuTimes(). */
+const PROFILE_PAIRS = 256;
+
+interface QueryChunk {
+  set: GPUQuerySet;
+  resolved: GPUBuffer;
+  labels: string[];
+}
 
 export class GpuContext {
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private lost: string | undefined;
+  private profiling = false;
+  private chunks: QueryChunk[] = [];
 
   private constructor(
     readonly device: GPUDevice,
@@ -55,7 +79,8 @@ export class GpuContext {
   static async create(found: GpuAdapterFound): Promise<GpuContext> {
     const { adapter } = found;
     const wanted: GPUFeatureName[] = [];
-    for (const f of ['shader-f16', 'subgroups'] as GPUFeatureName[])
+    // timestamp-query only serves profile(); asked for when offered so profiling needs no second device.
+    for (const f of ['shader-f16', 'subgroups', 'timestamp-query'] as GPUFeatureName[])
       if (adapter.features.has(f)) wanted.push(f);
     // Ask for the adapter's own buffer limits: the defaults (128 MiB bindings) are far below what GPUs offer.
     const l = adapter.limits;
@@ -147,6 +172,7 @@ export class GpuContext {
     params: ArrayLike<number>,
     buffers: Binding[],
     groups: number | [number, number, number],
+    label?: string,
   ) {
     this.checkLive();
     const pipeline = this.pipeline(code);
@@ -163,7 +189,8 @@ export class GpuContext {
     });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     const encoder = this.device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
+    const timestampWrites = this.profiling ? this.timestampSlot(label ?? kernelLabel(code)) : undefined;
+    const pass = encoder.beginComputePass(timestampWrites && { timestampWrites });
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     const [x, y, z] = typeof groups === 'number' ? this.grid(groups) : groups;
@@ -172,6 +199,72 @@ export class GpuContext {
     this.device.queue.submit([encoder.finish()]);
     // Destroying after submit is safe: submitted work keeps what it uses alive.
     paramBuf.destroy();
+  }
+
+  /** Whether this device can profile (the adapter offered `timestamp-query`). */
+  get canProfile(): boolean {
+    return this.device.features.has('timestamp-query');
+  }
+
+  /**
+   * Turns per-dispatch GPU timestamps on or off; returns whether they are on
+   * (false where the device has no `timestamp-query`: asking is harmless).
+   * Turning off drops intervals not yet read.
+   */
+  profile(on: boolean): boolean {
+    this.profiling = on && this.canProfile;
+    if (!this.profiling) this.dropChunks();
+    return this.profiling;
+  }
+
+  /**
+   * The GPU time of each dispatch run() encoded since profiling was turned on
+   * or since the last call, in order, and forgets them; waits for queued
+   * work. null where the device cannot profile (never throws for that).
+   */
+  async gpuTimes(): Promise<GpuTime[] | null> {
+    if (!this.canProfile) return null;
+    this.checkLive();
+    const chunks = this.chunks;
+    this.chunks = [];
+    const times: GpuTime[] = [];
+    try {
+      for (const c of chunks) {
+        if (c.labels.length === 0) continue;
+        // Resolved here, not per dispatch: resolveQuerySet wants 256-byte destination offsets.
+        const encoder = this.device.createCommandEncoder();
+        encoder.resolveQuerySet(c.set, 0, 2 * c.labels.length, c.resolved, 0);
+        this.device.queue.submit([encoder.finish()]);
+        const stamps = new BigUint64Array((await this.read(c.resolved, c.labels.length * 16)).buffer);
+        c.labels.forEach((label, i) => {
+          times.push({ label, ns: Number(stamps[2 * i + 1] - stamps[2 * i]) });
+        });
+      }
+    } finally {
+      for (const c of chunks) destroyChunk(c);
+    }
+    return times;
+  }
+
+  /** The query set slots of the next profiled dispatch (a new chunk when the last is full). */
+  private timestampSlot(label: string): GPUComputePassTimestampWrites {
+    let chunk = this.chunks.at(-1);
+    if (!chunk || chunk.labels.length === PROFILE_PAIRS) {
+      chunk = {
+        set: this.device.createQuerySet({ type: 'timestamp', count: 2 * PROFILE_PAIRS }),
+        resolved: this.device.createBuffer({ size: 16 * PROFILE_PAIRS, usage: QUERY_RESOLVE | COPY_SRC }),
+        labels: [],
+      };
+      this.chunks.push(chunk);
+    }
+    const i = 2 * chunk.labels.length;
+    chunk.labels.push(label);
+    return { querySet: chunk.set, beginningOfPassWriteIndex: i, endOfPassWriteIndex: i + 1 };
+  }
+
+  private dropChunks(): void {
+    for (const c of this.chunks) destroyChunk(c);
+    this.chunks = [];
   }
 
   /** n workgroups as an [x, y, 1] grid within the per-dimension limit. */
@@ -213,8 +306,27 @@ export class GpuContext {
 
   destroy(): void {
     this.pipelines.clear();
+    this.dropChunks();
     this.device.destroy();
   }
+}
+
+function destroyChunk(c: QueryChunk): void {
+  c.set.destroy();
+  c.resolved.destroy();
+}
+
+/**
+ * A kernel's name for profiles: its leading `// ...` comment line (the kernels' convention; blank lines
+ * and `enable` directives before it skipped), else its entry point `main`.
+ */
+function kernelLabel(code: string): string {
+  for (const raw of code.split('\n', 8)) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('enable ')) continue;
+    return (line.startsWith('//') && line.slice(2).trim()) || 'main';
+  }
+  return 'main';
 }
 
 const bits = new DataView(new ArrayBuffer(4));
