@@ -143,6 +143,11 @@ export function readHParams(file: Pick<GgufFile, 'metadata'>, vocabFallback?: nu
       `${nHeadKv} does not divide attention.head_count = ${nHead}`,
     );
   const defaultHeadDim = nEmbd % nHead === 0 ? nEmbd / nHead : undefined;
+  if (defaultHeadDim === undefined && !k.has('attention.key_length'))
+    throw new HyperparameterError(
+      k.name('embedding_length'),
+      `${nEmbd} is not a multiple of attention.head_count = ${nHead}, and attention.key_length is not given`,
+    );
   const headDim = k.int('attention.key_length', defaultHeadDim);
   const valueDim = k.int('attention.value_length', headDim);
   if (valueDim !== headDim)
@@ -181,7 +186,9 @@ export function readHParams(file: Pick<GgufFile, 'metadata'>, vocabFallback?: nu
 /** The `expert_*` keys: expert_count required for qwen*moe; a llama with expert_count > 0 is Mixtral. */
 function readMoe(k: Keys, arch: ArchSpec): MoeParams | null {
   if (arch.moe === 'absent' || !arch.router) return null;
-  const nExpert = k.int('expert_count', arch.moe === 'optional' ? 0 : undefined, true);
+  // 0 turns a llama dense; a qwen*moe model has no dense form.
+  const optional = arch.moe === 'optional';
+  const nExpert = k.int('expert_count', optional ? 0 : undefined, optional);
   if (nExpert === 0) return null;
   const nExpertUsed = k.int('expert_used_count');
   if (nExpertUsed > nExpert)

@@ -12,7 +12,7 @@ import { ModelError } from './errors.js';
 import { type HParams, readHParams } from './hparams.js';
 import { checkFits, estimateModelBytes, type MemoryEstimate, WASM32_MEMORY_BYTES } from './memory.js';
 import { Model, type Numerics } from './model.js';
-import { checkTensors, tensorSpecs } from './tensors.js';
+import { checkLayerCount, checkTensors, tensorSpecs } from './tensors.js';
 import { Tokenizer } from './tokenizer/index.js';
 import { type LoadProgress, loadWeights } from './weights.js';
 
@@ -93,6 +93,7 @@ function planFromFile(engine: Engine, file: GgufFile, opts: LoadModelOptions) {
   if (numerics !== 'exact' && numerics !== 'ggml')
     throw new ModelError(`numerics must be 'exact' or 'ggml', got ${JSON.stringify(numerics)}`);
   const h = readHParams(file, file.tensor('token_embd.weight')?.shape[0]);
+  checkLayerCount(file, h);
   const specs = tensorSpecs(h);
   const infos = checkTensors(file, specs, h.arch.name);
   const nCtx = opts.nCtx ?? Math.min(h.nCtxTrain, DEFAULT_CONTEXT);

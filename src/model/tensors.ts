@@ -7,7 +7,7 @@
  */
 import type { GgufFile, GgufTensorInfo } from '../formats/gguf/index.js';
 import { isSupportedTensorType } from '../formats/gguf/index.js';
-import { ModelTensorError } from './errors.js';
+import { HyperparameterError, ModelTensorError } from './errors.js';
 import type { HParams } from './hparams.js';
 
 /** `matrix`: a matmul weight or embedding table, any ggml weight type; `vector`: norm weights, biases (f32/f16/bf16, kept as f32). */
@@ -126,6 +126,19 @@ export function tensorSpecs(h: HParams): TensorSpec[] {
     { name: g.output, shape: [V, E], kind: 'matrix', required: false },
   );
   return specs;
+}
+
+/**
+ * block_count against the file's tensors before any spec is built: every
+ * layer has several tensors, so more layers than tensors is a hostile count
+ * (2^31 − 1 layers would build billions of specs and run out of memory).
+ */
+export function checkLayerCount(file: Pick<GgufFile, 'tensors'>, h: HParams): void {
+  if (h.nLayer > file.tensors.length)
+    throw new HyperparameterError(
+      `${h.arch.name}.block_count`,
+      `${h.nLayer} layers, but the file has only ${file.tensors.length} tensors`,
+    );
 }
 
 /** Checks the file's tensors against the specs; returns the infos of those present, by name. */

@@ -157,3 +157,77 @@ export function prng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+export const HUGE_U64 = [2n ** 64n - 1n, 2n ** 63n, 2n ** 53n + 1n, 2n ** 32n, 2n ** 31n - 1n, 0xffffffffn];
+
+/** Offsets of u64s that hold small nonzero values: counts, lengths and offsets, the fields worth attacking. */
+export function smallU64Offsets(bytes: Uint8Array): number[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: number[] = [];
+  for (let i = 0; i + 8 <= bytes.length; i++) {
+    const v = view.getBigUint64(i, true);
+    if (v > 0n && v < 1n << 20n) out.push(i);
+  }
+  return out;
+}
+
+/** 1 to 3 seeded mutations of `base`: bit flips, bytes set, truncation, insertion, a count/offset u64 made huge. */
+export function mutate(
+  base: Uint8Array,
+  rand: () => number,
+  countOffsets: number[],
+): { bytes: Uint8Array; how: string } {
+  const int = (n: number) => Math.floor(rand() * n);
+  let bytes = base.slice();
+  const steps: string[] = [];
+  const nMutations = 1 + int(3);
+  for (let m = 0; m < nMutations; m++) {
+    const at = int(bytes.length);
+    switch (int(7)) {
+      case 0: {
+        const bit = int(8);
+        bytes[at] ^= 1 << bit;
+        steps.push(`flip bit ${bit} at ${at}`);
+        break;
+      }
+      case 1:
+        bytes[at] = 0;
+        steps.push(`0x00 at ${at}`);
+        break;
+      case 2:
+        bytes[at] = 0xff;
+        steps.push(`0xff at ${at}`);
+        break;
+      case 3: {
+        const v = int(256);
+        bytes[at] = v;
+        steps.push(`${v} at ${at}`);
+        break;
+      }
+      case 4:
+        bytes = bytes.slice(0, at);
+        steps.push(`truncate to ${at}`);
+        break;
+      case 5: {
+        const n = 1 + int(16);
+        const ins = new Uint8Array(n).map(() => int(256));
+        const out = new Uint8Array(bytes.length + n);
+        out.set(bytes.subarray(0, at));
+        out.set(ins, at);
+        out.set(bytes.subarray(at), at + n);
+        bytes = out;
+        steps.push(`insert ${n} bytes at ${at}`);
+        break;
+      }
+      default: {
+        const off = countOffsets[int(countOffsets.length)];
+        if (off + 8 > bytes.length) break;
+        const v = rand() < 0.7 ? HUGE_U64[int(HUGE_U64.length)] : BigInt(bytes.length + int(64) - 32);
+        new DataView(bytes.buffer).setBigUint64(off, BigInt.asUintN(64, v), true);
+        steps.push(`u64 at ${off} = ${v}`);
+      }
+    }
+    if (bytes.length === 0) break;
+  }
+  return { bytes, how: steps.join(', ') };
+}
