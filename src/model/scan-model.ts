@@ -96,11 +96,16 @@ export function checkScanSpec(spec: ScanModelSpec): Required<ScanModelSpec> {
     if (!Number.isSafeInteger(v) || (v as number) < 1)
       throw new ModelError(`scan model: ${what} must be an integer ≥ 1, got ${JSON.stringify(v)}`);
   };
+  // A hostile file's spec may be any JSON value.
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec))
+    throw new ModelError(`scan model: the spec must be a JSON object, got ${JSON.stringify(spec)}`);
   int(spec.vocab, 'vocab');
   int(spec.dim, 'dim');
   if (!Array.isArray(spec.layers) || spec.layers.length === 0)
     throw new ModelError('scan model: layers must be a non-empty array');
   spec.layers.forEach((layer, l) => {
+    if (typeof layer !== 'object' || layer === null)
+      throw new ModelError(`scan model: layer ${l} must be an object, got ${JSON.stringify(layer)}`);
     if (layer.kind === 'linear') return;
     if (layer.kind !== 'gru') throw new ModelError(`scan model: layer ${l} kind must be 'gru' or 'linear'`);
     int(layer.hidden, `layer ${l} hidden`);
@@ -115,7 +120,10 @@ export function checkScanSpec(spec: ScanModelSpec): Required<ScanModelSpec> {
       throw new ModelError(`scan model: layer ${l} stateScale must be finite and > 0`);
   });
   const rmsEps = spec.rmsEps ?? 1e-5;
-  if (!(rmsEps > 0)) throw new ModelError('scan model: rmsEps must be > 0');
+  if (typeof rmsEps !== 'number' || !(rmsEps > 0 && Number.isFinite(rmsEps)))
+    throw new ModelError(
+      `scan model: rmsEps must be a finite number > 0, got ${typeof rmsEps === 'number' ? rmsEps : JSON.stringify(rmsEps)}`,
+    );
   return { ...spec, rmsEps };
 }
 

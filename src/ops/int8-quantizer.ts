@@ -51,6 +51,9 @@ export interface Int8QuantizerConfig {
 /** observe() on a frozen quantizer, or quantize() before freeze(). */
 export class QuantizerStateError extends PlumblineError {}
 
+/** A value int8 quantization has no code for: NaN (to quantize or to calibrate on). */
+export class QuantizerInputError extends PlumblineError {}
+
 export const DEFAULT_MSE_CANDIDATES = 128;
 
 /** Rounds to the nearest integer, ties to even. */
@@ -61,7 +64,7 @@ export function roundHalfEven(v: number): number {
 
 /** q = clamp(roundHalfEven(x / s), qmin, 127) (see the file comment). */
 export function quantizeInt8(x: number, scale: number, qmin = -127): number {
-  if (Number.isNaN(x)) throw new RangeError('int8 quantization of NaN');
+  if (Number.isNaN(x)) throw new QuantizerInputError('int8 quantization of NaN');
   const q = roundHalfEven(x / scale);
   // + 0: an integer code has no −0
   return q > 127 ? 127 : q < qmin ? qmin : q + 0;
@@ -182,7 +185,7 @@ export class Int8Quantizer {
     const cols = this.cols(data.length, undefined);
     for (let i = 0; i < data.length; i++) {
       const v = Math.abs(data[i]);
-      if (Number.isNaN(v)) throw new RangeError('Int8Quantizer: NaN in calibration data');
+      if (Number.isNaN(v)) throw new QuantizerInputError('Int8Quantizer: NaN in calibration data');
       const g = this.groupOf(i, cols);
       if (v > this.amax[g]) this.amax[g] = v;
       this.samples?.[g].push(v);

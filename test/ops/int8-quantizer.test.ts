@@ -3,6 +3,7 @@ import {
   fakeQuantizeInt8,
   Int8Quantizer,
   type Int8QuantizerConfig,
+  QuantizerInputError,
   QuantizerStateError,
   quantizeInt8,
   roundHalfEven,
@@ -41,7 +42,7 @@ describe('roundHalfEven and quantizeInt8', () => {
     expect(quantizeInt8(-1e9, 1)).toBe(-127);
     expect(quantizeInt8(-1e9, 1, -128)).toBe(-128);
     expect(quantizeInt8(Number.POSITIVE_INFINITY, 1)).toBe(127);
-    expect(() => quantizeInt8(Number.NaN, 1)).toThrow(RangeError);
+    expect(() => quantizeInt8(Number.NaN, 1)).toThrow(QuantizerInputError);
     expect(fakeQuantizeInt8(0.3, 0.25)).toBe(0.25);
   });
 });
