@@ -6,7 +6,11 @@
  * GFLOPS and Q4_K matvec GB/s against the device's memory bandwidth.
  *
  * Sections (one per op family) append rows through `section()`; each row:
- * [section, case, median ms, throughput, unit, where it ran (opReport)].
+ * [section, case, timing (wall and GPU ms), throughput, unit, where it ran (opReport)].
+ *
+ * Wall ms counts JS dispatch (pipeline lookup, bind groups, submits) and the
+ * wait for the queue; GPU ms is the sum of the op's compute-pass timestamps
+ * (ctx.profile), measured in separate reps so the wall reps run unprofiled.
  */
 import { existsSync } from 'node:fs';
 import { WebGpuEngine } from '../src/backends/webgpu/engine.js';
@@ -19,20 +23,45 @@ import type { SuiteResult } from './lib.js';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
-export type WebGpuRow = [string, string, number, number | string, string, string];
+/** Median wall ms per call, and median GPU ms (null: no dispatch, e.g. a plain readback, or no timestamps). */
+export interface Timing {
+  ms: number;
+  gpuMs: number | null;
+}
 
-/** Median ms of `fn` with the queue drained after each call (the GPU's work counted), after one warm-up. */
-export async function gpuMedianMs(e: WebGpuEngine, fn: () => Promise<unknown>, reps = 7): Promise<number> {
+export type WebGpuRow = [string, string, Timing, number | string, string, string];
+
+const median = (t: number[]) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)];
+
+/**
+ * Median wall ms of `fn` with the queue drained after each call (the GPU's work counted), after one
+ * warm-up; then `reps` more calls with timestamps on, each summing its dispatches' GPU time.
+ */
+export async function gpuMedianMs(e: WebGpuEngine, fn: () => Promise<unknown>, reps = 7): Promise<Timing> {
+  const { ctx } = e.host;
   await fn();
-  await e.host.ctx.finish();
-  const t: number[] = [];
+  await ctx.finish();
+  const wall: number[] = [];
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
     await fn();
-    await e.host.ctx.finish();
-    t.push(performance.now() - t0);
+    await ctx.finish();
+    wall.push(performance.now() - t0);
   }
-  return t.sort((a, b) => a - b)[Math.floor(reps / 2)];
+  const ms = median(wall);
+  if (!ctx.profile(true)) return { ms, gpuMs: null };
+  try {
+    const gpu: number[] = [];
+    for (let i = 0; i < reps; i++) {
+      await fn();
+      const times = (await ctx.gpuTimes()) ?? [];
+      if (times.length === 0) return { ms, gpuMs: null };
+      gpu.push(times.reduce((sum, t) => sum + t.ns, 0) / 1e6);
+    }
+    return { ms, gpuMs: median(gpu) };
+  } finally {
+    ctx.profile(false);
+  }
 }
 
 /** Where the calls of `op` ran so far: 'webgpu', 'cpu' or 'mixed'. */
@@ -47,8 +76,8 @@ async function readbackRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
   const rows: WebGpuRow[] = [];
   for (const n of [1 << 10, 1 << 18, 1 << 22]) {
     const t = e.tensor(new Float32Array(n).fill(1), [n]);
-    const ms = await gpuMedianMs(e, () => t.read());
-    rows.push(['readback', `${(n * 4) / 1024} KiB`, ms, (n * 4) / (ms * 1e6), 'GB/s', 'webgpu']);
+    const timing = await gpuMedianMs(e, () => t.read());
+    rows.push(['readback', `${(n * 4) / 1024} KiB`, timing, (n * 4) / (timing.ms * 1e6), 'GB/s', 'webgpu']);
     t.dispose();
   }
   return rows;
@@ -71,10 +100,10 @@ async function dequantRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
           ? new Uint8Array(Uint16Array.from(x, f32ToBf16).buffer)
           : quantize(type, x);
     const t = e.tensor(bytes, [n], type) as GpuTensor;
-    const gpuMs = await gpuMedianMs(e, async () => gpuDequantBuffer(e.host.ctx, t).destroy());
-    rows.push(['dequant', `${type} 4 MiB f32`, gpuMs, (n * 4) / (gpuMs * 1e6), 'GB/s', 'webgpu']);
-    const readMs = await gpuMedianMs(e, () => t.read(), 3);
-    rows.push(['dequant', `${type} read()`, readMs, (n * 4) / (readMs * 1e6), 'GB/s', 'webgpu']);
+    const dq = await gpuMedianMs(e, async () => gpuDequantBuffer(e.host.ctx, t).destroy());
+    rows.push(['dequant', `${type} 4 MiB f32`, dq, (n * 4) / (dq.ms * 1e6), 'GB/s', 'webgpu']);
+    const readTiming = await gpuMedianMs(e, () => t.read(), 3);
+    rows.push(['dequant', `${type} read()`, readTiming, (n * 4) / (readTiming.ms * 1e6), 'GB/s', 'webgpu']);
     t.dispose();
   }
   return rows;
@@ -102,8 +131,15 @@ async function matmulRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
       Float32Array.from({ length: n * n }, (_, i) => Math.cos(i)),
       [n, n],
     );
-    const ms = await time(x, w, n > 256 ? 3 : 5);
-    rows.push(['matmul', `f32 ${n}³`, ms, (2 * n ** 3) / (ms * 1e6), 'GFLOPS', placement(e, 'matmul')]);
+    const timing = await time(x, w, n > 256 ? 3 : 5);
+    rows.push([
+      'matmul',
+      `f32 ${n}³`,
+      timing,
+      (2 * n ** 3) / (timing.ms * 1e6),
+      'GFLOPS',
+      placement(e, 'matmul'),
+    ]);
     x.dispose();
     w.dispose();
   }
@@ -117,24 +153,24 @@ async function matmulRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
   const wq = e.tensor(quantize('q4_K', wv), [N, K], 'q4_K');
   const qBytes = (N * K * 144) / 256;
   for (const numerics of ['exact', 'ggml'] as const) {
-    const ms = await time(x, wq, 5, numerics);
+    const timing = await time(x, wq, 5, numerics);
     rows.push([
       'matmul',
       `q4_K matvec 1×${N}×${K} ${numerics}`,
-      ms,
-      qBytes / (ms * 1e6),
+      timing,
+      qBytes / (timing.ms * 1e6),
       'GB/s',
       placement(e, 'matmul'),
     ]);
   }
   wq.dispose();
   const wf = e.tensor(wv, [N, K]);
-  const ms = await time(x, wf, 5);
+  const timing = await time(x, wf, 5);
   rows.push([
     'matmul',
     `f32 matvec 1×${N}×${K}`,
-    ms,
-    (N * K * 4) / (ms * 1e6),
+    timing,
+    (N * K * 4) / (timing.ms * 1e6),
     'GB/s',
     placement(e, 'matmul'),
   ]);
@@ -165,14 +201,14 @@ async function moeRouteRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
         r.weights.dispose();
         r.experts.dispose();
       };
-      const ms = await gpuMedianMs(e, () => route(false));
-      rows.push(['moeRoute', `${name} T ${T}`, ms, T / ms, 'ktok/s', placement(e, 'moeRoute')]);
-      const readMs = await gpuMedianMs(e, () => route(true), 5);
+      const timing = await gpuMedianMs(e, () => route(false));
+      rows.push(['moeRoute', `${name} T ${T}`, timing, T / timing.ms, 'ktok/s', placement(e, 'moeRoute')]);
+      const readTiming = await gpuMedianMs(e, () => route(true), 5);
       rows.push([
         'moeRoute',
         `${name} T ${T} + read`,
-        readMs,
-        T / readMs,
+        readTiming,
+        T / readTiming.ms,
         'ktok/s',
         placement(e, 'moeRoute'),
       ]);
@@ -195,16 +231,23 @@ async function scanRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
   const rows: WebGpuRow[] = [];
   const bytes = 3 * T * D * 4;
   for (const method of ['sequential', 'chunked'] as const) {
-    const ms = await gpuMedianMs(e, async () => (await e.scan(a, b, null, { method })).dispose(), 5);
-    rows.push(['scan', `${method} T ${T} D ${D}`, ms, bytes / (ms * 1e6), 'GB/s', placement(e, 'scan')]);
+    const timing = await gpuMedianMs(e, async () => (await e.scan(a, b, null, { method })).dispose(), 5);
+    rows.push([
+      'scan',
+      `${method} T ${T} D ${D}`,
+      timing,
+      bytes / (timing.ms * 1e6),
+      'GB/s',
+      placement(e, 'scan'),
+    ]);
   }
   const h = await e.scan(a, b, null);
-  const readMs = await gpuMedianMs(e, () => h.read(), 5);
+  const readTiming = await gpuMedianMs(e, () => h.read(), 5);
   rows.push([
     'scan',
     `read h (${(T * D * 4) >> 20} MiB)`,
-    readMs,
-    (T * D * 4) / (readMs * 1e6),
+    readTiming,
+    (T * D * 4) / (readTiming.ms * 1e6),
     'GB/s',
     'webgpu',
   ]);
@@ -224,15 +267,36 @@ export async function nnAttentionRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
   const bw = (bytes: number, ms: number) => bytes / (ms * 1e6);
   const x = e.tensor(values(64 * 4096), [64, 4096]);
   const w = e.tensor(values(4096, 3), [4096]);
-  let ms = await gpuMedianMs(e, async () => (await e.rmsNorm(x, w, { eps: 1e-5 })).dispose());
-  rows.push(['nn', 'rmsNorm 64×4096', ms, bw(2 * 64 * 4096 * 4, ms), 'GB/s', placement(e, 'rmsNorm')]);
+  let timing = await gpuMedianMs(e, async () => (await e.rmsNorm(x, w, { eps: 1e-5 })).dispose());
+  rows.push([
+    'nn',
+    'rmsNorm 64×4096',
+    timing,
+    bw(2 * 64 * 4096 * 4, timing.ms),
+    'GB/s',
+    placement(e, 'rmsNorm'),
+  ]);
   const r = e.reshape(x, [64, 32, 128]);
   const positions = Array.from({ length: 64 }, (_, i) => 100 + i);
-  ms = await gpuMedianMs(e, async () => (await e.rope(r, positions, { mode: 'neox' })).dispose());
-  rows.push(['nn', 'rope neox 64×32×128', ms, bw(2 * 64 * 4096 * 4, ms), 'GB/s', placement(e, 'rope')]);
+  timing = await gpuMedianMs(e, async () => (await e.rope(r, positions, { mode: 'neox' })).dispose());
+  rows.push([
+    'nn',
+    'rope neox 64×32×128',
+    timing,
+    bw(2 * 64 * 4096 * 4, timing.ms),
+    'GB/s',
+    placement(e, 'rope'),
+  ]);
   const sx = e.reshape(x, [512, 512]);
-  ms = await gpuMedianMs(e, async () => (await e.softmax(sx, { scale: 0.125 })).dispose());
-  rows.push(['nn', 'softmax 512×512', ms, bw(2 * 512 * 512 * 4, ms), 'GB/s', placement(e, 'softmax')]);
+  timing = await gpuMedianMs(e, async () => (await e.softmax(sx, { scale: 0.125 })).dispose());
+  rows.push([
+    'nn',
+    'softmax 512×512',
+    timing,
+    bw(2 * 512 * 512 * 4, timing.ms),
+    'GB/s',
+    placement(e, 'softmax'),
+  ]);
   for (const t of [x, w]) t.dispose();
   const half = (n: number, f: number) => new Uint8Array(Uint16Array.from(values(n, f), f32ToF16).buffer);
   for (const [name, nQ, nKv, nHead, nHeadKv, hd] of [
@@ -242,15 +306,22 @@ export async function nnAttentionRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
     const q = e.tensor(values(nQ * nHead * hd), [nQ, nHead, hd]);
     const k = e.tensor(half(nKv * nHeadKv * hd, 2), [nKv, nHeadKv, hd], 'f16');
     const v = e.tensor(half(nKv * nHeadKv * hd, 5), [nKv, nHeadKv, hd], 'f16');
-    ms = await gpuMedianMs(e, async () => (await e.attention(q, k, v)).out.dispose(), 5);
+    timing = await gpuMedianMs(e, async () => (await e.attention(q, k, v)).out.dispose(), 5);
     // Causal prefill sees about half of the kv positions on average.
     const pairs = nQ === 1 ? nKv : (nQ * (nQ + 1)) / 2 + nQ * (nKv - nQ);
     const flops = 4 * pairs * nHead * hd;
-    rows.push(['attention', name, ms, flops / (ms * 1e6), 'GFLOPS', placement(e, 'attention')]);
+    rows.push(['attention', name, timing, flops / (timing.ms * 1e6), 'GFLOPS', placement(e, 'attention')]);
     if (nQ === 1) {
       const out = (await e.attention(q, k, v)).out;
-      const readMs = await gpuMedianMs(e, () => out.read(), 5);
-      rows.push(['attention', 'read decode output', readMs, bw(nHead * hd * 4, readMs), 'GB/s', 'webgpu']);
+      const readTiming = await gpuMedianMs(e, () => out.read(), 5);
+      rows.push([
+        'attention',
+        'read decode output',
+        readTiming,
+        bw(nHead * hd * 4, readTiming.ms),
+        'GB/s',
+        'webgpu',
+      ]);
       out.dispose();
     }
     for (const t of [q, k, v]) t.dispose();
@@ -280,10 +351,16 @@ export async function webgpuBench(): Promise<SuiteResult> {
       suite: 'webgpu',
       notes: [
         `adapter: ${d.description}${d.software ? ' (software: a CPU Vulkan driver, figures say little about GPUs)' : ''}; shader-f16 ${d.f16 ? 'yes' : 'no'}, subgroups ${d.subgroups ? 'yes' : 'no'}`,
-        'ms: median wall time per call with the GPU queue drained (dispatch + GPU work), after one warm-up',
+        'ms: median wall time per call with the GPU queue drained (dispatch + GPU work), after one warm-up; throughput is from it',
+        `gpu ms: median over as many more calls of the sum of the op's dispatch times, from compute-pass timestamps (timestamp-query; ${e.host.ctx.canProfile ? 'on here' : 'not offered here: —'}); wall − gpu is JS dispatch, submit and queue wait; the two medians come from different calls, so on a loaded machine gpu ms can exceed ms. — where a call dispatches no kernel (a plain readback is a buffer copy)`,
+        ...(d.software
+          ? [
+              "SwiftShader runs the 'GPU' on CPU threads and takes its timestamps from the CPU clock: gpu ms is CPU time spent in the kernels, not a GPU's",
+            ]
+          : []),
       ],
-      header: ['section', 'case', 'ms', 'throughput', 'unit', 'ran on'],
-      rows,
+      header: ['section', 'case', 'ms', 'gpu ms', 'throughput', 'unit', 'ran on'],
+      rows: rows.map(([section, name, t, ...rest]) => [section, name, t.ms, t.gpuMs ?? '—', ...rest]),
     };
   } finally {
     await e.dispose();
