@@ -47,6 +47,15 @@ function scanModelOf(ctx: ReplayContext): Promise<ScanModel> {
 }
 
 const residual = (l: number) => (l === 0 ? 'embedding' : stageName('layer_output', l - 1));
+
+/** A captured input of tokens × width values; another size is the wrong model's trace or a broken one. */
+function input(x: { get(n: string): ArrayLike<number> }, name: string, ctx: ReplayContext, width: number) {
+  const v = x.get(name);
+  const T = ctx.tokens.length;
+  if (v.length !== T * width)
+    throw new ParityOptionError(`${name} has ${v.length} values, not ${T} tokens × ${width}`);
+  return v;
+}
 const zeros = (n: number) => new Float64Array(n);
 
 /** The unit roundoff of an elementwise stage at the context's tier (f32 where the tier has none). */
@@ -81,7 +90,8 @@ registerReplayRule('scan_in', {
     const n = scanLayerNames(l as number);
     const N = layer.kind === 'gru' ? 3 * layer.hidden : m.spec.dim;
     const b = layer.kind === 'gru' ? m.tensor(n.inBias) : null;
-    return linearRows(ctx, x.get(residual(l as number)), m.tensor(n.inWeight), b, N, m.spec.dim);
+    const xs = input(x, residual(l as number), ctx, m.spec.dim);
+    return linearRows(ctx, xs, m.tensor(n.inWeight), b, N, m.spec.dim);
   },
 });
 
@@ -91,7 +101,7 @@ registerReplayRule('scan_out', {
     const m = await scanModelOf(ctx);
     const layer = m.spec.layers[l as number];
     const H = layer.kind === 'gru' ? layer.hidden : m.spec.dim;
-    const h = x.get(stageName('scan_state', l as number));
+    const h = input(x, stageName('scan_state', l as number), ctx, H);
     return linearRows(ctx, h, m.tensor(scanLayerNames(l as number).outWeight), null, m.spec.dim, H);
   },
 });
@@ -111,8 +121,9 @@ async function recurrent(
   const m = await scanModelOf(ctx);
   const layer = m.spec.layers[l];
   const { tier, u } = unitOf(ctx);
-  const xin = x.get(stageName('scan_in', l));
-  const state = x.get(stageName('scan_state', l));
+  const H = layer.kind === 'gru' ? layer.hidden : m.spec.dim;
+  const xin = input(x, stageName('scan_in', l), ctx, layer.kind === 'gru' ? 3 * H : H);
+  const state = input(x, stageName('scan_state', l), ctx, H);
   const row = (v: ArrayLike<number>, t: number, w: number) =>
     Array.prototype.slice.call(v, t * w, (t + 1) * w);
   const follows = (t: number, y: ArrayLike<number>, bound: ArrayLike<number>, w: number) => {
@@ -142,7 +153,6 @@ async function recurrent(
     return { y, tier, K: 1, magnitude: zeros(y.length), kernelBound: bound };
   }
   const g = gruLayer(m, l);
-  const H = layer.hidden;
   const T = xin.length / (3 * H);
   const width = gates ? 3 * H : H;
   const y = new Float64Array(T * width);

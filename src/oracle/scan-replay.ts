@@ -67,6 +67,12 @@ export interface ScanReplayResult {
 
 type Vec = Float32Array | Float64Array;
 
+/** The int8 code of a replayed value; NaN for NaN (replayed from a NaN the candidate recorded: no step follows). */
+const codeOf = (v: number, sh: number) => (Number.isNaN(v) ? v : quantizeInt8(v, sh));
+
+/** Whether ratio r replaces the worst so far: a NaN (a NaN value where the replay has a number) stays worst. */
+const worse = (r: number, than: number) => !Number.isNaN(than) && !(r <= than);
+
 /** Per step of a stage: the worst ratio, and whether the step is consistent (ratio ≤ 1 unless told). */
 interface StepCheck {
   ratio: number;
@@ -78,7 +84,7 @@ function rowResult(name: string, layer: number, stage: ScanStage, checks: StepCh
   let worstStep = -1;
   const faultSteps: number[] = [];
   checks.forEach((c, t) => {
-    if (!(c.ratio <= worstRatio)) [worstRatio, worstStep] = [c.ratio, t];
+    if (worse(c.ratio, worstRatio)) [worstRatio, worstStep] = [c.ratio, t];
     if (!c.ok) faultSteps.push(t);
   });
   return {
@@ -114,7 +120,7 @@ function matmulChecks(
       const ref = y[i] + (b ? b[n] : 0);
       const mag = magnitude[i] + (b ? Math.abs(b[n]) : 0);
       const r = Math.abs(cand[i] - ref) / tierBound(tier, b ? K + 1 : K, mag, ref);
-      if (!(r <= ratio)) ratio = r;
+      if (worse(r, ratio)) ratio = r;
     }
     checks.push({ ratio, ok: ratio <= 1 });
   }
@@ -130,7 +136,7 @@ function worst(
   let r = 0;
   for (let i = 0; i < ref.length; i++) {
     const v = Math.abs(values[off + i] - ref[i]) / bound[i];
-    if (!(v <= r)) r = v;
+    if (worse(v, r)) r = v;
   }
   return r;
 }
@@ -162,8 +168,8 @@ export function int8StateSlack(g: GruLayer, step: ReturnType<typeof gruStep>, u:
   const sh = g.sh as number;
   return step.h.map((v, i) => {
     const w = step.bound[i] + u * (Math.abs(v) + step.bound[i]);
-    const q = quantizeInt8(v, sh);
-    const far = Math.max(q - quantizeInt8(v - w, sh), quantizeInt8(v + w, sh) - q);
+    const q = codeOf(v, sh);
+    const far = Math.max(q - codeOf(v - w, sh), codeOf(v + w, sh) - q);
     return far * sh + 2 ** -24 * Math.abs(q * sh);
   });
 }
@@ -205,10 +211,10 @@ function stateCheck(
     // A state on the grid is f32(code·s_h) (or the exact product, in float64 traces).
     const code = Math.round(h[off + i] / sh);
     const onGrid = h[off + i] === Math.fround(code * sh) || h[off + i] === code * sh;
-    const [lo, hi] = [quantizeInt8(step.h[i] - w * sh, sh), quantizeInt8(step.h[i] + w * sh, sh)];
+    const [lo, hi] = [codeOf(step.h[i] - w * sh, sh), codeOf(step.h[i] + w * sh, sh)];
     if (!(onGrid && code >= lo && code <= hi)) ok = false;
     const r = Math.abs(code - x) / (0.5 + w);
-    if (!(r <= ratio)) ratio = r;
+    if (worse(r, ratio)) ratio = r;
   }
   return { ratio, ok };
 }
@@ -216,7 +222,7 @@ function stateCheck(
 /** The replayed state of a step: the float64 value, fake-quantized for the quantized GRU. */
 export function replayedState(g: GruLayer, step: ReturnType<typeof gruStep>): Float64Array {
   const sh = g.sh;
-  return sh === undefined ? step.h : step.h.map((v) => quantizeInt8(v, sh) * sh);
+  return sh === undefined ? step.h : step.h.map((v) => codeOf(v, sh) * sh);
 }
 
 /** Replays the scan stages of a candidate trace of `model`, step by step. */
@@ -238,6 +244,9 @@ export async function scanReplay(
     const { dim: D } = model.spec;
     const rows: ScanReplayRow[] = [];
     const read = async (name: string) => (trace.get(name) ? trace.read(name) : undefined);
+    // Steps: the tokens, else the embedding's rows; a stage of another shape is not judged (its rows
+    // past T would go unchecked, its missing ones read as undefined).
+    const T = trace.metadata.tokens?.length ?? trace.get('embedding')?.shape[0];
     for (let l = 0; l < model.spec.layers.length; l++) {
       const layer = model.spec.layers[l];
       const n = scanLayerNames(l);
@@ -245,12 +254,42 @@ export async function scanReplay(
         ScanStage,
         string
       >;
+      const badShape = new Map<ScanStage, string>();
       const skip = (stage: ScanStage, reason: string) =>
-        rows.push({ ...rowResult(names[stage], l, stage, []), verdict: 'skipped', reason });
-      const residual = await read(l === 0 ? 'embedding' : stageName('layer_output', l - 1));
-      const [xin, gates, state, out] = await Promise.all(SCAN_STAGES.map((s) => read(names[s])));
+        rows.push({
+          ...rowResult(names[stage], l, stage, []),
+          verdict: 'skipped',
+          reason: badShape.get(stage) ?? reason,
+        });
       const width = layer.kind === 'gru' ? layer.hidden : D;
       const inWidth = layer.kind === 'gru' ? 3 * width : D;
+      const widths = {
+        scan_in: inWidth,
+        scan_gates: layer.kind === 'gru' ? inWidth : D,
+        scan_state: width,
+        scan_out: D,
+      };
+      const shaped = (name: string, cols: number, v: Vec | undefined): string | undefined => {
+        const shape = trace.get(name)?.shape;
+        if (!v || !shape || T === undefined || (shape.length === 2 && shape[0] === T && shape[1] === cols))
+          return;
+        return `${name} has shape [${shape}], not [${T}, ${cols}] (steps × width)`;
+      };
+      const residualName = l === 0 ? 'embedding' : stageName('layer_output', l - 1);
+      let residual = await read(residualName);
+      const residualShape = shaped(residualName, D, residual);
+      if (residualShape) {
+        badShape.set('scan_in', `its input: ${residualShape}`);
+        residual = undefined;
+      }
+      const [xin, gates, state, out] = await Promise.all(
+        SCAN_STAGES.map(async (s) => {
+          const v = await read(names[s]);
+          const bad = shaped(names[s], widths[s], v);
+          if (bad) badShape.set(s, bad);
+          return bad ? undefined : v;
+        }),
+      );
 
       // scan_in: rows of x·W_iᵀ + b_i from the candidate's residual stream.
       if (!xin) skip('scan_in', 'not captured');
@@ -340,7 +379,7 @@ export async function scanReplay(
             y[d] = a * p + b;
             const bound = gamma(2, u) * (Math.abs(a * p) + Math.abs(b)) + 2 * 2 ** -149;
             const r = Math.abs(state[t * D + d] - y[d]) / bound;
-            if (!(r <= ratio)) ratio = r;
+            if (worse(r, ratio)) ratio = r;
           }
           return { y, ratio };
         };
