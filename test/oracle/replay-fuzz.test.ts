@@ -10,6 +10,9 @@
  * swallowed, or throws a typed error naming the stage or the tokens — with a
  * per-case timeout.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/engine/engine.js';
 import { scanTraceBytes } from '../../src/model/scan-forward.js';
@@ -19,6 +22,7 @@ import { replay } from '../../src/oracle/replay.js';
 import { scanReplay } from '../../src/oracle/scan-replay.js';
 import { encodeTrace, readTrace, type TraceTensorInput } from '../../src/trace/trace-file.js';
 import { mutate, prng, smallU64Offsets } from '../formats/gguf/helpers.js';
+import { runCli } from '../helpers/cli.js';
 import { capturePass, traceTensors } from '../helpers/faulty-engine.js';
 import { expectPoolClosed, expectTypedError, outcome } from '../model/fuzz-helpers.js';
 
@@ -350,5 +354,46 @@ describe('replay of a scan-model candidate: hostile traces', () => {
       if (await checkScanReplay(c)) results++;
     }
     expect(results).toBeGreaterThan(10);
+  }, 20000);
+});
+
+describe('plumbline replay on hostile files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'plumbline-replay-fuzz-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const put = (name: string, bytes: Uint8Array) => {
+    const path = join(dir, name);
+    writeFileSync(path, bytes);
+    return path;
+  };
+
+  it('exits 1 or 2 with a typed error, or reports; never a JavaScript error', async () => {
+    const model = put('moe.gguf', MOE);
+    const scan = put('scan.gguf', SCAN);
+    const good = put('good.safetensors', encodeTrace(moeBase.tensors, moeBase.meta));
+    const scanGood = put('scan.safetensors', encodeTrace(scanBase.tensors, scanBase.meta));
+    const [noTokens] = await rawTokenCases(moeBase);
+    const [rowMore] = stageCases(scanBase, ['blk.0.scan_state']);
+    const runs: [string, string[], string][] = [
+      ['the model truncated', [put('cut.gguf', MOE.slice(0, 1000)), good], 'GgufError'],
+      [
+        'the candidate truncated',
+        [model, put('cut.safetensors', encodeTrace(moeBase.tensors, moeBase.meta).slice(0, 100))],
+        'Error',
+      ],
+      ['no tokens', [model, put('notokens.safetensors', noTokens.bytes)], 'tokens'],
+      ['--tokens not numbers', [model, good, '--tokens', '1,x'], '--tokens'],
+      ['--tokens negative', [model, good, '--tokens', '1,-1'], '--tokens'],
+      ['--tokens 1e30', [model, good, '--tokens', '1e30'], '--tokens'],
+      ['a scan trace, a row too many', [scan, put('rowmore.safetensors', rowMore.bytes)], 'blk.0.scan_state'],
+      ['a scan trace on the MoE model', [model, scanGood], ''],
+      ['a MoE trace on the scan model', [scan, good], ''],
+    ];
+    for (const [what, args, names] of runs) {
+      const r = await runCli(['replay', ...args, '--no-reference']);
+      const text = `${what}: exit ${r.code}\n${r.err}`;
+      expect([0, 1, 2], text).toContain(r.code);
+      expect(r.err, text).not.toMatch(/plumbline replay: (TypeError|RangeError|Error):/);
+      expect(`${r.out}\n${r.err}`, text).toContain(names);
+    }
   }, 20000);
 });
