@@ -180,6 +180,8 @@ export async function replay(
         ? candidate
         : await readTrace(candidate, { map: opts.map });
     if (cand !== candidate) owned.push(cand);
+    if (opts.tokens && !Array.from(opts.tokens).every((t) => Number.isSafeInteger(t) && t >= 0))
+      throw new ParityOptionError(`replay: tokens must be non-negative integers, got [${[...opts.tokens]}]`);
     const tokens = opts.tokens ? [...opts.tokens] : cand.metadata.tokens;
     if (!tokens || tokens.length === 0)
       throw new ParityOptionError(

@@ -357,6 +357,27 @@ describe('replay of a scan-model candidate: hostile traces', () => {
   }, 20000);
 });
 
+describe('replay with hostile tokens given', () => {
+  // Regression: -1, 1.5 and NaN were taken, and only the embedding's row said why it could not be replayed.
+  it.each([
+    ['-1', [1, 5, 9, -1], true],
+    ['1.5', [1, 5, 9, 1.5], true],
+    ['NaN', [1, 5, 9, Number.NaN], true],
+    ['2^40', [1, 5, 9, 2 ** 40], false],
+    ['340 (past the vocabulary)', [1, 5, 9, 340], false],
+    ['one more than the rows', [1, 5, 9, 3, 2], false],
+  ])('tokens %s: a typed error naming the tokens, or a result', async (_, tokens, refused) => {
+    const [noTokens] = await rawTokenCases(moeBase);
+    for (const reference of ['none', 'compute'] as const) {
+      const what = `tokens ${tokens} (${reference})`;
+      const r = await outcome(what, () => replay(MOE, noTokens.bytes, { tokens, reference }));
+      if (refused) expect('error' in r, `${what}: refused`).toBe(true);
+      if ('error' in r) expectTypedError(what, r.error, ['token']);
+      else for (const row of r.ok.stages) expect(row.reason, `${what}: ${row.name}`).not.toMatch(JS_ERROR);
+    }
+  });
+});
+
 describe('plumbline replay on hostile files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'plumbline-replay-fuzz-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
