@@ -36,7 +36,14 @@ export function arrayKvMemory(): KvMemory {
   return {
     alloc(bytes) {
       const at = Math.ceil(buffer.byteLength / 64) * 64;
-      const next = new Uint8Array(at + bytes);
+      let next: Uint8Array;
+      try {
+        next = new Uint8Array(at + bytes);
+      } catch (e) {
+        // Past the engine's typed-array limit, or out of memory: the context asked for is too long.
+        if (!(e instanceof RangeError)) throw e;
+        throw new SizeError(`KV cache: cannot allocate ${at + bytes} bytes (${e.message})`);
+      }
       next.set(buffer);
       buffer = next;
       return at;

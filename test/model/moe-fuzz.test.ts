@@ -341,6 +341,20 @@ describe.each(Object.keys(SPECS))('%s: hostile files', (arch) => {
     expect(loaded).toBeGreaterThanOrEqual(5);
   }, 20000);
 
+  // Regression: the reference engine threw a RangeError (typed array length) for the KV cache.
+  it.each(['wasm', 'reference'] as const)(
+    'a context of 2^30 positions is a typed error on %s',
+    async (backend) => {
+      const bytes = await ggufVariant(spec, (c) =>
+        c.metadata.set(`${spec.arch}.context_length`, 2 ** 31 - 1),
+      );
+      const engine = await engines.get(backend);
+      const r = await outcome(backend, () => loadModel(engine, bytes, { nCtx: 2 ** 30 }));
+      expect('error' in r, `${backend}: loaded a 2^30-position context`).toBe(true);
+      if ('error' in r) expectTypedError(backend, r.error, ['KV cache']);
+    },
+  );
+
   it('a truncated file is a GgufError', async () => {
     const base = syntheticBytes(spec);
     const c: Case = {
