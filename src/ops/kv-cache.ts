@@ -36,7 +36,7 @@ export function arrayKvMemory(): KvMemory {
   return {
     alloc(bytes) {
       const at = Math.ceil(buffer.byteLength / 64) * 64;
-      let next: Uint8Array;
+      let next: typeof buffer;
       try {
         next = new Uint8Array(at + bytes);
       } catch (e) {
