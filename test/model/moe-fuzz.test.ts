@@ -50,6 +50,8 @@ interface Case {
   finite: boolean;
   /** Every logit NaN (a NaN router: NaN expert weights propagate). */
   allNaN?: boolean;
+  /** false: not run in ggml numerics too (see the case). */
+  ggml?: false;
 }
 
 const BAD_VALUES: [string, unknown][] = [
@@ -191,6 +193,9 @@ function tensorCases(spec: SyntheticModelSpec): Case[] {
       bytes: reshape(up, [X, F, E], 'f32'),
       names: [],
       finite: true,
+      // Open: the wasm MoE in ggml numerics runs gate and up with one activation format and refuses
+      // an f32 up beside a quantized gate (moe-dispatch.ts validate()) at forward, after the load.
+      ggml: false,
     },
     { name: `${router} 3-D`, bytes: reshape(router, [1, X, E]), names: [router], finite: true },
     { name: `${router} as q8_0`, bytes: reshape(router, [X, E], 'q8_0'), names: [], finite: true },
@@ -300,13 +305,24 @@ async function runCase(c: Case, bytes: Uint8Array, backend: 'wasm' | 'reference'
   const what = `${backend}: ${c.name}`;
   const r = await outcome(what, async () => {
     const model = await loadModel(engine, bytes, { nCtx: 8 });
+    let logits: Float32Array;
     try {
-      const { logits } = await model.forward([3]);
+      logits = (await model.forward([3])).logits;
       expect(logits.length, `${what}: logits`).toBe(model.hparams.nVocab);
-      return logits;
     } finally {
       model.dispose();
     }
+    // A file that loads runs in ggml numerics too (f16 KV cache, quantized activations).
+    if (c.ggml === false) return logits;
+    const ggml = await loadModel(engine, bytes, { nCtx: 8, numerics: 'ggml' });
+    try {
+      const g = (await ggml.forward([3])).logits;
+      expect(g.length, `${what}: ggml logits`).toBe(ggml.hparams.nVocab);
+      if (c.finite) expect(g.every(Number.isFinite), `${what}: finite ggml logits`).toBe(true);
+    } finally {
+      ggml.dispose();
+    }
+    return logits;
   });
   expect(arenaBytes(engine), `${what}: arena bytes after the case`).toBe(before);
   if ('error' in r) expectTypedError(what, r.error, c.names);
@@ -326,9 +342,8 @@ describe.each(Object.keys(SPECS))('%s: hostile files', (arch) => {
       const w = await runCase(c, bytes, 'wasm');
       const r = await runCase(c, bytes, 'reference');
       // Both engines check the same file the same way.
-      expect('ok' in w, `${c.name}: wasm ${'ok' in w ? 'loaded' : 'threw'}, reference did not`).toBe(
-        'ok' in r,
-      );
+      const said = (x: Result) => ('ok' in x ? 'ran' : `threw ${(x.error as Error).message}`);
+      expect('ok' in w, `${c.name}: wasm ${said(w)}; reference ${said(r)}`).toBe('ok' in r);
       if ('error' in w && 'error' in r)
         expect((w.error as Error).message, c.name).toBe((r.error as Error).message);
       if ('ok' in w && 'ok' in r) {
@@ -354,6 +369,8 @@ describe.each(Object.keys(SPECS))('%s: hostile files', (arch) => {
       if ('error' in r) expectTypedError(backend, r.error, ['KV cache']);
     },
   );
+
+  it.todo('an f32 expert up beside a quantized gate runs in ggml numerics on wasm (or is refused at load)');
 
   it('a truncated file is a GgufError', async () => {
     const base = syntheticBytes(spec);
