@@ -18,6 +18,7 @@ import { createEngine } from '../../src/engine/engine.js';
 import { scanTraceBytes } from '../../src/model/scan-forward.js';
 import { ScanModel, type ScanModelSpec, syntheticScanModel } from '../../src/model/scan-model.js';
 import { syntheticModel } from '../../src/model/synthetic.js';
+import { diff } from '../../src/oracle/diff.js';
 import { replay } from '../../src/oracle/replay.js';
 import { scanReplay } from '../../src/oracle/scan-replay.js';
 import { encodeTrace, readTrace, type TraceTensorInput } from '../../src/trace/trace-file.js';
@@ -276,6 +277,18 @@ async function checkReplay(c: Case, model: Uint8Array, reference: 'none' | 'comp
   return true;
 }
 
+/** `plumbline diff` of the clean scan trace against the case: a row per stage, a wrong one never passing. */
+async function checkScanDiff(c: Case): Promise<void> {
+  const what = `diff: ${c.name}`;
+  const r = await outcome(what, () => diff(scanBytes, c.bytes, { tier: 'f32' }));
+  if ('error' in r) {
+    expectTypedError(what, r.error, c.names);
+    return;
+  }
+  const row = r.ok.stages.find((s) => s.name === c.wrong);
+  if (row) expect(row.verdict, `${what}: ${row.name}`).not.toBe('pass');
+}
+
 async function checkScanReplay(c: Case): Promise<boolean> {
   const what = `scanReplay: ${c.name}`;
   const r = await outcome(what, () => scanReplay(scanModel, c.bytes));
@@ -352,6 +365,7 @@ describe('replay of a scan-model candidate: hostile traces', () => {
     for (const c of cases) {
       if (await checkReplay(c, SCAN, 'none')) results++;
       if (await checkScanReplay(c)) results++;
+      await checkScanDiff(c);
     }
     expect(results).toBeGreaterThan(10);
   }, 20000);
