@@ -9,6 +9,7 @@
 import type { Engine } from '../engine/engine.js';
 import type { Tensor } from '../engine/tensor.js';
 import { type GruWeights, gruShapes } from '../ops/gru.js';
+import { QuantizerInputError } from '../ops/int8-quantizer.js';
 import { stageName } from '../trace/stages.js';
 import { encodeTrace } from '../trace/trace-file.js';
 import type { CapturedStages } from './capture.js';
@@ -61,7 +62,14 @@ export async function scanForward(
         );
         const U = { kind: layer.structure, ...arrays } as GruWeights<Tensor>;
         const state = model.stateQuantizer(l);
-        const r = await engine.gru(gx, U, { bh: weight(n.bh), gates: true, int8: state && { state } });
+        const r = await engine
+          .gru(gx, U, { bh: weight(n.bh), gates: true, int8: state && { state } })
+          .catch((e: unknown) => {
+            // The reference refuses a NaN state code (the wasm kernel's code for NaN is 0): say where.
+            if (e instanceof QuantizerInputError)
+              throw new QuantizerInputError(`${stageName('scan_state', l)}: ${e.message}`);
+            throw e;
+          });
         h = keep(r.h);
         await put(stageName('scan_gates', l), keep(r.gates as Tensor));
       } else {
