@@ -155,6 +155,22 @@ function metadataCases(spec: SyntheticModelSpec): Case[] {
       finite: true,
     },
   );
+  for (const [label, value] of [
+    ['another MoE architecture', arch === 'qwen3moe' ? 'qwen2moe' : 'qwen3moe'],
+    ['"constructor"', 'constructor'],
+    ['a number', { type: T.UINT32, value: 3 }],
+    ['removed', undefined],
+  ] as [string, unknown][])
+    out.push({
+      name: `general.architecture ${label}`,
+      bytes: variant(spec, (c) => {
+        if (value === undefined) c.metadata.delete('general.architecture');
+        else c.metadata.set('general.architecture', value as never);
+      }),
+      // Another architecture reads its own <arch>.* keys: the first one missing is named.
+      names: ['general.architecture', 'is missing'],
+      finite: true,
+    });
   if (arch !== 'llama')
     // Regression: expert_count 0 made a qwen*moe model dense; the error blamed its router tensor.
     out.push({
