@@ -6,7 +6,9 @@
 //   0 flags   bit 0: ggml numerics (x is quantized activation rows, matmul_ggml_*),
 //             else exact (f32 x, matmul_exact_*, or exact_float for f32/f16/bf16
 //             weights); bit 1: gated — a second matmul B
-//             over the same columns, then A[m, n] = silu(A[m, n])·B[m, n] for n in [n0, n1)
+//             over the same columns, then A[m, n] = silu(A[m, n])·B[m, n] for n in [n0, n1);
+//             bit 2: B in ggml numerics (bit 0 is A's alone: llama.cpp lets gate and up
+//             differ in type, so an f32 up takes f32 rows beside a quantized gate's)
 //   1 M  2 N  3 K  4 n0  5 n1
 //   6 typeA (ggml type id)  7 xA  8 wA  9 yA
 //   10 typeB                11 xB 12 wB 13 yB
@@ -51,6 +53,7 @@ import { nn_swiglu } from '../nn/elementwise';
 const ITEM_BYTES: usize = 64;
 const GGML: i32 = 1;
 const GATED: i32 = 2;
+const GGML_B: i32 = 4;
 
 /** Four weights of a float type (0 f32, 1 f16, 30 bf16) at p → f32x4, exact. */
 @inline
@@ -165,7 +168,7 @@ export function moe_expert_items(items: usize, i0: i32, i1: i32, scratch: usize)
     run_matmul(flags, load<i32>(p, 24), <usize>load<u32>(p, 28), <usize>load<u32>(p, 32), yA, M, N, K, n0, n1, scratch);
     if (!(flags & GATED)) continue;
     const yB = <usize>load<u32>(p, 52);
-    run_matmul(flags, load<i32>(p, 40), <usize>load<u32>(p, 44), <usize>load<u32>(p, 48), yB, M, N, K, n0, n1, scratch);
+    run_matmul(flags & GGML_B ? GGML : 0, load<i32>(p, 40), <usize>load<u32>(p, 44), <usize>load<u32>(p, 48), yB, M, N, K, n0, n1, scratch);
     const rowBytes = <usize>N << 2;
     for (let m = 0; m < M; m++) {
       const a = yA + <usize>m * rowBytes;

@@ -18,7 +18,7 @@ import type { SyntheticModelSpec } from '../../src/model/synthetic.js';
 import { quantize } from '../../src/ops/quantize.js';
 import { mutate, prng, smallU64Offsets } from '../formats/gguf/helpers.js';
 import { arenaBytes, expectPoolClosed, expectTypedError, outcome } from './fuzz-helpers.js';
-import { Engines, type GgufContents, ggufVariant, syntheticBytes } from './helpers.js';
+import { checkBackendParity, Engines, type GgufContents, ggufVariant, syntheticBytes } from './helpers.js';
 
 const SEED = 0x6d0e;
 const engines = new Engines();
@@ -50,8 +50,6 @@ interface Case {
   finite: boolean;
   /** Every logit NaN (a NaN router: NaN expert weights propagate). */
   allNaN?: boolean;
-  /** false: not run in ggml numerics too (see the case). */
-  ggml?: false;
 }
 
 const BAD_VALUES: [string, unknown][] = [
@@ -209,9 +207,6 @@ function tensorCases(spec: SyntheticModelSpec): Case[] {
       bytes: reshape(up, [X, F, E], 'f32'),
       names: [],
       finite: true,
-      // Open: the wasm MoE in ggml numerics runs gate and up with one activation format and refuses
-      // an f32 up beside a quantized gate (moe-dispatch.ts validate()) at forward, after the load.
-      ggml: false,
     },
     { name: `${router} 3-D`, bytes: reshape(router, [1, X, E]), names: [router], finite: true },
     { name: `${router} as q8_0`, bytes: reshape(router, [X, E], 'q8_0'), names: [], finite: true },
@@ -329,7 +324,6 @@ async function runCase(c: Case, bytes: Uint8Array, backend: 'wasm' | 'reference'
       model.dispose();
     }
     // A file that loads runs in ggml numerics too (f16 KV cache, quantized activations).
-    if (c.ggml === false) return logits;
     const ggml = await loadModel(engine, bytes, { nCtx: 8, numerics: 'ggml' });
     try {
       const g = (await ggml.forward([3])).logits;
@@ -386,7 +380,33 @@ describe.each(Object.keys(SPECS))('%s: hostile files', (arch) => {
     },
   );
 
-  it.todo('an f32 expert up beside a quantized gate runs in ggml numerics on wasm (or is refused at load)');
+  // Regression: the wasm MoE ran gate and up under one numerics flag and refused this at forward.
+  it.each([
+    ['an f32 expert up beside a quantized gate', { ffn_up: 'f32' }],
+    ['an f32 expert gate beside a quantized up', { ffn_gate: 'f32' }],
+  ] as const)(
+    '%s runs in ggml numerics: wasm matches the reference; 1, 2, 3 threads bit-identical',
+    async (_, types) => {
+      const bytes = syntheticBytes({ ...spec, nCtx: 64, types });
+      await checkBackendParity(engines, bytes, 'ggml', 'the of and to', 2);
+      const results: Uint32Array[] = [];
+      for (const threads of [1, 2, 3]) {
+        const model = await loadModel(await engines.get('wasm', threads), bytes, {
+          nCtx: 64,
+          numerics: 'ggml',
+        });
+        try {
+          const prompt = model.tokenizer!.encode('the of and to in is');
+          const { logits } = await model.forward(prompt, { logits: 'all' });
+          results.push(new Uint32Array(Float32Array.from(logits).buffer));
+        } finally {
+          model.dispose();
+        }
+      }
+      expect(results[1]).toEqual(results[0]);
+      expect(results[2]).toEqual(results[0]);
+    },
+  );
 
   it('a truncated file is a GgufError', async () => {
     const base = syntheticBytes(spec);

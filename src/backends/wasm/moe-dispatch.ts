@@ -285,10 +285,6 @@ function validate(ffn: ExpertFfn, dims: MoeDims, numerics: MoeNumerics, shared?:
     throw new ShapeError(`moe: numerics must be 'exact' or 'ggml', got ${JSON.stringify(numerics)}`);
   validateExpertFfn(ffn, ffn.gate.count, dims, numerics);
   if (shared) validateExpertFfn(shared.ffn, 1, { ...dims, hidden: shared.hidden }, numerics);
-  // A gated item runs gate and up with one numerics flag.
-  for (const f of [ffn, ...(shared ? [shared.ffn] : [])])
-    if (numerics === 'ggml' && convertsActivations(f.gate.type) !== convertsActivations(f.up.type))
-      throw new ShapeError(`moe: gate (${f.gate.type}) and up (${f.up.type}) must both be f32 or both not`);
 }
 
 /**
@@ -386,13 +382,25 @@ export async function moeFfn(
     });
     const gateUp = perExpert(ffn.gate.type, F, D, (e, r0) => ({
       a: { type: ffn.gate.type, x: at(ffn.gate.type, r0, false), w: slice(ffn.gate, e), y: G + r0 * F * 4 },
-      b: { type: ffn.up.type, x: at(ffn.up.type, r0, false), w: slice(ffn.up, e), y: U + r0 * F * 4 },
+      b: {
+        type: ffn.up.type,
+        ggml: converts(ffn.up.type),
+        x: at(ffn.up.type, r0, false),
+        w: slice(ffn.up, e),
+        y: U + r0 * F * 4,
+      },
     }));
     if (sh)
       gateUp.push(
         shared(sh.ffn.gate.type, Fs, D, {
           a: { type: sh.ffn.gate.type, x: at(sh.ffn.gate.type, 0, true), w: sh.ffn.gate.ptr, y: SG },
-          b: { type: sh.ffn.up.type, x: at(sh.ffn.up.type, 0, true), w: sh.ffn.up.ptr, y: SU },
+          b: {
+            type: sh.ffn.up.type,
+            ggml: converts(sh.ffn.up.type),
+            x: at(sh.ffn.up.type, 0, true),
+            w: sh.ffn.up.ptr,
+            y: SU,
+          },
         }),
       );
     mark('dispatch');

@@ -12,14 +12,17 @@ import { ggmlType } from '../../types/ggml-types.js';
 
 /** One matmul of a phase: y [M, N] = x · wᵀ over K; gated: yA = silu(x·wAᵀ) ⊙ x·wBᵀ. */
 export interface MatmulJob {
-  /** ggml numerics: x is activation rows of the weight's vec_dot type (else f32 rows). */
+  /** ggml numerics for a: x is activation rows of the weight's vec_dot type (else f32 rows). */
   ggml: boolean;
   M: number;
   N: number;
   K: number;
   a: { type: string; x: number; w: number; y: number };
-  /** The up matmul of a gated pair (its output is scratch; the product lands in a.y). */
-  b?: { type: string; x: number; w: number; y: number };
+  /**
+   * The up matmul of a gated pair (its output is scratch; the product lands in a.y). Its own
+   * numerics (default a's): gate and up may differ in type, e.g. an f32 up beside a q8_0 gate.
+   */
+  b?: { type: string; x: number; w: number; y: number; ggml?: boolean };
 }
 
 /** Items as the kernel reads them (16 i32 each) and the item range of each thread. */
@@ -34,6 +37,7 @@ export interface ItemPlan {
 export const ITEM_INTS = 16;
 export const ITEM_GGML = 1;
 const ITEM_GATED = 2;
+const ITEM_GGML_B = 4;
 
 /** Columns per cut: a multiple of every kernel's row grouping, small enough to balance decode. */
 export const ITEM_GRANULE = 16;
@@ -80,7 +84,8 @@ export function planItems(jobs: readonly MatmulJob[], threads: number): ItemPlan
   let maxM = 0;
   pieces.forEach(([j, n0, n1], i) => {
     const o = i * ITEM_INTS;
-    table[o] = (j.ggml ? ITEM_GGML : 0) | (j.b ? ITEM_GATED : 0);
+    const bGgml = j.b && (j.b.ggml ?? j.ggml);
+    table[o] = (j.ggml ? ITEM_GGML : 0) | (j.b ? ITEM_GATED : 0) | (bGgml ? ITEM_GGML_B : 0);
     table.set([j.M, j.N, j.K, n0, n1], o + 1);
     table.set([ggmlType(j.a.type).id, j.a.x, j.a.w, j.a.y], o + 6);
     if (j.b) table.set([ggmlType(j.b.type).id, j.b.x, j.b.w, j.b.y], o + 10);
