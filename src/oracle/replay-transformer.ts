@@ -149,7 +149,8 @@ async function linear(
   return { y, tier, K: b ? K + 1 : K, magnitude: mag };
 }
 
-function matmulRule(input: (l: number) => string, weight: string, bias?: string): ReplayRule {
+/** y = input·Wᵀ (+ b) with W (and b) a layer tensor by its role in layerTensorNames (other families reuse it). */
+export function matmulRule(input: (l: number) => string, weight: string, bias?: string): ReplayRule {
   return {
     inputs: (l, ctx) => sources(input(l as number), ctx),
     async recompute(l, x, ctx) {
@@ -196,14 +197,16 @@ function headNormRule(input: 'q_proj' | 'k_proj', weight: 'qNorm' | 'kNorm'): Re
   };
 }
 
-function addRule(a: (l: number) => string, b: (l: number) => string): ReplayRule {
+type LayerStage = (l: number, ctx: ReplayContext) => string;
+
+function addRule(a: LayerStage, b: LayerStage): ReplayRule {
   return {
-    inputs: (l, ctx) => [...sources(a(l as number), ctx), ...sources(b(l as number), ctx)],
+    inputs: (l, ctx) => [...sources(a(l as number, ctx), ctx), ...sources(b(l as number, ctx), ctx)],
     async recompute(l, x, ctx) {
-      const p = inputValue(a(l as number), x, ctx);
-      const q = inputValue(b(l as number), x, ctx);
-      if (p.length !== q.length)
-        throw new ParityOptionError(`replay: ${a(l as number)} and ${b(l as number)} differ in size`);
+      const [an, bn] = [a(l as number, ctx), b(l as number, ctx)];
+      const p = inputValue(an, x, ctx);
+      const q = inputValue(bn, x, ctx);
+      if (p.length !== q.length) throw new ParityOptionError(`replay: ${an} and ${bn} differ in size`);
       const y = Float64Array.from({ length: p.length }, (_, i) => p[i] + q[i]);
       const magnitude = Float64Array.from({ length: p.length }, (_, i) => Math.abs(p[i]) + Math.abs(q[i]));
       return { y, tier: ctx.tierFor('elementwise'), K: 1, magnitude };
@@ -424,9 +427,10 @@ const TRANSFORMER_RULES: Record<string, ReplayRule> = {
     },
   },
   ffn_out: matmulRule((l) => stageName('ffn_swiglu', l), 'wDown'),
+  // A mixture-of-experts layer (it has a router) adds moe_out where a dense one adds ffn_out.
   layer_output: addRule(
     (l) => stageName('attn_residual', l),
-    (l) => stageName('ffn_out', l),
+    (l, ctx) => stageName(ctx.model.has(layerTensorNames(l).router) ? 'moe_out' : 'ffn_out', l),
   ),
   // output_norm reads the last layer's output (the embedding for a model without layers).
   output_norm: {

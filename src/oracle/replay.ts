@@ -40,6 +40,7 @@ import {
   replayRule,
 } from './replay-rules.js';
 import './replay-transformer.js';
+import './replay-moe.js';
 import { GGML_TYPES, type GgmlTypeName } from '../types/ggml-types.js';
 import { isTierName, type TierName } from './tiers.js';
 

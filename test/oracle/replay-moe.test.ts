@@ -1,0 +1,142 @@
+/**
+ * Replay of the mixture-of-experts stages: a clean wasm qwen3moe pass has no
+ * fault in either numerics, a wrong routing is a fault of the routing stages
+ * (moe_out, combining what it was given, follows from its inputs), a wrong
+ * combine a fault of moe_out alone.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, type Engine, type MoeRouteTensors } from '../../src/engine/engine.js';
+import { syntheticModel } from '../../src/model/synthetic.js';
+import { type ReplayResult, replay } from '../../src/oracle/replay.js';
+import { capturePass } from '../helpers/faulty-engine.js';
+
+const TOKENS = [1, 5, 9, 3, 7, 11, 2];
+const SPEC = {
+  arch: 'qwen3moe',
+  nEmbd: 64,
+  nLayer: 2,
+  nHead: 4,
+  nHeadKv: 2,
+  nFf: 128,
+  nVocab: 384,
+  type: 'q8_0',
+  moe: { nExpert: 8, nExpertUsed: 2, nFfExp: 64 },
+  seed: 7,
+} as const;
+// q8_0 experts, an f32 router (llama.cpp's default); and a q8_0 router (ggml: its logits at the q8 tier).
+const QWEN3MOE = syntheticModel(SPEC);
+const Q8_ROUTER = syntheticModel({ ...SPEC, types: { ffn_gate_inp: 'q8_0' } });
+const K = 2;
+const MOE_STAGES = ['moe_router_logits', 'moe_weights', 'moe_experts', 'moe_out'];
+
+let engine: Engine;
+beforeAll(async () => {
+  engine = await createEngine({ backend: 'wasm', threads: 2 });
+});
+afterAll(() => engine.dispose());
+
+const verdicts = (r: ReplayResult, v: string) => r.stages.filter((s) => s.verdict === v).map((s) => s.name);
+const row = (r: ReplayResult, name: string) => r.stages.find((s) => s.name === name);
+
+/** The engine with op's first call (layer 0) replaced, everything else delegated untouched. */
+function wrapFirst<Op extends 'moeRoute' | 'moeFfn'>(op: Op, replace: NonNullable<Engine[Op]>): Engine {
+  let calls = 0;
+  const wrapped = (...args: unknown[]) =>
+    calls++ === 0
+      ? (replace as (...a: unknown[]) => unknown)(...args)
+      : (engine[op] as (...a: unknown[]) => unknown).apply(engine, args);
+  return new Proxy(engine, {
+    get(target, prop) {
+      if (prop === op) return wrapped;
+      const v = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+describe('replay: MoE stages', () => {
+  for (const [numerics, router, gguf] of [
+    ['exact', 'f32', QWEN3MOE],
+    ['ggml', 'f32', QWEN3MOE],
+    ['ggml', 'q8_0', Q8_ROUTER],
+  ] as const)
+    it(`a clean wasm qwen3moe pass (${router} router) has no fault in ${numerics} numerics, every MoE stage replayed`, async () => {
+      const { bytes } = await capturePass(engine, gguf, TOKENS, numerics);
+      const r = await replay(gguf, bytes);
+      expect(verdicts(r, 'fault')).toEqual([]);
+      expect(verdicts(r, 'skipped')).toEqual([]);
+      expect(r.firstFault).toBeNull();
+      for (const l of [0, 1])
+        for (const s of [...MOE_STAGES, 'layer_output']) {
+          const x = row(r, `blk.${l}.${s}`);
+          expect(x?.consistent, x?.name).toBe(true);
+          expect(x?.boundRatio as number, x?.name).toBeLessThanOrEqual(1);
+        }
+      expect(row(r, 'blk.0.moe_router_logits')?.tier).toBe(router === 'q8_0' ? 'q8' : 'f32');
+      expect(row(r, 'blk.1.layer_output')?.inputs).toEqual(['blk.1.attn_residual', 'blk.1.moe_out']);
+    });
+
+  it('a routing kernel that swaps the two experts of one token: moe_experts is the fault, moe_out follows', async () => {
+    const wrong = wrapFirst('moeRoute', async (logits, opts) => {
+      const r: MoeRouteTensors = await engine.moeRoute(logits, opts);
+      const ids = await r.experts.read();
+      const t = 3;
+      [ids[t * K], ids[t * K + 1]] = [ids[t * K + 1], ids[t * K]];
+      const shape = r.experts.shape;
+      r.experts.dispose();
+      return { ...r, experts: engine.tensor(ids, shape) };
+    });
+    const { bytes } = await capturePass(wrong, QWEN3MOE, TOKENS, 'exact');
+    const r = await replay(QWEN3MOE, bytes);
+    expect(r.firstFault?.name).toBe('blk.0.moe_experts');
+    expect(verdicts(r, 'fault')).toEqual(['blk.0.moe_experts']);
+    // Exactly the swapped token's two slots are off.
+    const ex = row(r, 'blk.0.moe_experts');
+    expect(ex?.firstExceeding).toBeGreaterThanOrEqual(3 * K * 64);
+    expect(ex?.firstExceeding).toBeLessThan(4 * K * 64);
+    expect(row(r, 'blk.0.moe_weights')?.consistent).toBe(true);
+    expect(row(r, 'blk.0.moe_out')?.consistent).toBe(true);
+  });
+
+  it('a routing kernel that gives one token another expert: moe_weights and moe_experts are faults', async () => {
+    const wrong = wrapFirst('moeRoute', async (logits, opts) => {
+      const r: MoeRouteTensors = await engine.moeRoute(logits, opts);
+      const ids = await r.experts.read();
+      const t = 2;
+      // An expert neither slot holds, with the second slot's weight kept: a wrong selection.
+      let e = 0;
+      while (e === ids[t * K] || e === ids[t * K + 1]) e++;
+      ids[t * K + 1] = e;
+      const w = await r.weights.read();
+      w[t * K] = 0.75;
+      w[t * K + 1] = 0.25;
+      const [si, sw] = [r.experts.shape, r.weights.shape];
+      r.experts.dispose();
+      r.weights.dispose();
+      return { ...r, experts: engine.tensor(ids, si), weights: engine.tensor(w, sw) };
+    });
+    const { bytes } = await capturePass(wrong, QWEN3MOE, TOKENS, 'exact');
+    const r = await replay(QWEN3MOE, bytes);
+    expect(r.firstFault?.name).toBe('blk.0.moe_weights');
+    expect(verdicts(r, 'fault')).toEqual(['blk.0.moe_weights', 'blk.0.moe_experts']);
+    expect(row(r, 'blk.0.moe_out')?.consistent).toBe(true);
+  });
+
+  it('an FFN kernel with one wrong output element: moe_out is the only fault', async () => {
+    const ffn = engine.moeFfn as NonNullable<Engine['moeFfn']>;
+    const wrong = wrapFirst('moeFfn', async (x, route, w, opts) => {
+      const r = await ffn.call(engine, x, route, w, opts);
+      const out = await r.out.read();
+      out[4 * 64 + 17] *= 1.01;
+      const shape = r.out.shape;
+      r.out.dispose();
+      return { ...r, out: engine.tensor(out, shape) };
+    });
+    const { bytes } = await capturePass(wrong, QWEN3MOE, TOKENS, 'ggml');
+    const r = await replay(QWEN3MOE, bytes);
+    expect(verdicts(r, 'fault')).toEqual(['blk.0.moe_out']);
+    expect(row(r, 'blk.0.moe_out')?.firstExceeding).toBe(4 * 64 + 17);
+    expect(row(r, 'blk.0.moe_experts')?.consistent).toBe(true);
+    expect(row(r, 'blk.0.layer_output')?.consistent).toBe(true);
+  });
+});
