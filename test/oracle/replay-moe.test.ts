@@ -26,6 +26,33 @@ const SPEC = {
 // q8_0 experts, an f32 router (llama.cpp's default); and a q8_0 router (ggml: its logits at the q8 tier).
 const QWEN3MOE = syntheticModel(SPEC);
 const Q8_ROUTER = syntheticModel({ ...SPEC, types: { ffn_gate_inp: 'q8_0' } });
+// Mixtral-style llama (q4_0 experts, q8_0 down) and Qwen2-MoE (f16 experts, a gated shared expert, no renormalization).
+const MIXTRAL = syntheticModel({
+  arch: 'llama',
+  nEmbd: 64,
+  nLayer: 2,
+  nHead: 4,
+  nHeadKv: 1,
+  nFf: 96,
+  nVocab: 384,
+  type: 'q4_0',
+  types: { ffn_down: 'q8_0' },
+  moe: { nExpert: 4, nExpertUsed: 2 },
+  seed: 8,
+});
+const QWEN2MOE = syntheticModel({
+  arch: 'qwen2moe',
+  nEmbd: 64,
+  nLayer: 2,
+  nHead: 4,
+  nHeadKv: 2,
+  nFf: 64,
+  nVocab: 384,
+  type: 'q8_0',
+  types: { ffn_gate: 'f16', ffn_up: 'f16', ffn_down: 'f16' },
+  moe: { nExpert: 8, nExpertUsed: 4, nFfExp: 32, nFfShexp: 64 },
+  seed: 9,
+});
 const K = 2;
 const MOE_STAGES = ['moe_router_logits', 'moe_weights', 'moe_experts', 'moe_out'];
 
@@ -75,6 +102,20 @@ describe('replay: MoE stages', () => {
       expect(row(r, 'blk.0.moe_router_logits')?.tier).toBe(router === 'q8_0' ? 'q8' : 'f32');
       expect(row(r, 'blk.1.layer_output')?.inputs).toEqual(['blk.1.attn_residual', 'blk.1.moe_out']);
     });
+
+  for (const [name, gguf] of [
+    ['mixtral', MIXTRAL],
+    ['qwen2moe + shared expert', QWEN2MOE],
+  ] as const)
+    for (const numerics of ['exact', 'ggml'] as const)
+      it(`a clean wasm ${name} pass has no fault in ${numerics} numerics`, async () => {
+        const { bytes } = await capturePass(engine, gguf, TOKENS, numerics);
+        const r = await replay(gguf, bytes, { reference: 'none' });
+        expect(verdicts(r, 'fault')).toEqual([]);
+        expect(verdicts(r, 'skipped')).toEqual([]);
+        for (const s of r.stages.filter((x) => x.stage.startsWith('moe_')))
+          expect(s.boundRatio as number, s.name).toBeLessThanOrEqual(1);
+      });
 
   it('a routing kernel that swaps the two experts of one token: moe_experts is the fault, moe_out follows', async () => {
     const wrong = wrapFirst('moeRoute', async (logits, opts) => {
