@@ -7,7 +7,9 @@
 //            (butterfly: h = f32(q_h)·s_h), later factors on f32 intermediates
 //            with int8 weights, each row scaled after its sum;
 //   gates:   the f32 gates of ./gru.ts on h = f32(q_h)·s_h, then the new code
-//            q = clamp(nearest(h'/s_h), −127, 127) (nearest: ties to even).
+//            q = clamp(nearest(h'/s_h), −127, 127) (nearest: ties to even);
+//            a NaN gets −128, never a valid code, which the host refuses
+//            (src/backends/wasm/gru.ts) as the reference's quantizer does.
 import { gate4 } from './gru';
 
 // Σ_j a[j]·b[j] over n int8 pairs, exact in i32 (|Σ| ≤ 127²·n): any order gives the same value.
@@ -128,6 +130,9 @@ function ldq(p: usize, scalar: bool): v128 {
   return f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(i16x8.extend_low_i8x16_s(v128.load32_zero(p))));
 }
 
+/** The state code for a NaN h'/s_h: −128, which the narrow range (±127) never produces. */
+const NAN_CODE: i32 = -128;
+
 /**
  * New state codes for elements [i0, i1) of H: gx, gh, bh [3H] f32 (bh 0:
  * none), qh [H] int8 codes of the previous state, qout [H] int8; gates [3H]
@@ -158,8 +163,10 @@ export function gru_gates_i8(gx: usize, gh: usize, bh: usize, qh: usize, sh: f32
       G,
       scalar,
     );
-    const q = f32x4.min(f32x4.max(f32x4.nearest(f32x4.div(v, vs)), f32x4.splat(-127)), f32x4.splat(127));
-    const qi = i32x4.trunc_sat_f32x4_s(q);
+    const d = f32x4.div(v, vs);
+    const q = f32x4.min(f32x4.max(f32x4.nearest(d), f32x4.splat(-127)), f32x4.splat(127));
+    // NaN has no code: it gets NAN_CODE (outside the narrow range) for the host to find and refuse.
+    const qi = v128.bitselect(i32x4.splat(NAN_CODE), i32x4.trunc_sat_f32x4_s(q), f32x4.ne(d, d));
     if (scalar) {
       store<i8>(qout + <usize>i, <i8>i32x4.extract_lane(qi, 0));
       i++;

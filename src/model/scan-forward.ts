@@ -65,7 +65,7 @@ export async function scanForward(
         const r = await engine
           .gru(gx, U, { bh: weight(n.bh), gates: true, int8: state && { state } })
           .catch((e: unknown) => {
-            // The reference refuses a NaN state code (the wasm kernel's code for NaN is 0): say where.
+            // Every engine refuses a NaN reaching the int8 state (naming the step): say which layer.
             if (e instanceof QuantizerInputError)
               throw new QuantizerInputError(`${stageName('scan_state', l)}: ${e.message}`);
             throw e;

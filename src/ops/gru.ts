@@ -59,7 +59,7 @@
  */
 import { ShapeError } from '../errors.js';
 import { gamma, UNIT_ROUNDOFF } from '../oracle/tiers.js';
-import { Int8Quantizer, QuantizerStateError } from './int8-quantizer.js';
+import { Int8Quantizer, QuantizerInputError, QuantizerStateError } from './int8-quantizer.js';
 import { f32Rows, type OpOperand } from './operand.js';
 
 type Vec = ArrayLike<number>;
@@ -229,6 +229,11 @@ function checkWeightQuantizer(kind: GruStructure, name: string, q: Int8Quantizer
       `gru: the ${kind} ${name} quantizer must be per-channel over axis 0 with ${channels} channels (one per output row)`,
     );
   if (!q.frozen) throw new QuantizerStateError(`gru: the ${kind} ${name} quantizer must be frozen`);
+}
+
+/** A NaN reaching the quantized GRU's state after step t: int8 has no code for it (every engine's error). */
+export function gruNanStateError(step: number): QuantizerInputError {
+  return new QuantizerInputError(`gru: int8 quantization of NaN (the state after step ${step})`);
 }
 
 /** The state quantizer of the quantized GRU: frozen, per-tensor, narrow range (the kernels clamp at ±127). */

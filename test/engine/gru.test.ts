@@ -24,7 +24,12 @@ import {
   quantizeRecurrence,
   recurrenceFlops,
 } from '../../src/ops/gru.js';
-import { Int8Quantizer, QuantizerStateError, quantizeInt8 } from '../../src/ops/int8-quantizer.js';
+import {
+  Int8Quantizer,
+  QuantizerInputError,
+  QuantizerStateError,
+  quantizeInt8,
+} from '../../src/ops/int8-quantizer.js';
 import { UNIT_ROUNDOFF } from '../../src/oracle/tiers.js';
 import { uniform } from '../backends/wasm/nn-helpers.js';
 import { gruWeightTensors, randomRecurrence, recurrenceScale } from '../helpers/gru-cases.js';
@@ -225,6 +230,28 @@ describe('engine.gru (int8)', () => {
       }
     });
   }
+
+  it('a NaN reaching the state is a QuantizerInputError naming its step on both engines, 1 and 2 threads', async () => {
+    // int8 has no code for NaN: the reference's quantizer refuses it; wasm's kernel marks it (−128) for the host.
+    const engines = [await engine('wasm', 1), await engine('wasm', 2), await engine('reference')];
+    const sizes = { ...SIZES, dense: 1024 }; // dense 1024: the 2-thread scan runs on the pool
+    for (const kind of GRU_STRUCTURES) {
+      const H = sizes[kind];
+      for (const [what, edit, step] of [
+        ['gx at step 2', (c: Case) => (c.gx[2 * 3 * H + 2 * H + 1] = Number.NaN), 2],
+        ['bh', (c: Case) => (c.bh[H - 1] = Number.NaN), 0],
+      ] as const) {
+        const c = gruCase(kind, H, 4, 70);
+        edit(c);
+        for (const e of engines) {
+          const r = run(e, c, { int8: frozenState(0.9) });
+          const where = `${kind}, NaN ${what}, ${e.backend}`;
+          await expect(r, where).rejects.toThrow(QuantizerInputError);
+          await expect(r, where).rejects.toThrow(`int8 quantization of NaN (the state after step ${step})`);
+        }
+      }
+    }
+  });
 
   it('frozen per-channel weight quantizers are used as given, on both engines alike', async () => {
     const c = gruCase('dense', 8, 4, 300);

@@ -104,6 +104,8 @@ interface Case {
   /** The weights are valid: logits that come out must be finite. */
   finite: boolean;
   allNaN?: boolean;
+  /** Must be refused, with an error of this class. */
+  refused?: typeof QuantizerInputError;
 }
 
 /** The spec's JSON edited; the string 'INFINITY' becomes the literal 1e999 (JSON.parse: Infinity). */
@@ -230,19 +232,20 @@ function tensorCases(format: Format): Case[] {
       allNaN: true,
     },
     {
-      // Regression: the reference threw a RangeError. Open: wasm's int8 state code of NaN is 0
-      // (trunc_sat in assembly/scan/gru-int8.ts), so the engines disagree on this file.
+      // Regression: the reference threw a RangeError, and wasm's int8 state code of NaN was 0 (it ran on).
       name: 'token_embd.weight all NaN (into the quantized GRU state)',
       bytes: edit((ts) => find(ts, 'token_embd.weight').data.fill(Number.NaN)),
-      names: ['blk.2.scan_state'],
+      names: ['blk.2.scan_state: gru: int8 quantization of NaN (the state after step 0)'],
       finite: false,
+      refused: QuantizerInputError,
     },
     {
       name: `${decay} Infinity`,
       bytes: edit((ts) => find(ts, decay).data.fill(Number.POSITIVE_INFINITY)),
-      names: ['blk.2.scan_state'],
+      names: ['blk.2.scan_state: gru: int8 quantization of NaN (the state after step 0)'],
       finite: false,
-      // NaN reaches the quantized GRU state of layer 2: as above.
+      refused: QuantizerInputError,
+      // NaN reaches the quantized GRU state of layer 2: both engines refuse it at step 0.
     },
   ];
 }
@@ -280,6 +283,7 @@ async function runCase(c: Case, engine: Engine): Promise<Result> {
     return logits;
   });
   expect(arenaBytes(engine), `${what}: arena bytes after the case`).toBe(before);
+  if (c.refused) expect('error' in r && r.error instanceof c.refused, `${what}: refused`).toBe(true);
   if ('error' in r) expectTypedError(what, r.error, c.names);
   else if (c.allNaN) expect(r.ok.every(Number.isNaN), `${what}: NaN propagates to every logit`).toBe(true);
   else if (c.finite) expect(r.ok.every(Number.isFinite), `${what}: finite logits`).toBe(true);
@@ -301,18 +305,15 @@ describe.each(['safetensors', 'gguf'] as const)('scan model in %s: hostile files
 
   it(`${cases.length} cases: reads and runs, or a typed error naming what is wrong`, async () => {
     let ran = 0;
-    let nanSplits = 0;
     for (const c of cases) {
       const w = await runCase(c, wasm);
       const r = await runCase(c, reference);
-      // Open: wasm's int8 GRU state code of NaN is 0 (trunc_sat, assembly/scan/gru-int8.ts) where the
-      // reference refuses NaN with a QuantizerInputError, so a NaN reaching that state splits them.
-      const nanState = (x: Result) => 'error' in x && x.error instanceof QuantizerInputError;
-      if (nanState(w) || nanState(r)) {
-        nanSplits++;
-        continue;
-      }
       expect('ok' in w, `${c.name}: wasm and reference agree on whether it runs`).toBe('ok' in r);
+      // A NaN reaching the int8 GRU state included: the same error, naming the same step.
+      if ('error' in w && 'error' in r) {
+        expect((w.error as Error).constructor, c.name).toBe((r.error as Error).constructor);
+        expect((w.error as Error).message, c.name).toBe((r.error as Error).message);
+      }
       if ('ok' in w && 'ok' in r) {
         ran++;
         const nan = (x: Float32Array) => x.map((v) => (Number.isNaN(v) ? 1 : 0)).join('');
@@ -320,6 +321,5 @@ describe.each(['safetensors', 'gguf'] as const)('scan model in %s: hostile files
       }
     }
     expect(ran).toBeGreaterThanOrEqual(3);
-    expect(nanSplits).toBeLessThan(cases.length / 10);
   }, 20000);
 });

@@ -10,13 +10,14 @@ import {
   butterflyFactors,
   checkStateQuantizer,
   type GruRecurrence,
+  gruNanStateError,
   monarchBlock,
   type QuantizedRecurrence,
   recurrenceRoundings,
   validateGru,
   validateRecurrence,
 } from '../../ops/gru.js';
-import type { Int8Quantizer } from '../../ops/int8-quantizer.js';
+import { type Int8Quantizer, QuantizerInputError } from '../../ops/int8-quantizer.js';
 import { EXP_REL_ERROR } from '../../oracle/arithmetic.js';
 import { gamma, UNIT_ROUNDOFF } from '../../oracle/tiers.js';
 
@@ -235,7 +236,17 @@ export function referenceQuantizedGruScan(
   gates?: Float64Array,
 ): Float64Array {
   checkStateQuantizer(stateQuantizer);
-  return gruScan(q.rec, gx, bh, h0, (h) => stateQuantizer.fakeQuantize(h), gates);
+  let step = -1; // the first call quantizes h0
+  const state = (h: Float64Array) => {
+    try {
+      return stateQuantizer.fakeQuantize(h);
+    } catch (e) {
+      throw step >= 0 && e instanceof QuantizerInputError ? gruNanStateError(step) : e;
+    } finally {
+      step++;
+    }
+  };
+  return gruScan(q.rec, gx, bh, h0, state, gates);
 }
 
 /**

@@ -10,7 +10,13 @@
  * H = 1024, 6.3 MFLOP per step, ran 2.0× faster on 2 threads; Monarch
  * H = 4096, 3.1 MFLOP split over only 3 gate units, 1.8× slower).
  */
-import { type GruRecurrence, type GruStructure, quantizeRecurrence, recurrenceFlops } from '../../ops/gru.js';
+import {
+  type GruRecurrence,
+  type GruStructure,
+  gruNanStateError,
+  quantizeRecurrence,
+  recurrenceFlops,
+} from '../../ops/gru.js';
 import type { Int8Quantizer } from '../../ops/int8-quantizer.js';
 import type { WorkerPool } from '../../scheduler/pool.js';
 import {
@@ -24,6 +30,9 @@ import {
   type WasmRecurrence,
 } from './gru.js';
 import type { WasmRuntime } from './module.js';
+
+/** gru_gates_i8's state code for a NaN (assembly/scan/gru-int8.ts): outside the narrow range ±127. */
+const NAN_STATE_CODE = -128;
 
 /** Flops of one recurrent product below which the scan stays on the calling thread. */
 export const GRU_POOL_MIN_FLOPS = 2 ** 22;
@@ -98,6 +107,10 @@ export async function runGruI8(
     // q·s_h is exact in float64 (8 × 24 bits), then rounded once to f32, as the reference's output.
     const out = rt.f32(c.hs, c.T * H);
     const bytes = new Int8Array(rt.u8.buffer, qs, c.T * H);
+    // gru_gates_i8 codes a NaN −128 (no narrow-range code is): the first one is the step the
+    // reference's quantizer refuses (later steps ran on it, and are dropped with the error).
+    const nan = bytes.indexOf(NAN_STATE_CODE);
+    if (nan >= 0) throw gruNanStateError(Math.floor(nan / H));
     for (let i = 0; i < c.T * H; i++) out[i] = bytes[i] * sh;
   } finally {
     for (const p of owned) rt.arena.release(p);
