@@ -27,7 +27,7 @@ import {
   referenceSharedGate,
 } from '../backends/reference/moe-dispatch.js';
 import { layerTensorNames } from '../model/tensors.js';
-import type { MoeRoutePlan, MoeRouteResult } from '../ops/moe-route.js';
+import type { MoeRouteOptions, MoeRoutePlan, MoeRouteResult } from '../ops/moe-route.js';
 import { stageName } from '../trace/stages.js';
 import { GGML_TYPES, type GgmlTypeName } from '../types/ggml-types.js';
 import { CPU_F32, WGSL_F32 } from './arithmetic.js';
@@ -59,20 +59,20 @@ function moeParams(ctx: ReplayContext) {
   return moe;
 }
 
-/** The reference routing of the candidate's logits [n, E], and per token the selections a correct kernel may make. */
-function routeOf(logits: Vec, ctx: ReplayContext) {
-  const moe = moeParams(ctx);
-  const E = moe.nExpert;
+type Kernels = ReplayContext['kernels'];
+
+/** The reference routing of logits [n, E], and per token the selections a correct kernel may make (the reference's first). */
+function routeOf(logits: Vec, E: number, opts: MoeRouteOptions, kernels: Kernels) {
   if (logits.length % E !== 0)
     throw new ParityOptionError(`replay: moe_router_logits has ${logits.length} values, not rows of ${E}`);
   const n = logits.length / E;
-  const route = referenceMoeRoute(logits, n, E, { scheme: moe.scheme, k: moe.nExpertUsed });
+  const route = referenceMoeRoute(logits, n, E, opts);
   const { plan } = route;
   const k = plan.k;
   const rows = Array.from({ length: n }, (_, t) => Array.from({ length: E }, (_, i) => logits[t * E + i]));
   const selections = rows.map((row, t) => {
     const sel = Array.from(route.experts.subarray(t * k, (t + 1) * k));
-    return [sel, ...alternatives(row, plan, sel, ctx)];
+    return [sel, ...alternatives(row, plan, sel, kernels)];
   });
   return { route, plan, rows, selections, n, k };
 }
@@ -82,9 +82,10 @@ function routeOf(logits: Vec, ctx: ReplayContext) {
  * near-tied one (or two slots' order) which the kernel's selection error
  * explains. Softmax schemes: none (δ = 0, the selection is exact).
  */
-function alternatives(row: number[], plan: MoeRoutePlan, sel: number[], ctx: ReplayContext): number[][] {
+function alternatives(row: number[], plan: MoeRoutePlan, sel: number[], kernels: Kernels): number[][] {
+  // Group near-ties are not widened: a grouped sigmoid routing is judged on the reference's groups.
   if (plan.gating !== 'sigmoid' || plan.nGroup > 1) return [];
-  const gpu = ctx.kernels === 'webgpu';
+  const gpu = kernels === 'webgpu';
   const s = referenceSelectionValues(row, plan);
   const d = (gpu ? gpuMoeSelectionError : moeSelectionError)(row, plan);
   const out: number[][] = [];
@@ -165,25 +166,46 @@ function normedRows(f: Vec, n: number, D: number): void {
 
 const logitsOf = (l: number) => stageName('moe_router_logits', l);
 
+const routeOptions = (ctx: ReplayContext): MoeRouteOptions => {
+  const moe = moeParams(ctx);
+  return { scheme: moe.scheme, k: moe.nExpertUsed };
+};
+
+/**
+ * The routing weights [n, k] of logits [n, E] (float64) and the per-weight
+ * bound of a correct kernel: moeWeightBound (and the WGSL one on 'webgpu'),
+ * widened where a near-tied selection is admissible to that selection's
+ * weights within their own bound.
+ */
+export function moeWeightsReplay(logits: Vec, E: number, opts: MoeRouteOptions, kernels: Kernels) {
+  const { route, plan, rows, selections, n, k } = routeOf(logits, E, opts, kernels);
+  const y = route.exact;
+  const kernelBound = new Float64Array(n * k);
+  for (let t = 0; t < n; t++) {
+    const w = y.subarray(t * k, (t + 1) * k);
+    for (const sel of selections[t]) {
+      const ws = referenceWeights(rows[t], plan, sel);
+      const b = moeWeightBound(rows[t], plan, sel, ws);
+      const g = kernels === 'webgpu' ? gpuMoeWeightBound(rows[t], plan, sel, ws) : b;
+      for (let j = 0; j < k; j++) {
+        const e = Math.abs(ws[j] - w[j]) + Math.max(b[j], g[j]);
+        kernelBound[t * k + j] = Math.max(kernelBound[t * k + j], e);
+      }
+    }
+  }
+  return { y, kernelBound, selections };
+}
+
 const moeWeights: ReplayRule = {
   inputs: (l) => [logitsOf(l as number)],
   async recompute(l, x, ctx) {
-    const { route, plan, rows, selections, n, k } = routeOf(x.get(logitsOf(l as number)), ctx);
-    const y = route.exact;
-    const kernelBound = new Float64Array(n * k);
-    for (let t = 0; t < n; t++) {
-      const w = y.subarray(t * k, (t + 1) * k);
-      for (const sel of selections[t]) {
-        // Another admissible selection: its weights, within their own bound.
-        const ws = referenceWeights(rows[t], plan, sel);
-        const b = moeWeightBound(rows[t], plan, sel, ws);
-        const g = ctx.kernels === 'webgpu' ? gpuMoeWeightBound(rows[t], plan, sel, ws) : b;
-        for (let j = 0; j < k; j++) {
-          const e = Math.abs(ws[j] - w[j]) + Math.max(b[j], g[j]);
-          kernelBound[t * k + j] = Math.max(kernelBound[t * k + j], e);
-        }
-      }
-    }
+    const E = moeParams(ctx).nExpert;
+    const { y, kernelBound } = moeWeightsReplay(
+      x.get(logitsOf(l as number)),
+      E,
+      routeOptions(ctx),
+      ctx.kernels,
+    );
     const magnitude = Float64Array.from(y, Math.abs);
     return { y, tier: ctx.tierFor('elementwise'), K: 1, magnitude, kernelBound };
   },
@@ -193,7 +215,8 @@ const moeExperts: ReplayRule = {
   inputs: (l) => [stageName('ffn_norm', l), logitsOf(l as number)],
   async recompute(l, x, ctx) {
     const f = x.get(stageName('ffn_norm', l));
-    const { n, k, selections } = routeOf(x.get(logitsOf(l as number)), ctx);
+    const E = moeParams(ctx).nExpert;
+    const { n, k, selections } = routeOf(x.get(logitsOf(l as number)), E, routeOptions(ctx), ctx.kernels);
     const D = ctx.model.hparams.nEmbd;
     normedRows(f, n, D);
     const { ffn, quantBlock } = await expertsOf(l as number, ctx);

@@ -5,9 +5,12 @@
  * combine a fault of moe_out alone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { referenceWeights } from '../../src/backends/reference/moe.js';
 import { createEngine, type Engine, type MoeRouteTensors } from '../../src/engine/engine.js';
 import { syntheticModel } from '../../src/model/synthetic.js';
+import { moeRoutePlan } from '../../src/ops/moe-route.js';
 import { type ReplayResult, replay } from '../../src/oracle/replay.js';
+import { moeWeightsReplay } from '../../src/oracle/replay-moe.js';
 import { capturePass } from '../helpers/faulty-engine.js';
 
 const TOKENS = [1, 5, 9, 3, 7, 11, 2];
@@ -179,5 +182,43 @@ describe('replay: MoE stages', () => {
     expect(row(r, 'blk.0.moe_out')?.firstExceeding).toBe(4 * 64 + 17);
     expect(row(r, 'blk.0.moe_experts')?.consistent).toBe(true);
     expect(row(r, 'blk.0.layer_output')?.consistent).toBe(true);
+  });
+});
+
+describe('moeWeightsReplay: selections near a tie', () => {
+  // Sigmoid routing (deepseek-v3): experts 1 and 2 one f32 ulp of logit apart, within the kernel's
+  // selection error of a tie; expert 3 clearly worse. Token 1 has no tie.
+  const E = 4;
+  const logits = Float32Array.of(2, 1, 1 + 2 ** -23, -1, 0.5, 3, -2, 1.5);
+  const opts = { scheme: 'deepseek-v3', k: 2 } as const;
+  const plan = moeRoutePlan(2, E, opts);
+  const row = Array.from(logits.subarray(0, E));
+  const within = (w: ArrayLike<number>, r: ReturnType<typeof moeWeightsReplay>) =>
+    Array.from(w, (v, i) => Math.abs(v - r.y[i]) <= r.kernelBound[i]);
+
+  it('admits the near-tied expert (with its own weights), not the clearly worse one', async () => {
+    const r = moeWeightsReplay(logits, E, opts, 'cpu');
+    expect(r.selections[0][0]).toEqual([0, 2]);
+    expect(r.selections[0].slice(1)).toContainEqual([0, 1]);
+    expect(r.selections[1]).toHaveLength(1);
+    const tail = Array.from(r.y.subarray(2));
+    const other = Float32Array.from([...referenceWeights(row, plan, [0, 1]), ...tail]);
+    expect(within(other, r)).toEqual([true, true, true, true]);
+    const worse = Float32Array.from([...referenceWeights(row, plan, [0, 3]), ...tail]);
+    expect(within(worse, r)).toEqual([false, false, true, true]);
+  });
+
+  it('the wasm routing kernel on these logits is within the bound, whichever tied expert it picks', async () => {
+    const route = await engine.moeRoute(engine.tensor(logits, [2, E]), opts);
+    const w = await route.weights.read();
+    const r = moeWeightsReplay(logits, E, opts, 'cpu');
+    expect(within(w, r)).toEqual([true, true, true, true]);
+    route.weights.dispose();
+    route.experts.dispose();
+  });
+
+  it('a softmax scheme admits no other selection', () => {
+    const r = moeWeightsReplay(logits, E, { scheme: 'qwen3-moe', k: 2 }, 'cpu');
+    expect(r.selections.map((s) => s.length)).toEqual([1, 1]);
   });
 });
