@@ -11,7 +11,8 @@ import { syntheticModel } from '../../src/model/synthetic.js';
 import { moeRoutePlan } from '../../src/ops/moe-route.js';
 import { type ReplayResult, replay } from '../../src/oracle/replay.js';
 import { moeWeightsReplay } from '../../src/oracle/replay-moe.js';
-import { capturePass } from '../helpers/faulty-engine.js';
+import { encodeTrace } from '../../src/trace/trace-file.js';
+import { capturePass, traceTensors } from '../helpers/faulty-engine.js';
 
 const TOKENS = [1, 5, 9, 3, 7, 11, 2];
 const SPEC = {
@@ -119,6 +120,19 @@ describe('replay: MoE stages', () => {
         for (const s of r.stages.filter((x) => x.stage.startsWith('moe_')))
           expect(s.boundRatio as number, s.name).toBeLessThanOrEqual(1);
       });
+
+  it('a trace marked webgpu is held to the larger of the CPU and WGSL bounds (ratios never above the CPU ones)', async () => {
+    const { stages, meta } = await capturePass(engine, QWEN2MOE, TOKENS, 'exact');
+    const cpu = await replay(QWEN2MOE, encodeTrace(traceTensors(stages), meta), { reference: 'none' });
+    const gpu = await replay(QWEN2MOE, encodeTrace(traceTensors(stages), { ...meta, backend: 'webgpu' }), {
+      reference: 'none',
+    });
+    expect(verdicts(gpu, 'fault')).toEqual([]);
+    for (const s of gpu.stages.filter((x) => x.stage.startsWith('moe_'))) {
+      const c = row(cpu, s.name);
+      expect(s.boundRatio as number, s.name).toBeLessThanOrEqual(c?.boundRatio as number);
+    }
+  });
 
   it('a routing kernel that swaps the two experts of one token: moe_experts is the fault, moe_out follows', async () => {
     const wrong = wrapFirst('moeRoute', async (logits, opts) => {
