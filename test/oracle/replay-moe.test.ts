@@ -2,7 +2,7 @@
  * Replay of the mixture-of-experts stages: a clean wasm qwen3moe pass has no
  * fault in either numerics, a wrong routing is a fault of the routing stages
  * (moe_out, combining what it was given, follows from its inputs), a wrong
- * combine a fault of moe_out alone.
+ * combine a fault of moe_out alone; WebGPU (Dawn) MoE traces replay clean.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { referenceWeights } from '../../src/backends/reference/moe.js';
@@ -13,6 +13,7 @@ import { type ReplayResult, replay } from '../../src/oracle/replay.js';
 import { moeWeightsReplay } from '../../src/oracle/replay-moe.js';
 import { encodeTrace } from '../../src/trace/trace-file.js';
 import { capturePass, traceTensors } from '../helpers/faulty-engine.js';
+import { webgpuEngine } from '../helpers/webgpu.js';
 
 const TOKENS = [1, 5, 9, 3, 7, 11, 2];
 const SPEC = {
@@ -65,6 +66,8 @@ beforeAll(async () => {
   engine = await createEngine({ backend: 'wasm', threads: 2 });
 });
 afterAll(() => engine.dispose());
+const gpu = await webgpuEngine();
+afterAll(() => gpu?.dispose());
 
 const verdicts = (r: ReplayResult, v: string) => r.stages.filter((s) => s.verdict === v).map((s) => s.name);
 const row = (r: ReplayResult, name: string) => r.stages.find((s) => s.name === name);
@@ -197,6 +200,23 @@ describe('replay: MoE stages', () => {
     expect(row(r, 'blk.0.moe_experts')?.consistent).toBe(true);
     expect(row(r, 'blk.0.layer_output')?.consistent).toBe(true);
   });
+});
+
+describe.skipIf(!gpu)('replay of WebGPU MoE traces', () => {
+  for (const [name, gguf] of [
+    ['qwen3moe', QWEN3MOE],
+    ['qwen2moe + shared expert', QWEN2MOE],
+  ] as const)
+    for (const numerics of ['exact', 'ggml'] as const)
+      it(`${name}, ${numerics} numerics: every stage (MoE included) follows from its inputs`, async () => {
+        const { bytes } = await capturePass(gpu!, gguf, TOKENS, numerics);
+        const r = await replay(gguf, bytes, { reference: 'none' });
+        expect(r.candidate.backend).toMatch(/webgpu/);
+        const bad = r.stages
+          .filter((s) => s.verdict !== 'ok')
+          .map((s) => `${s.name}: ${s.verdict} ${s.reason}`);
+        expect(bad).toEqual([]);
+      });
 });
 
 describe('moeWeightsReplay: selections near a tie', () => {
