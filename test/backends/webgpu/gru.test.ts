@@ -16,7 +16,7 @@ import {
   int8ProductRoundings,
   quantizeRecurrence,
 } from '../../../src/ops/gru.js';
-import { Int8Quantizer, quantizeInt8 } from '../../../src/ops/int8-quantizer.js';
+import { Int8Quantizer, QuantizerInputError, quantizeInt8 } from '../../../src/ops/int8-quantizer.js';
 import { gruWeightTensors, randomRecurrence, recurrenceScale } from '../../helpers/gru-cases.js';
 import { webgpuEngine } from '../../helpers/webgpu.js';
 import { rng, uniform } from '../wasm/nn-helpers.js';
@@ -182,5 +182,26 @@ describe.skipIf(!gpu)('gru on WebGPU', () => {
     const r = await gruI8(sat, gx, null, null, s, 1);
     expect(Array.from(r.h)).toEqual([127, -127, 127, -127].map((c) => Math.fround(c * s)));
     expect(e.opReport().gru.cpu).toBe(0);
+  });
+
+  it('int8: a NaN reaching the state is a QuantizerInputError naming its step, as on the CPU engines', async () => {
+    const ctx = e.host.ctx;
+    const hb = ctx.upload(new Uint8Array(Float32Array.of(Number.NaN, -Number.NaN, 1).buffer), 'h');
+    const cb = ctx.buffer(12, 'codes');
+    ctx.run(gruStateCodeWgsl(), [3, f32Bits(0.5)], [hb, cb], 1);
+    // −128: no narrow-range code, the mark the host refuses.
+    expect(Array.from(new Int32Array((await ctx.read(cb, 12)).buffer))).toEqual([-128, -128, 2]);
+    hb.destroy();
+    cb.destroy();
+    for (const kind of ['dense', 'diagonal', 'monarch', 'butterfly'] as const) {
+      const H = 16;
+      const T = 4;
+      const rec = randomRecurrence(kind, H, 9, recurrenceScale(kind, H));
+      const gx = uniform(T * 3 * H, 10, 2);
+      gx[2 * 3 * H + 2 * H + 1] = Number.NaN; // step 2's n gate
+      const r = gruI8(rec, gx, null, null, 0.9 / 127, T);
+      await expect(r, kind).rejects.toThrow(QuantizerInputError);
+      await expect(r, kind).rejects.toThrow('int8 quantization of NaN (the state after step 2)');
+    }
   });
 });

@@ -11,7 +11,9 @@
  * (quantizeRecurrence: the same codes and scales), the state rows are i32
  * codes, row 0 the state quantizer's codes of h0; each step's code is the
  * exact round-half-to-even of h'/s_h computed in integers (no floating-point
- * division), and the output is f32(q)·s_h.
+ * division), and the output is f32(q)·s_h. A NaN has no code: its code
+ * −128 is read back after the scan and refused (QuantizerInputError naming
+ * the step, as the CPU engines), which costs one read of the codes.
  *
  * Tiers, per step from the kernel's own previous state: ./gru-bound.ts.
  */
@@ -25,6 +27,7 @@ import {
   type GruRecurrence,
   type GruWeights,
   gruArrays,
+  gruNanStateError,
   monarchBlock,
   quantizeRecurrence,
   validateGruOp,
@@ -44,6 +47,7 @@ import {
   gruGatesWgsl,
   gruMonarchI8Wgsl,
   gruMonarchWgsl,
+  NAN_STATE_CODE,
 } from '../wgsl/gru.js';
 
 /** The quantized GRU's inputs to the kernels: int8 codes and scales of U's arrays, the state scale and h0's codes. */
@@ -54,7 +58,10 @@ export interface GpuGruInt8 {
   q0: Int32Array;
 }
 
-/** The GRU scan of GPU tensors: h [T, H] and optionally the gates [T, 3H]; int8 given: the quantized GRU. */
+/**
+ * The GRU scan of GPU tensors: h [T, H] and optionally the gates [T, 3H]; int8 given: the quantized GRU,
+ * and `codes`, a copy of its state codes [T, H] i32 for the NaN check (the caller reads and destroys it).
+ */
 export function gruOnGpu(
   host: GpuHost,
   gx: GpuTensor,
@@ -65,7 +72,7 @@ export function gruOnGpu(
   H: number,
   withGates: boolean,
   int8: GpuGruInt8 | null = null,
-): GruResult {
+): GruResult & { codes?: GPUBuffer } {
   const { ctx } = host;
   const arrays = gruArrays(U);
   const h = host.output([T, H], 'gru h');
@@ -141,7 +148,10 @@ export function gruOnGpu(
       else ctx.run(gruGatesWgsl(), p, common, Math.ceil(H / GRU_WG));
     }
     if (!int8 && T * H > 0) ctx.copy(S, H * 4, h.buffer, 0, T * H * 4);
-    return { h, gates };
+    if (!int8 || T * H === 0) return { h, gates };
+    const codes = ctx.buffer(T * H * 4, 'gru state codes');
+    ctx.copy(S, H * 4, codes, 0, T * H * 4);
+    return { h, gates, codes };
   } catch (e) {
     h.dispose();
     gates?.dispose();
@@ -192,5 +202,25 @@ export async function gpuGru(
     int8,
   );
   host.ran('gru', 'webgpu');
-  return r;
+  if (r.codes) await refuseNanState(host, r, T * H, H);
+  return { h: r.h, gates: r.gates };
+}
+
+/**
+ * Throws the CPU engines' QuantizerInputError when a NaN reached the int8 state: state_code gives it
+ * NAN_STATE_CODE (../wgsl/gru.ts), outside the narrow range; the first one names the step.
+ */
+async function refuseNanState(host: GpuHost, r: GruResult & { codes?: GPUBuffer }, n: number, H: number) {
+  const codes = r.codes as GPUBuffer;
+  let bytes: Uint8Array;
+  try {
+    bytes = await host.ctx.read(codes, n * 4);
+  } finally {
+    codes.destroy();
+  }
+  const nan = new Int32Array(bytes.buffer, bytes.byteOffset, n).indexOf(NAN_STATE_CODE);
+  if (nan < 0) return;
+  r.h.dispose();
+  r.gates?.dispose();
+  throw gruNanStateError(Math.floor(nan / H));
 }

@@ -132,6 +132,24 @@ fn gru_cell(i: u32, x: u32, H: u32, h: f32) -> vec4f {
 }
 `;
 
+/**
+ * Whether h' of element i is NaN in IEEE arithmetic (the CPU engines'): the
+ * cell's clamps turn a NaN pre-activation into ±88 on GPUs (min/max return
+ * the number), so the NaN is found in the pre-activations' bits instead. r is
+ * in (0, 1], so r·(gh_n + b_n) is NaN exactly when gh_n + b_n is (or ±∞ with it).
+ */
+const GRU_CELL_NAN = /* wgsl */ `
+fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
+fn gru_cell_nan(i: u32, x: u32, H: u32) -> bool {
+  var br = 0.0; var bz = 0.0; var bn = 0.0;
+  if (params[3] != 0u) { br = bh[i]; bz = bh[H + i]; bn = bh[2u * H + i]; }
+  let pr = (gx[x + i] + gh[i]) + br;
+  let pz = (gx[x + H + i] + gh[H + i]) + bz;
+  let pn = gx[x + 2u * H + i] + (gh[2u * H + i] + bn);
+  return is_nan(pr) || is_nan(pz) || is_nan(pn);
+}
+`;
+
 const STORE_GATES = `  if (params[4] != 0u) {
     gates[x + gid] = c.x;
     gates[x + H + gid] = c.y;
@@ -170,12 +188,16 @@ function codeReader(name: string): string {
  * |x| < 1/2, code 0. No division in floating point, so no 2.5-ULP error can
  * move a code (s_h must be a normal f32: the frozen quantizer's scale).
  */
+/** state_code of a NaN: −128, which the narrow range (±127) never gives; ../ops/gru.ts refuses it. */
+export const NAN_STATE_CODE = -128;
+
 const STATE_CODE = /* wgsl */ `
 // Mantissa and exponent with value = mant·2^expo (subnormals: no implicit bit, exponent −149).
 fn mant(b: u32) -> u32 { return select((b & 0x7fffffu) | 0x800000u, b & 0x7fffffu, (b & 0x7f800000u) == 0u); }
 fn expo(b: u32) -> i32 { return max(i32((b >> 23u) & 0xffu), 1) - 150; }
 fn state_code(h: f32, s: f32) -> i32 {
   let hb = bitcast<u32>(h);
+  if ((hb & 0x7fffffffu) > 0x7f800000u) { return ${NAN_STATE_CODE}; } // NaN: no code (the host refuses it)
   let sb = bitcast<u32>(s);
   let mh = mant(hb);
   if (mh == 0u) { return 0; }
@@ -280,11 +302,11 @@ export function gruGatesI8Wgsl(): string {
   let x = params[2] * 3u * H;
   let sh = bitcast<f32>(params[5]);
   let c = gru_cell(gid, x, H, f32(Q[prev + gid]) * sh);
-  let q = state_code(c.w, sh);
+  let q = select(state_code(c.w, sh), ${NAN_STATE_CODE}, gru_cell_nan(gid, x, H));
   Q[prev + H + gid] = q;
   hs[prev + gid] = f32(q) * sh;
 ${STORE_GATES}`,
-    GRU_CELL + STATE_CODE,
+    GRU_CELL + GRU_CELL_NAN + STATE_CODE,
   );
 }
 
