@@ -251,6 +251,19 @@ describe('engine.gru (int8)', () => {
         }
       }
     }
+    // A NaN h0 or weight is refused before the scan, by the quantizers both engines share.
+    const c = gruCase('dense', 8, 2, 71);
+    c.h0[3] = Number.NaN;
+    const d = gruCase('dense', 8, 2, 72);
+    d.rec = { ...d.rec, u: Float32Array.from((d.rec as { u: ArrayLike<number> }).u) } as GruRecurrence;
+    (d.rec as { u: Float32Array }).u[5] = Number.NaN;
+    for (const bad of [c, d]) {
+      const errors = await Promise.all(
+        engines.map((e) => run(e, bad, { int8: frozenState(0.9) }).catch((x) => x)),
+      );
+      for (const x of errors) expect(x).toBeInstanceOf(QuantizerInputError);
+      expect(new Set(errors.map((x) => (x as Error).message)).size).toBe(1);
+    }
   });
 
   it('frozen per-channel weight quantizers are used as given, on both engines alike', async () => {
