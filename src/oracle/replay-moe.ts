@@ -7,6 +7,7 @@
  *                      candidate's own logits select
  *   moe_out            Σ_j w_j·slot_j (+ the shared expert of ffn_norm), from
  *                      the candidate's own moe_weights and moe_experts
+ *                      (without moe_experts: the experts' FFN of ffn_norm)
  *
  * so a wrong routing is a fault of moe_weights or moe_experts, never of
  * moe_out. The trace holds no expert ids, so the selection is the
@@ -44,6 +45,7 @@ import {
 } from './moe-bound.js';
 import {
   type ReplayContext,
+  type ReplayInputs,
   type ReplayOutput,
   type ReplayRule,
   registerReplayRule,
@@ -263,9 +265,77 @@ const moeExperts: ReplayRule = {
   },
 };
 
+/**
+ * moe_out of a trace without moe_experts (it is captured only when asked
+ * for): the FFN of the candidate's ffn_norm through the experts its own
+ * logits select, weighted by its own moe_weights, within moeFfnBound — the
+ * trace holds no expert ids, so here a wrong selection shows in moe_out too
+ * (after the routing stage's own fault).
+ */
+async function moeOutFromExperts(l: number, x: ReplayInputs, ctx: ReplayContext): Promise<ReplayOutput> {
+  const f = x.get(stageName('ffn_norm', l));
+  const w = x.get(stageName('moe_weights', l));
+  const D = ctx.model.hparams.nEmbd;
+  const E = moeParams(ctx).nExpert;
+  const { n, k, selections } = routeOf(x.get(logitsOf(l)), E, routeOptions(ctx), ctx.kernels);
+  normedRows(f, n, D);
+  if (w.length !== n * k)
+    throw new ParityOptionError(`replay: moe_weights has ${w.length} values, not ${n} tokens of ${k}`);
+  const { ffn, shared, quantBlock } = await expertsOf(l, ctx);
+  const y = new Float64Array(n * D);
+  const magnitude = new Float64Array(n * D);
+  const kernelBound = new Float64Array(n * D);
+  for (let t = 0; t < n; t++) {
+    const row = f.subarray(t * D, (t + 1) * D);
+    const weights = w.subarray(t * k, (t + 1) * k);
+    const g = shared ? referenceSharedGate(row, 0, D, shared) : 0;
+    const s = shared ? referenceFfn(row, 0, D, shared, 0) : null;
+    const outs = selections[t].map((sel) => {
+      const out = new Float64Array(D);
+      const mag = new Float64Array(D);
+      for (let j = 0; j < k; j++) {
+        const ye = referenceFfn(row, 0, D, ffn, sel[j]);
+        for (let d = 0; d < D; d++) {
+          out[d] += weights[j] * ye[d];
+          mag[d] += Math.abs(weights[j] * ye[d]);
+        }
+      }
+      if (s)
+        for (let d = 0; d < D; d++) {
+          out[d] += g * s[d];
+          mag[d] += Math.abs(g * s[d]);
+        }
+      const route: MoeRouteResult = {
+        weights: Float32Array.from(weights),
+        experts: Int32Array.from(sel),
+        dropped: null,
+        droppedCount: 0,
+      };
+      return { out, mag, bound: ffnBound(ctx, row, 1, D, route, k, ffn, shared, quantBlock) };
+    });
+    const ref = outs[0];
+    y.set(ref.out, t * D);
+    magnitude.set(ref.mag, t * D);
+    // Another admissible selection's output, within its own bound.
+    for (const o of outs)
+      for (let d = 0; d < D; d++)
+        kernelBound[t * D + d] = Math.max(
+          kernelBound[t * D + d],
+          Math.abs(o.out[d] - ref.out[d]) + o.bound[d],
+        );
+  }
+  return { y, tier: ctx.tierFor('elementwise'), K: k + 2, magnitude, kernelBound };
+}
+
+const combineInputs = (l: number) =>
+  (['ffn_norm', 'moe_weights', 'moe_experts'] as const).map((s) => stageName(s, l));
+const ffnInputs = (l: number) => [stageName('ffn_norm', l), stageName('moe_weights', l), logitsOf(l)];
+
 const moeOut: ReplayRule = {
-  inputs: (l) => (['ffn_norm', 'moe_weights', 'moe_experts'] as const).map((s) => stageName(s, l)),
+  inputs: (l, ctx) =>
+    ctx.captured(stageName('moe_experts', l)) ? combineInputs(l as number) : ffnInputs(l as number),
   async recompute(l, x, ctx): Promise<ReplayOutput> {
+    if (!ctx.captured(stageName('moe_experts', l))) return moeOutFromExperts(l as number, x, ctx);
     const f = x.get(stageName('ffn_norm', l));
     const w = x.get(stageName('moe_weights', l));
     const slots = x.get(stageName('moe_experts', l));

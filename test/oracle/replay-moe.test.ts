@@ -202,6 +202,47 @@ describe('replay: MoE stages', () => {
   });
 });
 
+describe('replay: MoE traces without moe_experts (moe_out from the experts of ffn_norm)', () => {
+  const withoutSlots = (p: Awaited<ReturnType<typeof capturePass>>) =>
+    encodeTrace(
+      traceTensors(p.stages).filter((t) => !t.name.endsWith('.moe_experts')),
+      p.meta,
+    );
+
+  for (const [name, gguf] of [
+    ['qwen3moe', QWEN3MOE],
+    ['qwen2moe + shared expert', QWEN2MOE],
+  ] as const)
+    for (const numerics of ['exact', 'ggml'] as const)
+      it(`a clean wasm ${name} pass has no fault in ${numerics} numerics`, async () => {
+        const r = await replay(gguf, withoutSlots(await capturePass(engine, gguf, TOKENS, numerics)), {
+          reference: 'none',
+        });
+        expect(verdicts(r, 'fault')).toEqual([]);
+        expect(verdicts(r, 'skipped')).toEqual([]);
+        expect(row(r, 'blk.0.moe_out')?.inputs).toEqual([
+          'blk.0.ffn_norm',
+          'blk.0.moe_weights',
+          'blk.0.moe_router_logits',
+        ]);
+      });
+
+  it('one wrong FFN output element is a fault of moe_out', async () => {
+    const ffn = engine.moeFfn as NonNullable<Engine['moeFfn']>;
+    const wrong = wrapFirst('moeFfn', async (x, route, w, opts) => {
+      const r = await ffn.call(engine, x, route, w, opts);
+      const out = await r.out.read();
+      out[2 * 64 + 40] *= 1.01;
+      const shape = r.out.shape;
+      r.out.dispose();
+      return { ...r, out: engine.tensor(out, shape) };
+    });
+    const r = await replay(QWEN3MOE, withoutSlots(await capturePass(wrong, QWEN3MOE, TOKENS, 'exact')));
+    expect(verdicts(r, 'fault')).toEqual(['blk.0.moe_out']);
+    expect(row(r, 'blk.0.moe_out')?.firstExceeding).toBe(2 * 64 + 40);
+  });
+});
+
 describe.skipIf(!gpu)('replay of WebGPU MoE traces', () => {
   for (const [name, gguf] of [
     ['qwen3moe', QWEN3MOE],
