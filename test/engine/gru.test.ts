@@ -255,8 +255,10 @@ describe('engine.gru (int8)', () => {
     const c = gruCase('dense', 8, 2, 71);
     c.h0[3] = Number.NaN;
     const d = gruCase('dense', 8, 2, 72);
-    d.rec = { ...d.rec, u: Float32Array.from((d.rec as { u: ArrayLike<number> }).u) } as GruRecurrence;
-    (d.rec as { u: Float32Array }).u[5] = Number.NaN;
+    if (d.rec.kind !== 'dense') throw new Error('a dense case');
+    const u = Float32Array.from(d.rec.u);
+    u[5] = Number.NaN;
+    d.rec = { ...d.rec, u };
     for (const bad of [c, d]) {
       const errors = await Promise.all(
         engines.map((e) => run(e, bad, { int8: frozenState(0.9) }).catch((x) => x)),

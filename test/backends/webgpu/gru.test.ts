@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { f32Bits } from '../../../src/backends/webgpu/context.js';
 import { gpuGruStepBound } from '../../../src/backends/webgpu/ops/gru-bound.js';
 import { gruStateCodeWgsl } from '../../../src/backends/webgpu/wgsl/gru.js';
+import { createEngine } from '../../../src/engine/engine.js';
 import {
   type GruRecurrence,
   type GruStructure,
@@ -202,6 +203,32 @@ describe.skipIf(!gpu)('gru on WebGPU', () => {
       const r = gruI8(rec, gx, null, null, 0.9 / 127, T);
       await expect(r, kind).rejects.toThrow(QuantizerInputError);
       await expect(r, kind).rejects.toThrow('int8 quantization of NaN (the state after step 2)');
+    }
+  });
+
+  it('f32: a NaN propagates as on the CPU engines (NaN where the wasm engine has NaN, finite elsewhere)', async () => {
+    const cpu = await createEngine({ backend: 'wasm', threads: 1 });
+    try {
+      for (const kind of ['dense', 'diagonal', 'monarch', 'butterfly'] as const) {
+        const H = 16;
+        const T = 4;
+        const rec = randomRecurrence(kind, H, 19, recurrenceScale(kind, H));
+        for (const gate of [0, 1, 2]) {
+          const gx = uniform(T * 3 * H, 20 + gate, 2);
+          gx[2 * 3 * H + gate * H + 3] = Number.NaN; // step 2, element 3 of gate r, z or n
+          const run = async (eng: typeof cpu) => {
+            const r = await eng.gru!(eng.tensor(gx, [T, 3 * H]), gruWeightTensors(eng, rec), { gates: true });
+            return { h: await r.h.read(), gates: await r.gates!.read() };
+          };
+          const [g, c] = [await run(e), await run(cpu)];
+          const nanAt = (v: Float32Array) => Array.from(v, (x) => Number.isNaN(x));
+          expect(nanAt(g.h), `${kind} gate ${gate}: h`).toEqual(nanAt(c.h));
+          expect(nanAt(g.gates), `${kind} gate ${gate}: gates`).toEqual(nanAt(c.gates));
+          expect(nanAt(c.h).some(Boolean)).toBe(true);
+        }
+      }
+    } finally {
+      await cpu.dispose();
     }
   });
 });

@@ -119,34 +119,32 @@ export function gruButterflyWgsl(): string {
 /**
  * The cell of element i from the previous state h: vec4(r, z, n, h') (reads
  * gx, gh, bh of the kernel; params[3]: has b_h; x: the step's row of gx).
+ * NaN propagates as in IEEE arithmetic (the CPU engines'): the clamps would
+ * turn a NaN pre-activation into ±88 on GPUs (min/max return the number) and
+ * WGSL does not promise NaN propagation, so NaN is found in the
+ * pre-activations' bits and selected explicitly (r is in (0, 1], so r·p_n is
+ * NaN exactly when p_n is, or ±∞ against gx_n); params[0] is 0, which keeps
+ * the NaN a runtime value (a constant NaN is a shader-creation error).
  */
 const GRU_CELL = /* wgsl */ `
-fn gru_cell(i: u32, x: u32, H: u32, h: f32) -> vec4f {
-  var br = 0.0; var bz = 0.0; var bn = 0.0;
-  if (params[3] != 0u) { br = bh[i]; bz = bh[H + i]; bn = bh[2u * H + i]; }
-  let r = 1.0 / (1.0 + exp(clamp(-((gx[x + i] + gh[i]) + br), -88.0, 88.0)));
-  let z = 1.0 / (1.0 + exp(clamp(-((gx[x + H + i] + gh[H + i]) + bz), -88.0, 88.0)));
-  let a = gx[x + 2u * H + i] + r * (gh[2u * H + i] + bn);
-  let n = 1.0 - 2.0 / (exp(clamp(a + a, -88.0, 88.0)) + 1.0);
-  return vec4f(r, z, n, (1.0 - z) * n + z * h);
-}
-`;
-
-/**
- * Whether h' of element i is NaN in IEEE arithmetic (the CPU engines'): the
- * cell's clamps turn a NaN pre-activation into ±88 on GPUs (min/max return
- * the number), so the NaN is found in the pre-activations' bits instead. r is
- * in (0, 1], so r·(gh_n + b_n) is NaN exactly when gh_n + b_n is (or ±∞ with it).
- */
-const GRU_CELL_NAN = /* wgsl */ `
 fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
-fn gru_cell_nan(i: u32, x: u32, H: u32) -> bool {
+fn gru_cell(i: u32, x: u32, H: u32, h: f32) -> vec4f {
   var br = 0.0; var bz = 0.0; var bn = 0.0;
   if (params[3] != 0u) { br = bh[i]; bz = bh[H + i]; bn = bh[2u * H + i]; }
   let pr = (gx[x + i] + gh[i]) + br;
   let pz = (gx[x + H + i] + gh[H + i]) + bz;
-  let pn = gx[x + 2u * H + i] + (gh[2u * H + i] + bn);
-  return is_nan(pr) || is_nan(pz) || is_nan(pn);
+  let pn = gh[2u * H + i] + bn;
+  let r = 1.0 / (1.0 + exp(clamp(-pr, -88.0, 88.0)));
+  let z = 1.0 / (1.0 + exp(clamp(-pz, -88.0, 88.0)));
+  let a = gx[x + 2u * H + i] + r * pn;
+  let n = 1.0 - 2.0 / (exp(clamp(a + a, -88.0, 88.0)) + 1.0);
+  let nan = bitcast<f32>(0x7fc00000u + params[0]);
+  let rNan = is_nan(pr);
+  let zNan = is_nan(pz);
+  let nNan = rNan || is_nan(gx[x + 2u * H + i] + pn);
+  let hNan = rNan || zNan || nNan || is_nan(h);
+  return vec4f(select(r, nan, rNan), select(z, nan, zNan), select(n, nan, nNan),
+               select((1.0 - z) * n + z * h, nan, hNan));
 }
 `;
 
@@ -302,11 +300,11 @@ export function gruGatesI8Wgsl(): string {
   let x = params[2] * 3u * H;
   let sh = bitcast<f32>(params[5]);
   let c = gru_cell(gid, x, H, f32(Q[prev + gid]) * sh);
-  let q = select(state_code(c.w, sh), ${NAN_STATE_CODE}, gru_cell_nan(gid, x, H));
+  let q = select(state_code(c.w, sh), ${NAN_STATE_CODE}, is_nan(c.w));
   Q[prev + H + gid] = q;
   hs[prev + gid] = f32(q) * sh;
 ${STORE_GATES}`,
-    GRU_CELL + GRU_CELL_NAN + STATE_CODE,
+    GRU_CELL + STATE_CODE,
   );
 }
 
