@@ -1,7 +1,7 @@
 /**
  * Small deterministic GGUF models for tests and the demo: a llama, qwen2,
- * qwen3, qwen2moe or qwen3moe (or Mixtral-style llama) model of given dimensions whose weights come from a seeded PRNG
- * (matrices N(0, 1/K) so activations stay of order 1, norm weights near 1,
+ * qwen3, qwen2moe or qwen3moe (or Mixtral-style llama) model of given
+ * dimensions whose weights come from a seeded PRNG (matrices N(0, 1/K) so activations stay of order 1, norm weights near 1,
  * biases small), quantized to any ggml weight type with quantize() (byte-
  * identical to ggml's reference quantizers), with an SPM-style vocabulary in
  * the metadata. The same spec always gives the same bytes.

@@ -51,7 +51,7 @@
  * (int8ProductRoundings): dense 3, diagonal 2, Monarch β + 3, butterfly 3ℓ + 1.
  *
  * engine.gru(gx, U, opts) takes these as tensors: gx [T, 3H], U's arrays in
- * the shapes of GRU_SHAPES, b_h [3H] and h0 [H] (optional), and for the
+ * the shapes of gruShapes, b_h [3H] and h0 [H] (optional), and for the
  * quantized GRU a frozen per-tensor state quantizer (and optionally frozen
  * per-channel weight quantizers; by default each array is quantized with
  * max-abs scales calibrated on itself). It returns every h_t, [T, H], and

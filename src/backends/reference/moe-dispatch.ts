@@ -1,5 +1,5 @@
 /**
- * MoE FFN in float64 (semantics: src/backends/wasm/moe-dispatch.ts): for each
+ * MoE FFN in float64 (semantics: src/ops/moe-ffn.ts): for each
  * token, Σ_j w[t,j]·down_e(silu(gate_e·x) ⊙ up_e·x) over its k experts, then
  * the shared expert (times sigmoid(gateInp·x) when it has a gate). Weights are
  * the dequantized values: gate/up [E, F, D], down [E, D, F]. ggml numerics:

@@ -1,6 +1,6 @@
 /**
  * Where a wasm build file lies: the package's build/ beside src/ and dist/.
- * A single-file browser bundle has no such tree, so scripts/bundle-browser.mjs
+ * A single-file browser bundle has no such tree, so scripts/bundle-browser.ts
  * swaps this module for one that resolves the file beside the bundle.
  */
 export function buildFileUrl(file: string): URL {
