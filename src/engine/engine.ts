@@ -215,7 +215,7 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
     if (found && (!found.software || opts.softwareGpu))
       return WebGpuEngine.create({ adapter: found, threads: opts.threads });
   }
-  return createCpuEngine(backend === 'auto' ? 'auto' : backend, opts.threads, opts.wasmBuild);
+  return createCpuEngine(backend, opts.threads, opts.wasmBuild);
 }
 
 /** The CPU engines: wasm when a build runs here ('auto' falls back to the reference), or the reference. */
