@@ -48,9 +48,13 @@ function conversionVariance(w: GgmlTypeInfo): number {
   return 0;
 }
 
+/** The largest conversion variance among weights that share one activation input. */
+function worst(...ts: Tensor[]): number {
+  return Math.max(...ts.map((t) => conversionVariance(t.type)));
+}
+
 /** The FFN's two conversions (gate/up input, down input); for MoE the worst over routed and shared experts. */
 function ffnConversionVariance(f: LayerWeights['ffn']): number {
-  const worst = (...ts: Tensor[]) => Math.max(...ts.map((t) => conversionVariance(t.type)));
   if (f.kind === 'dense') return worst(f.gate, f.up) + worst(f.down);
   const x = f.experts;
   const sh = x.shared ? [x.shared] : [];
@@ -72,7 +76,6 @@ export function forwardThresholds(model: Model, nKv: number, numerics: Numerics)
   const K = forwardDepth(h, nKv);
   let variance = tierVariance('f32', K);
   if (numerics === 'ggml') {
-    const worst = (...ts: Tensor[]) => Math.max(...ts.map((t) => conversionVariance(t.type)));
     for (const w of model.weights.layers)
       variance +=
         worst(w.wq, w.wk, w.wv) + worst(w.wo) + ffnConversionVariance(w.ffn) + 2 * TIERS.f16.operandVariance;
