@@ -26,7 +26,7 @@ import { DECODE_CHUNK, FLASH_BLOCK } from '../backends/wasm/attention.js';
 import { GLOBAL_TENSOR_NAMES, layerTensorNames } from '../model/tensors.js';
 import { type AttentionDims, validateAttention } from '../ops/attention.js';
 import { validateRope } from '../ops/rope.js';
-import { parseStageName, stageName } from '../trace/stages.js';
+import { parseStageName, residualName, stageName } from '../trace/stages.js';
 import { GGML_TYPES, type GgmlTypeName } from '../types/ggml-types.js';
 import { f16ToF32, f32ToF16 } from '../types/half.js';
 import {
@@ -55,13 +55,9 @@ const F32 = GGML_TYPES.f32;
 
 const abs = (y: ArrayLike<number>) => Float64Array.from({ length: y.length }, (_, i) => Math.abs(y[i]));
 
+/** The residual stream after the last layer (the embedding for a model without layers). */
 function lastResidual(ctx: ReplayContext): string {
-  return ctx.lastLayer >= 0 ? stageName('layer_output', ctx.lastLayer) : 'embedding';
-}
-
-/** The residual stream entering layer l. */
-function residual(l: number): string {
-  return l === 0 ? 'embedding' : stageName('layer_output', l - 1);
+  return residualName(ctx.lastLayer + 1);
 }
 
 /**
@@ -72,7 +68,7 @@ function residual(l: number): string {
  */
 const DERIVED: Record<string, { from: (l: number) => string[]; make: (a: Vec, b: Vec) => Float32Array }> = {
   attn_residual: {
-    from: (l) => [residual(l), stageName('attn_out', l)],
+    from: (l) => [residualName(l), stageName('attn_out', l)],
     make: (r, a) => Float32Array.from(r, (v, i) => v + a[i]),
   },
   ffn_swiglu: {
@@ -375,7 +371,7 @@ const TRANSFORMER_RULES: Record<string, ReplayRule> = {
     },
   },
   attn_norm: normRule(
-    (l) => residual(l as number),
+    (l) => residualName(l as number),
     (l) => layerTensorNames(l as number).attnNorm,
   ),
   q_proj: matmulRule((l) => stageName('attn_norm', l), 'wq', 'bq'),
@@ -389,7 +385,7 @@ const TRANSFORMER_RULES: Record<string, ReplayRule> = {
   attn_softmax: attentionRule('attn_softmax'),
   attention: attentionRule('attention'),
   attn_out: matmulRule((l) => stageName('attention', l), 'wo', 'bo'),
-  attn_residual: addRule(residual, (l) => stageName('attn_out', l)),
+  attn_residual: addRule(residualName, (l) => stageName('attn_out', l)),
   ffn_norm: normRule(
     (l) => stageName('attn_residual', l),
     (l) => layerTensorNames(l as number).ffnNorm,

@@ -17,7 +17,7 @@ import {
   scanLayerNames,
   scanModelShapes,
 } from '../model/scan-model.js';
-import { stageName } from '../trace/stages.js';
+import { residualName, stageName } from '../trace/stages.js';
 import { ParityOptionError } from './errors.js';
 import type { ReplayModel } from './replay-model.js';
 import { type ReplayContext, type ReplayOutput, registerReplayRule } from './replay-rules.js';
@@ -45,8 +45,6 @@ function scanModelOf(ctx: ReplayContext): Promise<ScanModel> {
   }
   return m;
 }
-
-const residual = (l: number) => (l === 0 ? 'embedding' : stageName('layer_output', l - 1));
 
 /** A captured input of tokens × width values; another size is the wrong model's trace or a broken one. */
 function input(x: { get(n: string): ArrayLike<number> }, name: string, ctx: ReplayContext, width: number) {
@@ -83,14 +81,14 @@ function linearRows(
 }
 
 registerReplayRule('scan_in', {
-  inputs: (l) => [residual(l as number)],
+  inputs: (l) => [residualName(l as number)],
   async recompute(l, x, ctx) {
     const m = await scanModelOf(ctx);
     const layer = m.spec.layers[l as number];
     const n = scanLayerNames(l as number);
     const N = layer.kind === 'gru' ? 3 * layer.hidden : m.spec.dim;
     const b = layer.kind === 'gru' ? m.tensor(n.inBias) : null;
-    const xs = input(x, residual(l as number), ctx, m.spec.dim);
+    const xs = input(x, residualName(l as number), ctx, m.spec.dim);
     return linearRows(ctx, xs, m.tensor(n.inWeight), b, N, m.spec.dim);
   },
 });

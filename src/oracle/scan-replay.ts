@@ -28,7 +28,7 @@ import { referenceMatmul } from '../backends/reference/matmul.js';
 import { type ScanModel, scanLayerNames } from '../model/scan-model.js';
 import { type GruRecurrence, int8ProductRoundings, quantizeRecurrence } from '../ops/gru.js';
 import { quantizeInt8 } from '../ops/int8-quantizer.js';
-import { stageName } from '../trace/stages.js';
+import { residualName, stageName } from '../trace/stages.js';
 import { readTrace, type Trace } from '../trace/trace-file.js';
 import { EXP_REL_ERROR } from './arithmetic.js';
 import { ParityOptionError } from './errors.js';
@@ -275,9 +275,9 @@ export async function scanReplay(
           return;
         return `${name} has shape [${shape}], not [${T}, ${cols}] (steps × width)`;
       };
-      const residualName = l === 0 ? 'embedding' : stageName('layer_output', l - 1);
-      let residual = await read(residualName);
-      const residualShape = shaped(residualName, D, residual);
+      const residualStage = residualName(l);
+      let residual = await read(residualStage);
+      const residualShape = shaped(residualStage, D, residual);
       if (residualShape) {
         badShape.set('scan_in', `its input: ${residualShape}`);
         residual = undefined;

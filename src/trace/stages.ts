@@ -209,6 +209,11 @@ export function stageKind(stage: Stage): StageKind {
   return LAYER_SPECS[stage].kind;
 }
 
+/** The residual stream entering layer l: the embedding, or the previous layer's output. */
+export function residualName(layer: number): string {
+  return layer === 0 ? 'embedding' : stageName('layer_output', layer - 1);
+}
+
 /**
  * The inputs of a stage as canonical names, one slot per input, each slot
  * listing the names that can provide it in preference order. `lastLayer` is
@@ -220,7 +225,7 @@ export function stageInputs(ref: StageRef, lastLayer: number): string[][] {
     return lastLayer >= 0 ? [[stageName('layer_output', lastLayer)]] : [['embedding']];
   if (ref.stage === 'logits') return [['output_norm']];
   const layer = ref.layer as number;
-  const residual = layer === 0 ? 'embedding' : stageName('layer_output', layer - 1);
+  const residual = residualName(layer);
   return LAYER_SPECS[ref.stage as LayerStage].inputs.map((slot) =>
     slot.map((s) => (s === 'residual' ? residual : stageName(s, layer))),
   );
