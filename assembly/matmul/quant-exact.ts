@@ -52,9 +52,9 @@ export function matmul_exact_scratch_bytes(M: i32): usize {
   return TILE_BYTES + TABLE_BYTES + <usize>min(M, MB) * ACC_ROW_BYTES;
 }
 
-/** acc + x·w, the one accumulation step of every path (see the sum order above). */
+/** acc + x·w, the one accumulation step of every path (see the sum order above); moe/experts.ts's too. */
 @inline
-function madd(x: v128, w: v128, acc: v128): v128 {
+export function madd(x: v128, w: v128, acc: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(x, w, acc);
   return f32x4.add(f32x4.mul(x, w), acc);
 }

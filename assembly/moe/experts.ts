@@ -16,6 +16,7 @@
 // kernel called gives the same bits for any M and any column split, so the
 // result is the same whichever thread runs which items.
 import {
+  madd,
   matmul_exact_iq4_nl,
   matmul_exact_iq4_xs,
   matmul_exact_q2_K,
@@ -87,9 +88,7 @@ function exact_float(type: i32, x: usize, w: usize, y: usize, M: i32, N: i32, K:
       let acc = f32x4.splat(0);
       for (let k = 0; k < K4; k += 4) {
         const xv = v128.load(xr + (<usize>k << 2));
-        const wv = float4(wr + <usize>k * size, type);
-        if (ASC_FEATURE_RELAXED_SIMD) acc = f32x4.relaxed_madd(xv, wv, acc);
-        else acc = f32x4.add(f32x4.mul(xv, wv), acc);
+        acc = madd(xv, float4(wr + <usize>k * size, type), acc);
       }
       let t = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
       for (let k = K4; k < K; k++) t += load<f32>(xr + (<usize>k << 2)) * float1(wr + <usize>k * size, type);
