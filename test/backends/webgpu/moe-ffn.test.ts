@@ -78,6 +78,28 @@ describe.skipIf(!gpu)('moeFfn on WebGPU', () => {
       expect(e.opReport().moeFfn.cpu).toBe(0);
     });
 
+  it('an f32 up beside a q8_0 gate: each expert slice sized by its own type, within the bound', async () => {
+    const x = uniform(T * D, 13, 1);
+    const q = weightsOn('q8_0', false);
+    const f = weightsOn('f32', false);
+    const w = { ...q.w, up: f.w.up };
+    const ref = { ...q.ref, up: f.ref.up };
+    const r = await e.moeRoute(e.tensor(uniform(T * E, 14, 3), [T, E]), { scheme: 'mixtral', k: 2 });
+    const route = {
+      weights: await r.weights.read(),
+      experts: Int32Array.from(await r.experts.read()),
+      dropped: r.dropped,
+      droppedCount: r.droppedCount,
+    };
+    const out = await (await e.moeFfn(e.tensor(x, [T, D]), r, w)).out.read();
+    const want = referenceMoeFfn(x, T, D, route, 2, ref, null);
+    const bound = gpuMoeFfnBound(x, T, D, route, 2, ref, null, 0);
+    const bad: string[] = [];
+    for (let i = 0; i < T * D; i++)
+      if (!(Math.abs(out[i] - want[i]) <= bound[i])) bad.push(`out ${i}: ${out[i]} vs ${want[i]}`);
+    expect(bad.slice(0, 3)).toEqual([]);
+  });
+
   it('groups slots by expert in token order, dropped tokens left out', () => {
     const ids = Int32Array.from([2, 0, 0, 1, 2, 1]);
     const g = groupSlots(ids, 3, 2, 3, Uint8Array.from([0, 1, 0]));

@@ -53,13 +53,13 @@ export async function gpuMoeFfn(
   const [gate, up, down] = [weights.gate, weights.up, weights.down].map((t, i) =>
     host.gpu(t, `moeFfn ${['gate', 'up', 'down'][i]}`),
   );
-  const sliceBytes = byteSizeOf(gate.type, F * D);
-  const downBytes = byteSizeOf(down.type, D * F);
-  if (sliceBytes % 4 !== 0 || downBytes % 4 !== 0) {
+  // Each tensor's own type sizes its slice: gate and up may differ (e.g. an f32 up beside a quantized gate).
+  const [gateBytes, upBytes, downBytes] = [gate, up, down].map((t) => byteSizeOf(t.type, F * D));
+  if ([gateBytes, upBytes, downBytes].some((b) => b % 4 !== 0)) {
     const sh = weights.shared;
     const r = await host.onCpu(
       'moeFfn',
-      `an expert's ${gate.type.name} slice is not a multiple of 4 bytes: the GPU copies slices out of the 3-D tensor in 4-byte words`,
+      `an expert's ${[gate, up, down].map((t) => t.type.name).join('/')} slice is not a multiple of 4 bytes: the GPU copies slices out of the 3-D tensor in 4-byte words`,
       [x, route.weights, route.experts, gate, up, down, sh?.gate, sh?.up, sh?.down, sh?.gateInp],
       (cpu, t) =>
         cpu.moeFfn!(
@@ -116,8 +116,8 @@ export async function gpuMoeFfn(
       );
       const y = await ffn(
         xe,
-        slice(gate, e, sliceBytes, [F, D]),
-        slice(up, e, sliceBytes, [F, D]),
+        slice(gate, e, gateBytes, [F, D]),
+        slice(up, e, upBytes, [F, D]),
         slice(down, e, downBytes, [D, F]),
       );
       ctx.copy(host.gpu(y, 'moeFfn expert output').buffer, 0, Y.buffer, first[e] * D * 4, n * D * 4);
