@@ -250,12 +250,17 @@ async function openSource(source: string | Uint8Array): Promise<ScanSource> {
 
 /** A loaded scan model: its spec and f32 tensors. */
 export class ScanModel {
+  /** Every tensor's shape (scanModelShapes of the spec). */
+  private readonly shapes: ReadonlyMap<string, number[]>;
+
   private constructor(
     readonly spec: Required<ScanModelSpec>,
     private readonly tensors: ReadonlyMap<string, Float32Array>,
     /** The file's name ('<bytes>' for bytes). */
     readonly source: string,
-  ) {}
+  ) {
+    this.shapes = scanModelShapes(spec);
+  }
 
   /** Reads a scan model from safetensors or GGUF (a path or bytes). */
   static async read(source: string | Uint8Array): Promise<ScanModel> {
@@ -312,9 +317,9 @@ export class ScanModel {
   }
 
   shape(name: string): number[] {
-    const s = scanModelShapes(this.spec).get(name);
+    const s = this.shapes.get(name);
     if (!s) throw new ModelError(`scan model: no tensor ${name}`);
-    return s;
+    return [...s];
   }
 
   /** Layer l's GRU recurrence (its U arrays), for a 'gru' layer. */
