@@ -44,6 +44,7 @@ import {
   moeWeightBound,
 } from './moe-bound.js';
 import {
+  kernelBoundFor,
   type ReplayContext,
   type ReplayInputs,
   type ReplayOutput,
@@ -153,12 +154,7 @@ async function expertsOf(l: number, ctx: ReplayContext): Promise<Experts> {
 
 /** The FFN bounds of the kernels that may have computed the trace (per element, the larger). */
 function ffnBound(ctx: ReplayContext, ...args: Parameters<typeof moeFfnBound>): Float64Array {
-  const b = moeFfnBound(...args);
-  if (ctx.kernels === 'webgpu') {
-    const g = gpuMoeFfnBound(...args);
-    for (let i = 0; i < b.length; i++) b[i] = Math.max(b[i], g[i]);
-  }
-  return b;
+  return kernelBoundFor(ctx.kernels, moeFfnBound(...args), () => gpuMoeFfnBound(...args));
 }
 
 function normedRows(f: Vec, n: number, D: number): void {
@@ -187,10 +183,11 @@ export function moeWeightsReplay(logits: Vec, E: number, opts: MoeRouteOptions, 
     const w = y.subarray(t * k, (t + 1) * k);
     for (const sel of selections[t]) {
       const ws = referenceWeights(rows[t], plan, sel);
-      const b = moeWeightBound(rows[t], plan, sel, ws);
-      const g = kernels === 'webgpu' ? gpuMoeWeightBound(rows[t], plan, sel, ws) : b;
+      const b = kernelBoundFor(kernels, moeWeightBound(rows[t], plan, sel, ws), () =>
+        gpuMoeWeightBound(rows[t], plan, sel, ws),
+      );
       for (let j = 0; j < k; j++) {
-        const e = Math.abs(ws[j] - w[j]) + Math.max(b[j], g[j]);
+        const e = Math.abs(ws[j] - w[j]) + b[j];
         kernelBound[t * k + j] = Math.max(kernelBound[t * k + j], e);
       }
     }

@@ -63,6 +63,20 @@ export interface ReplayContext {
   kernels: 'cpu' | 'webgpu';
 }
 
+/** The CPU kernels' bound, or on a WebGPU trace the larger of it and the WGSL kernels' (per element). */
+export function kernelBoundFor(
+  kernels: ReplayContext['kernels'],
+  cpu: ArrayLike<number>,
+  gpu: () => ArrayLike<number>,
+): Float64Array {
+  const out = Float64Array.from(cpu);
+  if (kernels === 'webgpu') {
+    const g = gpu();
+    for (let i = 0; i < out.length; i++) out[i] = Math.max(out[i], g[i]);
+  }
+  return out;
+}
+
 /**
  * A stage recomputed from the candidate's inputs. Each element may differ
  * from `y` by c·(ρ·m + u_out·(|y| + ρ·m)) + atol (tiers.ts, tierBound) for a

@@ -42,6 +42,7 @@ import { quantizationMagnitude } from './emulate.js';
 import { ParityOptionError } from './errors.js';
 import { measuredBound, rmsNormBound, rmsNormGpuBound, ropeBound, swigluBound } from './nn-bounds.js';
 import {
+  kernelBoundFor,
   type ReplayContext,
   type ReplayInputs,
   type ReplayOutput,
@@ -101,20 +102,6 @@ function rowsOf(x: Vec, width: number, what: string): number {
   return x.length / width;
 }
 
-/** The CPU kernels' bound, or on a WebGPU trace the larger of it and the WGSL kernels' (per element). */
-function kernelBoundFor(
-  ctx: ReplayContext,
-  cpu: ArrayLike<number>,
-  gpu: () => ArrayLike<number>,
-): Float64Array {
-  const out = Float64Array.from(cpu);
-  if (ctx.kernels === 'webgpu') {
-    const g = gpu();
-    for (let i = 0; i < out.length; i++) out[i] = Math.max(out[i], g[i]);
-  }
-  return out;
-}
-
 /** y = x·Wᵀ (+ b) from a candidate input and a GGUF weight, at the weight's tier. */
 async function linear(
   ctx: ReplayContext,
@@ -167,7 +154,7 @@ async function rmsNorm(ctx: ReplayContext, x: Vec, weight: string, width: number
     tier: ctx.tierFor('elementwise'),
     K: width + 6,
     magnitude: abs(y),
-    kernelBound: kernelBoundFor(ctx, rmsNormBound(x, w, rows, width, eps, y), () =>
+    kernelBound: kernelBoundFor(ctx.kernels, rmsNormBound(x, w, rows, width, eps, y), () =>
       rmsNormGpuBound(x, w, rows, width, eps, y),
     ),
   };
@@ -244,7 +231,7 @@ function ropeRule(which: 'q' | 'k'): ReplayRule {
         tier: ctx.tierFor('elementwise'),
         K: 2,
         magnitude,
-        kernelBound: kernelBoundFor(ctx, ropeBound(x, ctx.positions, q), () =>
+        kernelBound: kernelBoundFor(ctx.kernels, ropeBound(x, ctx.positions, q), () =>
           ropeGpuBound(x, ctx.positions, q),
         ),
       };
@@ -327,14 +314,14 @@ function attentionRule(part: AttentionPart): ReplayRule {
       if (part === 'attn_scores') {
         const y = ref.scores as Float64Array;
         const m = ref.stats.scoreElementMagnitude as Float64Array;
-        const kernelBound = kernelBoundFor(ctx, attentionScoresBound(ref, dims), () =>
+        const kernelBound = kernelBoundFor(ctx.kernels, attentionScoresBound(ref, dims), () =>
           attentionScoresGpuBound(ref, dims),
         );
         return { y, tier, K: h.headDim + 1, magnitude: m, kernelBound };
       }
       if (part === 'attn_softmax') {
         const y = ref.softmax as Float64Array;
-        const kernelBound = kernelBoundFor(ctx, attentionSoftmaxBound(ref, dims), () =>
+        const kernelBound = kernelBoundFor(ctx.kernels, attentionSoftmaxBound(ref, dims), () =>
           attentionSoftmaxGpuBound(ref, dims),
         );
         return { y, tier, K: n, magnitude: abs(y), kernelBound };
@@ -402,7 +389,7 @@ const TRANSFORMER_RULES: Record<string, ReplayRule> = {
         tier: ctx.tierFor('elementwise'),
         K: 3,
         magnitude: abs(y),
-        kernelBound: kernelBoundFor(ctx, measuredBound('silu', y), () => siluGpuBound(gate, y)),
+        kernelBound: kernelBoundFor(ctx.kernels, measuredBound('silu', y), () => siluGpuBound(gate, y)),
       };
     },
   },
@@ -418,7 +405,7 @@ const TRANSFORMER_RULES: Record<string, ReplayRule> = {
         tier: ctx.tierFor('elementwise'),
         K: 4,
         magnitude: abs(y),
-        kernelBound: kernelBoundFor(ctx, swigluBound(up, y), () => swigluGpuBound(gate, up, y)),
+        kernelBound: kernelBoundFor(ctx.kernels, swigluBound(up, y), () => swigluGpuBound(gate, up, y)),
       };
     },
   },
