@@ -34,6 +34,11 @@ export async function measure(
   });
 }
 
+/** The middle value of xs (the upper one of an even count); xs is left unsorted. */
+export function median(xs: number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+}
+
 export function table(header: string[], rows: (string | number)[][]): string {
   const cells = rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : c)));
   const w = header.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i].length)));

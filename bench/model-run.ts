@@ -39,5 +39,3 @@ export async function prefill(model: RunnableModel): Promise<Float32Array> {
 export async function decode(model: RunnableModel, logits: Float32Array): Promise<void> {
   for (let i = 0; i < DECODE; i++) ({ logits } = await model.forward([argmax(logits)]));
 }
-
-export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

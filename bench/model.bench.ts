@@ -11,8 +11,8 @@ import type { WasmBuild } from '../src/backends/wasm/module.js';
 import { createEngine } from '../src/engine/engine.js';
 import { loadModel } from '../src/model/load.js';
 import type { Model, Numerics } from '../src/model/model.js';
-import { measureRelaxedBuild, type SuiteResult } from './lib.js';
-import { DECODE, decode, median, PROMPT, prefill, RUNS, WLLAMA } from './model-run.js';
+import { measureRelaxedBuild, median, type SuiteResult } from './lib.js';
+import { DECODE, decode, PROMPT, prefill, RUNS, WLLAMA } from './model-run.js';
 
 export const MODEL = new URL('../../shared/models/big-q4_k.gguf', import.meta.url).pathname;
 

@@ -29,7 +29,7 @@ import { type SyntheticModelSpec, syntheticModel } from '../src/model/synthetic.
 import { type MoeRouteOptions, moeRoutePlan } from '../src/ops/moe-route.js';
 import { quantize } from '../src/ops/quantize.js';
 import { WorkerPool } from '../src/scheduler/pool.js';
-import { measure, type SuiteResult, table } from './lib.js';
+import { measure, median, type SuiteResult, table } from './lib.js';
 
 function input(n: number, seed: number, scale: number): Float32Array {
   let s = seed >>> 0 || 1;
@@ -152,11 +152,6 @@ function expertWeight(rt: WasmRuntime, E: number, N: number, K: number, seed: nu
   const ptr = rt.arena.alloc(bytes.byteLength);
   rt.u8.set(bytes, ptr);
   return { type: 'q4_0', ptr, count: E, N, K };
-}
-
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 /**

@@ -19,7 +19,7 @@ import type { GpuTensor } from '../src/backends/webgpu/tensor.js';
 import { quantize } from '../src/ops/quantize.js';
 import { GGML_TYPE_NAMES } from '../src/types/ggml-types.js';
 import { f32ToBf16, f32ToF16 } from '../src/types/half.js';
-import type { SuiteResult } from './lib.js';
+import { median, type SuiteResult } from './lib.js';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
@@ -30,8 +30,6 @@ export interface Timing {
 }
 
 export type WebGpuRow = [string, string, Timing, number | string, string, string];
-
-const median = (t: number[]) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)];
 
 /**
  * Median wall ms of `fn` with the queue drained after each call (the GPU's work counted), after one
