@@ -220,8 +220,6 @@ export function minGruCoefficients(k: Vec, hTilde: Vec): { a: Float64Array; b: F
   return { a, b };
 }
 
-export { type QuantizedRecurrence, quantizeRecurrence } from '../../ops/gru.js';
-
 /**
  * The quantized GRU in float64: dequantized int8 weights, the state
  * fake-quantized by `stateQuantizer` (frozen, per-tensor) at h0 and after

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import {
   denseEquivalent,
   minGruCoefficients,
-  quantizeRecurrence,
   recurrenceMatvec,
   referenceGruScan,
   referenceGruStep,
@@ -14,6 +13,7 @@ import {
   GRU_STRUCTURES,
   type GruRecurrence,
   type GruStructure,
+  quantizeRecurrence,
   recurrenceLayout,
 } from '../../../src/ops/gru.js';
 import { Int8Quantizer } from '../../../src/ops/int8-quantizer.js';

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   denseEquivalent,
-  quantizeRecurrence,
   recurrenceMatvec,
   referenceGruStepBound,
 } from '../../../src/backends/reference/gru.js';
@@ -20,6 +19,7 @@ import {
   type GruStructure,
   int8ProductRoundings,
   type QuantizedRecurrence,
+  quantizeRecurrence,
 } from '../../../src/ops/gru.js';
 import { quantizeInt8 } from '../../../src/ops/int8-quantizer.js';
 import { gamma, UNIT_ROUNDOFF } from '../../../src/oracle/tiers.js';
