@@ -5,7 +5,7 @@
  * they are measured all the same; on a real GPU the same suite gives matmul
  * GFLOPS and Q4_K matvec GB/s against the device's memory bandwidth.
  *
- * Sections (one per op family) append rows through `section()`; each row:
+ * Sections (one function per op family, listed in `sections`) return rows; each row:
  * [section, case, timing (wall and GPU ms), throughput, unit, where it ran (opReport)].
  *
  * Wall ms counts JS dispatch (pipeline lookup, bind groups, submits) and the
@@ -24,18 +24,18 @@ import { median, type SuiteResult } from './lib.js';
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 /** Median wall ms per call, and median GPU ms (null: no dispatch, e.g. a plain readback, or no timestamps). */
-export interface Timing {
+interface Timing {
   ms: number;
   gpuMs: number | null;
 }
 
-export type WebGpuRow = [string, string, Timing, number | string, string, string];
+type WebGpuRow = [string, string, Timing, number | string, string, string];
 
 /**
  * Median wall ms of `fn` with the queue drained after each call (the GPU's work counted), after one
  * warm-up; then `reps` more calls with timestamps on, each summing its dispatches' GPU time.
  */
-export async function gpuMedianMs(e: WebGpuEngine, fn: () => Promise<unknown>, reps = 7): Promise<Timing> {
+async function gpuMedianMs(e: WebGpuEngine, fn: () => Promise<unknown>, reps = 7): Promise<Timing> {
   const { ctx } = e.host;
   await fn();
   await ctx.finish();
@@ -63,7 +63,7 @@ export async function gpuMedianMs(e: WebGpuEngine, fn: () => Promise<unknown>, r
 }
 
 /** Where the calls of `op` ran so far: 'webgpu', 'cpu' or 'mixed'. */
-export function placement(e: WebGpuEngine, op: string): string {
+function placement(e: WebGpuEngine, op: string): string {
   const r = e.opReport()[op];
   if (!r) return '—';
   return r.cpu === 0 ? 'webgpu' : r.webgpu === 0 ? 'cpu' : 'mixed';
@@ -259,7 +259,7 @@ async function scanRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
  * 64, causal) and decode (1 query × 2048 kv, 32 heads over 8, head_dim 128; the chunked path),
  * f16 K/V, in GFLOPS of the QKᵀ and PV products; and the readback of the decode output.
  */
-export async function nnAttentionRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
+async function nnAttentionRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
   const rows: WebGpuRow[] = [];
   const values = (n: number, f = 1) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 * f));
   const bw = (bytes: number, ms: number) => bytes / (ms * 1e6);
