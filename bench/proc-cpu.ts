@@ -26,14 +26,8 @@ function stat(pid: number): Stat | undefined {
   }
 }
 
-/** Whether /proc can be read here (Linux). */
-export const haveProcCpu = (() => {
-  try {
-    return stat(process.pid) !== undefined;
-  } catch {
-    return false;
-  }
-})();
+/** Whether /proc can be read here (Linux): stat returns undefined where it cannot. */
+export const haveProcCpu = stat(process.pid) !== undefined;
 
 /**
  * CPU seconds (user + system) of every living descendant of this process
