@@ -455,7 +455,7 @@ export class WasmEngine implements Engine {
     this.live(gx, ...Object.values(gruArrays(U)), opts.bh, opts.h0);
     const { T, H } = validateGruOp(gx, U, opts);
     const ptr = (t: Tensor | null | undefined) => (t as WasmTensor | null | undefined)?.ptr ?? 0;
-    const gates = opts.gates ? await this.produce([T, 3 * H], async () => {}) : undefined;
+    const gates = opts.gates ? this.output(T, 3 * H) : undefined;
     try {
       const h = await this.produce([T, H], async (hs) => {
         const c = { gx: ptr(gx), bh: ptr(opts.bh), h0: ptr(opts.h0), hs: hs.ptr, gates: ptr(gates), T };
