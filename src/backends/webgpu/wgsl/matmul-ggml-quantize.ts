@@ -20,6 +20,7 @@
  * Bindings: 0 params [M, K, 0 (the opaque zero)], 1 x: array<f32>, 2 out: array<u32>.
  */
 import { WGSL_GRID } from '../context.js';
+import { WGSL_F32_TO_HALF } from './attention-kv.js';
 import { WGSL_BLOCK_COMMON } from './blocks.js';
 
 export type ActivationType = 'q8_0' | 'q8_1' | 'q8_K';
@@ -73,36 +74,6 @@ fn div_rn(a: f32, b: f32) -> f32 {
 `;
 }
 
-/** f32 → IEEE half bits, round to nearest even (ggml's GGML_FP32_TO_FP16), in integers. */
-const F32_TO_F16 = /* wgsl */ `
-fn f32_to_f16_bits(v: f32) -> u32 {
-  let u = bitcast<u32>(v);
-  let sign = (u >> 16u) & 0x8000u;
-  let a = u & 0x7fffffffu;
-  if (a > 0x7f800000u) { return sign | 0x7e00u; }
-  if (a >= 0x477ff000u) { return sign | 0x7c00u; } // rounds to ≥ 2^16: infinity
-  if (a < 0x38800000u) {
-    // A subnormal half (or zero): the value in units of 2^-24, rounded to nearest even.
-    if (a < 0x33000000u) { return sign; }
-    let e = a >> 23u;
-    let m = (a & 0x7fffffu) | 0x800000u;
-    let shift = 126u - e; // 14 + (113 − e) + ... : value = m·2^(e−150), unit 2^-24 → shift 126 − e
-    let q = m >> shift;
-    let rest = m & ((1u << shift) - 1u);
-    let half = 1u << (shift - 1u);
-    var h = q;
-    if (rest > half || (rest == half && (q & 1u) != 0u)) { h += 1u; }
-    return sign | h;
-  }
-  // Normal: rebias the exponent, round the 13 dropped bits to nearest even (a carry may bump the exponent).
-  let b = a - 0x38000000u;
-  let dropped = b & 0x1fffu;
-  var h = b >> 13u;
-  if (dropped > 0x1000u || (dropped == 0x1000u && (h & 1u) != 0u)) { h += 1u; }
-  return sign | h;
-}
-`;
-
 const HEADER = /* wgsl */ `
 @group(0) @binding(0) var<storage, read> params: array<u32>;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -144,7 +115,7 @@ fn quantize_block(src: u32, dst: u32) {
     sum += a + b + c + e;
     out[dst + 1u + j] = pack4(a, b, c, e);
   }
-  out[dst] = f32_to_f16_bits(d)${withSum ? ' | (f32_to_f16_bits(f32(sum) * d) << 16u)' : ''};
+  out[dst] = f32_to_half(bitcast<u32>(d))${withSum ? ' | (f32_to_half(bitcast<u32>(f32(sum) * d)) << 16u)' : ''};
 }
 `;
 
@@ -194,7 +165,7 @@ export function quantizeWgsl(type: ActivationType): string {
   return /* wgsl */ `// matmul ggml activations ${type}
 ${HEADER}
 ${exactF32Wgsl('params[2]')}
-${F32_TO_F16}
+${WGSL_F32_TO_HALF}
 ${PACK}
 ${type === 'q8_K' ? Q8_K : q8_32(type === 'q8_1')}
 @compute @workgroup_size(${QUANTIZE_WG})
@@ -220,7 +191,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 export function roundToHalfWgsl(type: 'f16' | 'bf16'): string {
   const convert =
     type === 'f16'
-      ? 'f16_bits_to_f32(f32_to_f16_bits(v))'
+      ? 'f16_bits_to_f32(f32_to_half(u))'
       : `bitcast<f32>(select((u + 0x7fffu + ((u >> 16u) & 1u)) & 0xffff0000u, ((u >> 16u) | 64u) << 16u,
                              (u & 0x7fffffffu) > 0x7f800000u))`;
   return /* wgsl */ `// matmul ggml activations ${type}
@@ -229,7 +200,7 @@ export function roundToHalfWgsl(type: 'f16' | 'bf16'): string {
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 ${WGSL_GRID}
 ${WGSL_BLOCK_COMMON}
-${F32_TO_F16}
+${WGSL_F32_TO_HALF}
 @compute @workgroup_size(${QUANTIZE_WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) li: u32) {
