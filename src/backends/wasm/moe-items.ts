@@ -34,8 +34,8 @@ export interface ItemPlan {
 }
 
 /** Item fields (assembly/moe/experts.ts). */
-export const ITEM_INTS = 16;
-export const ITEM_GGML = 1;
+const ITEM_INTS = 16;
+const ITEM_GGML = 1;
 const ITEM_GATED = 2;
 const ITEM_GGML_B = 4;
 
