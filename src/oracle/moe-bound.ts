@@ -149,8 +149,6 @@ function weightBound(
 
 /** δ_i of the wasm kernel's selection values (0 for the softmax schemes). */
 export const moeSelectionError = (row: Vec, plan: MoeRoutePlan) => selectionError(WASM_ROUTE, row, plan);
-/** δ_i of the WebGPU kernel's selection values. */
-export const gpuMoeSelectionError = (row: Vec, plan: MoeRoutePlan) => selectionError(GPU_ROUTE, row, plan);
 
 /** Per-weight absolute bound |w̃_j − w_j| for the wasm kernel's selected experts; w: the reference weights for them. */
 export function moeWeightBound(
@@ -178,9 +176,13 @@ export interface SelectionErrorModel {
   roundoff: number;
 }
 
-const WASM_SELECTION: SelectionErrorModel = { delta: moeSelectionError, roundoff: U };
+/** The wasm kernel's selection error model (moeSelectionProblems' default). */
+export const CPU_MOE_SELECTION: SelectionErrorModel = { delta: moeSelectionError, roundoff: U };
 /** The WebGPU kernel's selection error model for moeSelectionProblems. */
-export const GPU_MOE_SELECTION: SelectionErrorModel = { delta: gpuMoeSelectionError, roundoff: V };
+export const GPU_MOE_SELECTION: SelectionErrorModel = {
+  delta: (row, plan) => selectionError(GPU_ROUTE, row, plan),
+  roundoff: V,
+};
 
 /**
  * Whether the kernel's selection for one token is explained by its error:
@@ -197,7 +199,7 @@ export function moeSelectionProblems(
   experts: ArrayLike<number>,
   groupScores: ArrayLike<number> | null,
   reference: ArrayLike<number>,
-  kernel: SelectionErrorModel = WASM_SELECTION,
+  kernel: SelectionErrorModel = CPU_MOE_SELECTION,
 ): string[] {
   const got = Array.from(experts);
   const want = Array.from(reference);
@@ -284,7 +286,7 @@ const GPU_FFN: MoeFfnKernel = {
   arith: WGSL_F32,
   swigluError: (a) => WGSL_F32.expError(a) + 6 * V,
   gateError: (z, mz, g, D) => ({
-    dg: g * (1 - g) * (gamma(D, V) * mz + D * WGSL_F32.flush) + (WGSL_F32.expError(z) + 3.5 * V) * g,
+    dg: g * (1 - g) * (gamma(D, V) * mz + D * WGSL_F32.flush) + sigmoidError(WGSL_F32, z) * g,
     product: 0,
   }),
   atol: 2 ** -120,

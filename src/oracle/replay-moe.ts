@@ -34,12 +34,11 @@ import { GGML_TYPES, type GgmlTypeName } from '../types/ggml-types.js';
 import { CPU_F32, WGSL_F32 } from './arithmetic.js';
 import { ParityOptionError } from './errors.js';
 import {
+  CPU_MOE_SELECTION,
   GPU_MOE_SELECTION,
   gpuMoeFfnBound,
-  gpuMoeSelectionError,
   gpuMoeWeightBound,
   moeFfnBound,
-  moeSelectionError,
   moeSelectionProblems,
   moeWeightBound,
 } from './moe-bound.js';
@@ -88,9 +87,9 @@ function routeOf(logits: Vec, E: number, opts: MoeRouteOptions, kernels: Kernels
 function alternatives(row: number[], plan: MoeRoutePlan, sel: number[], kernels: Kernels): number[][] {
   // Group near-ties are not widened: a grouped sigmoid routing is judged on the reference's groups.
   if (plan.gating !== 'sigmoid' || plan.nGroup > 1) return [];
-  const gpu = kernels === 'webgpu';
+  const selection = kernels === 'webgpu' ? GPU_MOE_SELECTION : CPU_MOE_SELECTION;
   const s = referenceSelectionValues(row, plan);
-  const d = (gpu ? gpuMoeSelectionError : moeSelectionError)(row, plan);
+  const d = selection.delta(row, plan);
   const out: number[][] = [];
   for (let j = 0; j < sel.length; j++)
     for (let a = 0; a < plan.experts; a++) {
@@ -100,10 +99,7 @@ function alternatives(row: number[], plan: MoeRoutePlan, sel: number[], kernels:
       const p = alt.indexOf(a);
       if (p >= 0) alt[p] = e;
       alt[j] = a;
-      const problems = gpu
-        ? moeSelectionProblems(row, plan, alt, null, sel, GPU_MOE_SELECTION)
-        : moeSelectionProblems(row, plan, alt, null, sel);
-      if (problems.length === 0) out.push(alt);
+      if (moeSelectionProblems(row, plan, alt, null, sel, selection).length === 0) out.push(alt);
     }
   return out;
 }
