@@ -185,7 +185,9 @@ export async function scanBench(): Promise<SuiteResult> {
     }
   }
   // The GRU scan over a pool (product split by units, gates by elements, two pool rounds per step).
-  const gruPools = [1, 2].map((threads) => WorkerPool.create({ threads, compiled: rt, memory: rt.memory }));
+  const gruPools = await Promise.all(
+    [1, 2].map((threads) => WorkerPool.create({ threads, compiled: rt, memory: rt.memory })),
+  );
   for (const [kind, H] of [
     ['dense', 1024],
     ['monarch', 4096],
@@ -204,7 +206,7 @@ export async function scanBench(): Promise<SuiteResult> {
     fill(rt, gx, T * 3 * H, 41, -1, 1);
     const scratch = rt.arena.alloc(gruScanScratchBytes(kind, H));
     let one = 0;
-    for (const pool of await Promise.all(gruPools)) {
+    for (const pool of gruPools) {
       const { ms, cpuMs } = await median(5, () => gruScanOnPool(pool, rt, rec, gx, 0, 0, hs, T, scratch));
       one ||= ms;
       rows.push([
@@ -218,7 +220,7 @@ export async function scanBench(): Promise<SuiteResult> {
     }
     for (const p of [...Object.values(ptr), gx, hs, scratch]) rt.arena.release(p);
   }
-  for (const p of await Promise.all(gruPools)) await p.dispose();
+  for (const p of gruPools) await p.dispose();
 
   return {
     suite: 'scan',
