@@ -380,29 +380,21 @@ export async function moeFfn(
       K,
       ...sides,
     });
-    const gateUp = perExpert(ffn.gate.type, F, D, (e, r0) => ({
-      a: { type: ffn.gate.type, x: at(ffn.gate.type, r0, false), w: slice(ffn.gate, e), y: G + r0 * F * 4 },
+    /** The gate (into yg) and up (into yu) of f's expert e from grouped row r0 (whole: every token). */
+    const gated = (f: ExpertFfn, e: number, r0: number, whole: boolean, yg: number, yu: number): Sides => ({
+      a: { type: f.gate.type, x: at(f.gate.type, r0, whole), w: slice(f.gate, e), y: yg },
       b: {
-        type: ffn.up.type,
-        ggml: converts(ffn.up.type),
-        x: at(ffn.up.type, r0, false),
-        w: slice(ffn.up, e),
-        y: U + r0 * F * 4,
+        type: f.up.type,
+        ggml: converts(f.up.type),
+        x: at(f.up.type, r0, whole),
+        w: slice(f.up, e),
+        y: yu,
       },
-    }));
-    if (sh)
-      gateUp.push(
-        shared(sh.ffn.gate.type, Fs, D, {
-          a: { type: sh.ffn.gate.type, x: at(sh.ffn.gate.type, 0, true), w: sh.ffn.gate.ptr, y: SG },
-          b: {
-            type: sh.ffn.up.type,
-            ggml: converts(sh.ffn.up.type),
-            x: at(sh.ffn.up.type, 0, true),
-            w: sh.ffn.up.ptr,
-            y: SU,
-          },
-        }),
-      );
+    });
+    const gateUp = perExpert(ffn.gate.type, F, D, (e, r0) =>
+      gated(ffn, e, r0, false, G + r0 * F * 4, U + r0 * F * 4),
+    );
+    if (sh) gateUp.push(shared(sh.ffn.gate.type, Fs, D, gated(sh.ffn, 0, 0, true, SG, SU)));
     mark('dispatch');
     await runItems(rt, runner, gateUp);
     mark('experts');
