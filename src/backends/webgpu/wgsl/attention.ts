@@ -20,11 +20,13 @@
  *   weights, only when the caller asks (trace stages attn_scores/attn_softmax).
  *
  * f16 K/V are read as u32 words and widened exactly with integer ops
- * (wgslHalfToF32: no shader-f16 needed). exp's argument below −104 gives 0
- * (e^-104 < 2^-149). Every order is fixed by the shapes: same inputs, same
- * bits. Error bound: src/oracle/attention-bound.ts.
+ * (blocks.ts's f16_bits_to_f32, as the weight decoders: no shader-f16
+ * needed). exp's argument below −104 gives 0 (e^-104 < 2^-149). Every
+ * order is fixed by the shapes: same inputs, same bits. Error bound:
+ * src/oracle/attention-bound.ts.
  */
 import { WGSL_GRID } from '../context.js';
+import { WGSL_F16_TO_F32 } from './blocks.js';
 import { WGSL_ROW_REDUCE } from './nn-common.js';
 
 /** Invocations per attention workgroup (and kv positions per block). */
@@ -50,32 +52,17 @@ export const ATTN_PARAMS = [
   'n_chunks',
 ] as const;
 
-/** fn half_to_f32(h: u32) -> f32: the exact value of an f16 bit pattern. */
-export const WGSL_HALF_TO_F32 = /* wgsl */ `
-fn half_to_f32(h: u32) -> f32 {
-  let s = (h & 0x8000u) << 16u;
-  let e = (h >> 10u) & 0x1fu;
-  let m = h & 0x3ffu;
-  if (e == 0u) {
-    // zero or subnormal: m·2^-24, exact in f32 (a normal f32 when m > 0)
-    return bitcast<f32>(s | bitcast<u32>(f32(m) * 5.9604644775390625e-8));
-  }
-  if (e == 31u) { return bitcast<f32>(s | 0x7f800000u | (m << 13u)); }
-  return bitcast<f32>(s | ((e + 112u) << 23u) | (m << 13u));
-}
-`;
-
 /** K (binding 2) and, with `withV`, V (binding 3) as f32 or f16 words, with k_at/v_at readers. */
 function kvDecls(f16: boolean, withV = true): string {
   const names = withV ? ['k', 'v'] : ['k'];
   const ty = f16 ? 'array<u32>' : 'array<f32>';
   const read = (n: string) =>
     f16
-      ? `fn ${n}_at(e: u32) -> f32 { return half_to_f32((${n}[e >> 1u] >> ((e & 1u) * 16u)) & 0xffffu); }`
+      ? `fn ${n}_at(e: u32) -> f32 { return f16_bits_to_f32((${n}[e >> 1u] >> ((e & 1u) * 16u)) & 0xffffu); }`
       : `fn ${n}_at(e: u32) -> f32 { return ${n}[e]; }`;
   return [
     ...names.map((n, i) => `@group(0) @binding(${i + 2}) var<storage, read> ${n}: ${ty};`),
-    f16 ? WGSL_HALF_TO_F32 : '',
+    f16 ? WGSL_F16_TO_F32 : '',
     ...names.map(read),
   ].join('\n');
 }

@@ -54,8 +54,8 @@ const IQ4NL_WORDS = [0, 4, 8, 12]
   .map((k) => `0x${new Uint32Array(new Int8Array(IQ4NL_VALUES.slice(k, k + 4)).buffer)[0].toString(16)}u`)
   .join(', ');
 
-/** Buffer-independent helpers: f16/bf16 bits → f32, byte unpacking, the iq4 codebook, q8_K's exact product. */
-export const WGSL_BLOCK_COMMON = /* wgsl */ `
+/** fn f16_bits_to_f32(h: u32) -> f32 (and its _bits form): the exact value of an f16 bit pattern. */
+export const WGSL_F16_TO_F32 = /* wgsl */ `
 // f16 bits (low 16 bits of h) -> f32 bits, exact: subnormals become normal f32 without a float op,
 // inf kept, a NaN keeps its payload and gains the quiet bit (ggml on x86, assembly/dequant/common.ts).
 fn f16_bits_to_f32_bits(h: u32) -> u32 {
@@ -71,6 +71,10 @@ fn f16_bits_to_f32_bits(h: u32) -> u32 {
   return sign | select(select(normal, special, e == 0x1fu), sub, e == 0u);
 }
 fn f16_bits_to_f32(h: u32) -> f32 { return bitcast<f32>(f16_bits_to_f32_bits(h)); }
+`;
+
+/** Buffer-independent helpers: f16/bf16 bits → f32, byte unpacking, the iq4 codebook, q8_K's exact product. */
+export const WGSL_BLOCK_COMMON = /* wgsl */ `${WGSL_F16_TO_F32}
 fn bf16_bits_to_f32_bits(h: u32) -> u32 { return (h & 0xffffu) << 16u; }
 
 // The four bytes of w, low byte first, unsigned and sign-extended.
