@@ -5,6 +5,7 @@ import { formatReplay, renderReplayHtml, replayToJson } from '../oracle/replay-r
 import { TIER_NAMES } from '../oracle/tiers.js';
 import { NAME_MAPS } from '../trace/name-maps.js';
 import { type CliIo, type Command, oneOf, parseCommandArgs, UsageError } from './command.js';
+import { intList } from './model-args.js';
 import { withProgress, writeReport } from './report-output.js';
 
 const TIERS: ReplayTier[] = ['auto', ...TIER_NAMES];
@@ -38,7 +39,8 @@ options:
                        run on the reference backend, exact numerics, same tokens)
   --no-reference       do not compare with a reference (no carried verdicts)
   --map NAME           read traces named by another producer: ${[...NAME_MAPS.keys()].join(', ')}
-  --tokens IDS         the pass's token ids (comma-separated), for a trace whose metadata has none
+  --tokens IDS         the pass's token ids (comma-separated, ranges a-b allowed),
+                       for a trace whose metadata has none
   --json               print { tier, numerics, reference, firstFault, stages, warnings }
                        as JSON (inf and NaN as strings)
   --html FILE          also write a self-contained HTML report
@@ -68,19 +70,12 @@ function parseReplayArgs(argv: string[]): ReplayArgs {
   if (positionals.length !== 2)
     throw new UsageError(`expected a model and a candidate trace, got ${positionals.length} arguments`);
   const tier = oneOf('tier', v.tier ?? 'auto', TIERS);
-  if (v.numerics !== undefined && v.numerics !== 'exact' && v.numerics !== 'ggml')
-    throw new UsageError(`--numerics must be exact or ggml, got ${JSON.stringify(v.numerics)}`);
   if (v['no-reference'] && v['reference-trace'] !== undefined)
     throw new UsageError('give either --reference-trace or --no-reference');
   const opts: ReplayOptions = { tier };
   if (v.map !== undefined) opts.map = oneOf('map', v.map, [...NAME_MAPS.keys()]);
-  if (v.tokens !== undefined) {
-    const ids = v.tokens.split(',').map((t) => Number(t.trim()));
-    if (ids.length === 0 || !ids.every((t) => Number.isSafeInteger(t) && t >= 0))
-      throw new UsageError(`--tokens must be comma-separated token ids, got ${JSON.stringify(v.tokens)}`);
-    opts.tokens = ids;
-  }
-  if (v.numerics) opts.numerics = v.numerics as 'exact' | 'ggml';
+  if (v.tokens !== undefined) opts.tokens = intList('--tokens', v.tokens);
+  if (v.numerics !== undefined) opts.numerics = oneOf('numerics', v.numerics, ['exact', 'ggml'] as const);
   if (v['no-reference']) opts.reference = 'none';
   else if (v['reference-trace'] !== undefined) opts.reference = v['reference-trace'];
   return {

@@ -6,8 +6,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { ScanModel } from '../model/scan-model.js';
-import { SCAN_REPLAY_TIERS, type ScanReplayTier, scanReplay } from '../oracle/scan-replay.js';
-import { type Command, parseCommandArgs, UsageError } from './command.js';
+import { SCAN_REPLAY_TIERS, scanReplay } from '../oracle/scan-replay.js';
+import { type Command, oneOf, parseCommandArgs, UsageError } from './command.js';
 import { formatTable } from './table.js';
 
 const HELP = `usage: plumbline scan-replay MODEL.safetensors CANDIDATE.safetensors [--tier T] [--json]
@@ -36,9 +36,7 @@ export const scanReplayCommand: Command = {
       json: { type: 'boolean' },
     });
     if (positionals.length !== 2) throw new UsageError('give MODEL.safetensors and CANDIDATE.safetensors');
-    const tier = values.tier as ScanReplayTier;
-    if (!SCAN_REPLAY_TIERS.includes(tier))
-      throw new UsageError(`--tier must be one of ${SCAN_REPLAY_TIERS.join(', ')}, got ${tier}`);
+    const tier = oneOf('tier', values.tier, SCAN_REPLAY_TIERS);
     const model = await ScanModel.read(new Uint8Array(await readFile(positionals[0])));
     const r = await scanReplay(model, positionals[1], { tier });
     if (values.json) io.out(JSON.stringify(r, (_, v) => (v === Number.POSITIVE_INFINITY ? 'inf' : v), 2));

@@ -9,7 +9,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { type BackendChoice, createEngine } from '../engine/engine.js';
 import { scanTraceBytes } from '../model/scan-forward.js';
 import { ScanModel, type ScanModelSpec, syntheticScanModel } from '../model/scan-model.js';
-import { type Command, parseCommandArgs, UsageError } from './command.js';
+import { type Command, oneOf, parseCommandArgs, UsageError } from './command.js';
 import { intList, positiveInt } from './model-args.js';
 import { formatBytes } from './table.js';
 
@@ -64,30 +64,25 @@ export const scanTraceCommand: Command = {
     });
     if (positionals.length !== 1) throw new UsageError('give one MODEL.safetensors');
     const [file] = positionals;
-    const out = values.out as string | undefined;
+    const { out } = values;
     if (!out) throw new UsageError('missing --out TRACE.safetensors');
     if (values.tokens === undefined) throw new UsageError('missing --tokens IDS');
-    const tokens = intList('--tokens', values.tokens as string);
-    const backend = values.backend as string;
-    if (backend !== 'wasm' && backend !== 'reference')
-      throw new UsageError(`--backend must be wasm or reference, got ${backend}`);
+    const tokens = intList('--tokens', values.tokens);
+    const backend: BackendChoice = oneOf('backend', values.backend, ['wasm', 'reference']);
     if (values.synthetic) {
       let spec = DEFAULT_SCAN_SPEC;
       if (values.spec !== undefined)
         try {
-          spec = JSON.parse(values.spec as string);
+          spec = JSON.parse(values.spec);
         } catch {
           throw new UsageError('--spec must be JSON');
         }
-      const seed = positiveInt('--seed', values.seed as string) ?? 1;
+      const seed = positiveInt('--seed', values.seed) ?? 1;
       await writeFile(file, syntheticScanModel(spec, seed, file.endsWith('.gguf') ? 'gguf' : 'safetensors'));
     } else if (!existsSync(file)) throw new UsageError(`${file} does not exist (--synthetic writes one)`);
     const bytes = new Uint8Array(await readFile(file));
     const model = await ScanModel.read(bytes);
-    const engine = await createEngine({
-      backend: backend as BackendChoice,
-      threads: positiveInt('--threads', values.threads as string),
-    });
+    const engine = await createEngine({ backend, threads: positiveInt('--threads', values.threads) });
     try {
       const t0 = performance.now();
       const trace = await scanTraceBytes(engine, model, bytes, tokens);
