@@ -2,7 +2,10 @@
 import { writeFile } from 'node:fs/promises';
 import type { CliIo } from './command.js';
 
-/** A one-line progress indicator, redrawn in place; shown only on a terminal and only once a diff runs long. */
+/**
+ * A one-line progress indicator labelled `label`, redrawn in place; shown only
+ * on a terminal and only once a command runs long.
+ */
 export function progressLine(
   stream: { isTTY?: boolean; write(s: string): unknown },
   delayMs = 400,
