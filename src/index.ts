@@ -5,13 +5,13 @@
 export { type WasmStatus, wasmStatus } from './backends/wasm/default-runtime.js';
 export type { WasmBuild } from './backends/wasm/module.js';
 export { WebGpuUnavailableError } from './backends/webgpu/adapter.js';
-export type { GruResult } from './engine/engine.js';
 export {
   type BackendChoice,
   BackendUnavailableError,
   createEngine,
   type Engine,
   type EngineOptions,
+  type GruResult,
   type OpReport,
 } from './engine/engine.js';
 export type { Tensor } from './engine/tensor.js';
