@@ -206,14 +206,15 @@ export function tensorBytes(
 
 export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
   const backend = opts.backend ?? 'auto';
-  if (backend === 'webgpu' || backend === 'auto') {
-    const { WebGpuEngine } = await import('../backends/webgpu/engine.js');
-    if (backend === 'webgpu') return WebGpuEngine.create({ threads: opts.threads });
+  const webgpu = () => import('../backends/webgpu/engine.js');
+  if (backend === 'webgpu') return (await webgpu()).WebGpuEngine.create({ threads: opts.threads });
+  if (backend === 'auto') {
     const { findGpuAdapter } = await import('../backends/webgpu/adapter.js');
     const found = await findGpuAdapter();
     // A software adapter (SwiftShader, llvmpipe) computes on the CPU, slower than wasm: auto takes it only when asked.
+    // The WebGPU engine's modules load only then: without a GPU, auto goes straight to the CPU engines.
     if (found && (!found.software || opts.softwareGpu))
-      return WebGpuEngine.create({ adapter: found, threads: opts.threads });
+      return (await webgpu()).WebGpuEngine.create({ adapter: found, threads: opts.threads });
   }
   return createCpuEngine(backend, opts.threads, opts.wasmBuild);
 }
