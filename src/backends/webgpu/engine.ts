@@ -25,9 +25,10 @@ import { type GgmlTypeName, ggmlType } from '../../types/ggml-types.js';
 import { type GpuAdapterFound, requestGpuAdapter } from './adapter.js';
 import { GpuContext } from './context.js';
 import { GpuHost } from './host.js';
-import { gpuAttention, gpuKvCache, gpuKvView, gpuKvWrite } from './ops/attention.js';
+import { gpuAttention } from './ops/attention.js';
 import { gpuDecode, gpuEmbedding } from './ops/dequant.js';
 import { gpuGru } from './ops/gru.js';
+import { gpuKvCache, gpuKvView, gpuKvWrite } from './ops/kv-cache.js';
 import { gpuMatmul } from './ops/matmul.js';
 import { gpuMoeRoute } from './ops/moe.js';
 import { gpuMoeFfn } from './ops/moe-ffn.js';
@@ -42,7 +43,6 @@ import {
   gpuSwiglu,
 } from './ops/nn.js';
 import { gpuScan } from './ops/scan.js';
-import { GpuTensor } from './tensor.js';
 
 export interface WebGpuEngineOptions {
   /** The adapter to use (default: requestGpuAdapter()). */
@@ -170,7 +170,7 @@ export class WebGpuEngine implements Engine {
     return gpuKvWrite(this.host, cache, layer, pos, k, v);
   }
   kvView(cache: KvCache, layer: number, n?: number): { k: Tensor; v: Tensor } {
-    return gpuKvView(this.host, cache, layer, n);
+    return gpuKvView(cache, layer, n);
   }
 
   async dispose(): Promise<void> {
@@ -178,5 +178,3 @@ export class WebGpuEngine implements Engine {
     this.host.ctx.destroy();
   }
 }
-
-export { GpuTensor };

@@ -22,9 +22,6 @@ import {
   attnScoresWgsl,
   attnSoftmaxWgsl,
 } from '../wgsl/attention.js';
-import { ROW_WG } from '../wgsl/nn-common.js';
-
-export { gpuKvCache, gpuKvView, gpuKvWrite } from './kv-cache.js';
 
 /**
  * Why numerics 'ggml' runs on the CPU: it promises ggml's CPU bits (Q rounded
@@ -125,6 +122,3 @@ export async function gpuAttention(
     for (const b of temps) b.destroy();
   }
 }
-
-/** Row workgroups of the softmax kernel (for the bench and tests). */
-export const ATTN_SOFTMAX_WG = ROW_WG;

@@ -126,7 +126,7 @@ export async function gpuKvWrite(
   host.ran('kvWrite', 'webgpu');
 }
 
-export function gpuKvView(_host: GpuHost, cache: KvCache, layer: number, n?: number) {
+export function gpuKvView(cache: KvCache, layer: number, n?: number) {
   const c = gpuCache(cache, 'kvView');
   return c.view(layer, n ?? c.length(layer));
 }

@@ -7,9 +7,6 @@ import { GGML_TYPES, type GgmlTypeName } from '../../../types/ggml-types.js';
 import { blockIsAffine, wgslBlocks } from './blocks.js';
 import type { WeightCode } from './matmul-f32.js';
 
-/** Types whose values the f32 kernels decode in place (the fused quantized kernels among them). */
-export const IN_PLACE_TYPES = ['f32', 'f16', 'bf16', 'q4_0', 'q8_0', 'q4_K', 'q5_K', 'q6_K'] as const;
-
 const cache = new Map<string, WeightCode>();
 
 /**
