@@ -115,6 +115,18 @@ export function decode_scratch_bytes(rep: i32, hd: i32): usize {
   return off_o(rows4(rep), hd) + packed_bytes(rows4(rep), hd);
 }
 
+/** The tails of a packed array at `packed`: after its R × hd4 lanes (hd4 = hd & ~3). */
+@inline
+function tails_of(packed: usize, R: i32, hd4: i32): usize {
+  return packed + (((<usize>R) * (<usize>hd4)) << 2);
+}
+
+/** Byte offset of row r's tail lane 0 in Q's tails (tile-major: rows of a tile 4 bytes apart). */
+@inline
+function q_tail_row(r: i32): usize {
+  return ((<usize>(r >> 2)) << 6) + ((<usize>(r & 3)) << 2);
+}
+
 /** Byte offset of row r's group 0 in a packed array (G groups per row; its groups are 64 bytes apart). */
 @inline
 function packed_row(r: i32, G: i32): usize {
@@ -531,7 +543,7 @@ function init_unit(params: usize, scr: usize, hk: i32, rep: i32, hd: i32, f16: b
   const hd4 = hd & ~3;
   const G = hd4 >> 2;
   const qp = scr + off_q(R);
-  const qt = qp + (((<usize>R) * (<usize>hd4)) << 2);
+  const qt = tails_of(qp, R, hd4);
   const q = pp(params, P_Q);
   const scale = f32x4.splat(f16 ? TWO_112 : 1);
   let big = i32x4.splat(0);
@@ -548,7 +560,7 @@ function init_unit(params: usize, scr: usize, hk: i32, rep: i32, hd: i32, f16: b
       big = i32x4.max_u(big, v128.and(x, i32x4.splat(0x7fffffff)));
       v128.store(dst + ((<usize>g) << 6), f32x4.mul(x, scale));
     }
-    const tail = qt + ((<usize>(r >> 2)) << 6) + ((<usize>(r & 3)) << 2);
+    const tail = qt + q_tail_row(r);
     for (let d = hd4; d < hd; d++) {
       const x = load<f32>(src + ((<usize>d) << 2));
       big = i32x4.max_u(big, i32x4.splat(reinterpret<i32>(x) & 0x7fffffff));
@@ -575,9 +587,9 @@ function run_unit<T>(params: usize, scr: usize, hk: i32, rep: i32, hd: i32, lo: 
   const vh = pp(params, P_V) + kv_head_off(params, hk);
   const full = (rep & 3) == 3 ? R >> 2 : rep >> 2;
   const qp = scr + off_q(R);
-  const qt = qp + (((<usize>R) * (<usize>hd4)) << 2);
+  const qt = tails_of(qp, R, hd4);
   const op = scr + off_o(R, hd);
-  const ot = op + (((<usize>R) * (<usize>hd4)) << 2);
+  const ot = tails_of(op, R, hd4);
   const rs = scr + off_row_s(R);
   let sp = i32x4.splat(0);
   for (let b0 = lo - (lo % TK); b0 < hi; b0 += TK) {
@@ -602,7 +614,7 @@ function run_unit<T>(params: usize, scr: usize, hk: i32, rep: i32, hd: i32, lo: 
     }
     for (let r = full << 2; r < rep; r++) {
       const qpr = qp + packed_row(r, G);
-      const qtr = qt + ((<usize>(r >> 2)) << 6) + ((<usize>(r & 3)) << 2);
+      const qtr = qt + q_tail_row(r);
       for (let i = 0; i < n; i += 4) {
         const k0 = kb + (<usize>i) * stride;
         const k1 = i + 1 < n ? k0 + stride : k0;
@@ -630,7 +642,7 @@ function write_partial(scr: usize, R: i32, r: i32, hd: i32, dst: usize): void {
   const src = op + packed_row(r, G);
   for (let g = 0; g < G; g++) v128.store(dst + 16 + ((<usize>g) << 4), v128.load(src + ((<usize>g) << 6)));
   if (hd > hd4) {
-    const tail = op + (((<usize>R) * (<usize>hd4)) << 2) + ((<usize>r) << 4);
+    const tail = tails_of(op, R, hd4) + ((<usize>r) << 4);
     v128.store(dst + 16 + ((<usize>hd4) << 2), v128.load(tail));
   }
 }
