@@ -300,7 +300,7 @@ export function gruGatesI8Wgsl(): string {
   let x = params[2] * 3u * H;
   let sh = bitcast<f32>(params[5]);
   let c = gru_cell(gid, x, H, f32(Q[prev + gid]) * sh);
-  let q = select(state_code(c.w, sh), ${NAN_STATE_CODE}, is_nan(c.w));
+  let q = state_code(c.w, sh); // NaN: NAN_STATE_CODE
   Q[prev + H + gid] = q;
   hs[prev + gid] = f32(q) * sh;
 ${STORE_GATES}`,
