@@ -21,8 +21,8 @@ import { residualName, stageName } from '../trace/stages.js';
 import { ParityOptionError } from './errors.js';
 import type { ReplayModel } from './replay-model.js';
 import { type ReplayContext, type ReplayOutput, registerReplayRule } from './replay-rules.js';
-import { gruLayer, gruStep, int8StateSlack, replayedState } from './scan-replay.js';
-import { gamma, UNIT_ROUNDOFF } from './tiers.js';
+import { gruLayer, gruStep, int8StateSlack, linearStep, replayedState } from './scan-replay.js';
+import { UNIT_ROUNDOFF } from './tiers.js';
 
 const models = new WeakMap<ReplayModel, Promise<ScanModel>>();
 
@@ -140,13 +140,10 @@ async function recurrent(
     const bound = new Float64Array(T * D);
     let prev: ArrayLike<number> = zeros(D);
     for (let t = 0; t < T; t++) {
-      for (let d = 0; d < D; d++) {
-        const i = t * D + d;
-        y[i] = a[d] * prev[d] + xin[i];
-        bound[i] = gamma(2, u) * (Math.abs(a[d] * prev[d]) + Math.abs(xin[i])) + 2 * 2 ** -149;
-      }
-      const [yt, bt] = [y.subarray(t * D, (t + 1) * D), bound.subarray(t * D, (t + 1) * D)];
-      prev = follows(t, yt, bt, D) ? row(state, t, D) : yt;
+      const step = linearStep(a, xin, t * D, prev, u);
+      y.set(step.y, t * D);
+      bound.set(step.bound, t * D);
+      prev = follows(t, step.y, step.bound, D) ? row(state, t, D) : step.y;
     }
     return { y, tier, K: 1, magnitude: zeros(y.length), kernelBound: bound };
   }

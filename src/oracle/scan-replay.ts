@@ -219,6 +219,28 @@ function stateCheck(
   return { ratio, ok };
 }
 
+/**
+ * One linear-scan step h = a·h_{t−1} + b from `prev` (b: the row of `xin` at
+ * `off`), and its bound γ(2, u)·(|a·h_{t−1}| + |b|) plus two subnormal roundings.
+ */
+export function linearStep(
+  a: ArrayLike<number>,
+  xin: ArrayLike<number>,
+  off: number,
+  prev: ArrayLike<number>,
+  u: number,
+) {
+  const D = prev.length;
+  const y = new Float64Array(D);
+  const bound = new Float64Array(D);
+  for (let d = 0; d < D; d++) {
+    const [p, b] = [a[d] * prev[d], xin[off + d]];
+    y[d] = p + b;
+    bound[d] = gamma(2, u) * (Math.abs(p) + Math.abs(b)) + 2 * 2 ** -149;
+  }
+  return { y, bound };
+}
+
 /** The replayed state of a step: the float64 value, fake-quantized for the quantized GRU. */
 export function replayedState(g: GruLayer, step: ReturnType<typeof gruStep>): Float64Array {
   const sh = g.sh;
@@ -372,16 +394,8 @@ export async function scanReplay(
         const consequences: number[] = [];
         let replayedPrev: Float64Array | null = null;
         const step = (prev: ArrayLike<number>, t: number) => {
-          let ratio = 0;
-          const y = new Float64Array(D);
-          for (let d = 0; d < D; d++) {
-            const [a, b, p] = [decay[d], xin[t * D + d], prev[d]];
-            y[d] = a * p + b;
-            const bound = gamma(2, u) * (Math.abs(a * p) + Math.abs(b)) + 2 * 2 ** -149;
-            const r = Math.abs(state[t * D + d] - y[d]) / bound;
-            if (worse(r, ratio)) ratio = r;
-          }
-          return { y, ratio };
+          const { y, bound } = linearStep(decay, xin, t * D, prev, u);
+          return { y, ratio: worst(state, y, bound, t * D) };
         };
         for (let t = 0; t < T; t++) {
           const s = step(t ? state.subarray((t - 1) * D, t * D) : new Float64Array(D), t);
