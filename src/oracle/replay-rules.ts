@@ -4,8 +4,8 @@
  * stage is computed from and how to recompute it in float64 from them and the
  * model's weights, with the error a correct kernel may make.
  *
- * Adding a stage family (scan, MoE, …): write a rule and register it once,
- * at import time of the module that defines it —
+ * Adding a stage family: write a rule and register it once, at import time
+ * of the module that defines it (replay-moe.ts, scan-replay-rules.ts) —
  *
  *   registerReplayRule('scan_state', {
  *     inputs: (layer) => [stageName('scan_gates', layer), stageName('scan_in', layer)],
@@ -18,10 +18,10 @@
  * (with `{ architecture: 'my-arch' }` for a rule that only holds for one
  * model family, matched against the GGUF's general.architecture — it wins
  * over the shared rule of that stage) and make sure that module is imported
- * before replay() runs (src/oracle/replay.ts imports the transformer rules;
- * other families import theirs from their own entry points). The driver handles everything else: reading the
- * inputs, skipping a stage whose inputs were not captured, the tier bound,
- * the verdict and the consequence test.
+ * before replay() runs (src/oracle/replay.ts imports the transformer and MoE
+ * rules; scan-replay.ts imports the scan rules). The driver handles everything
+ * else: reading the inputs, skipping a stage whose inputs were not captured,
+ * the tier bound, the verdict and the consequence test.
  */
 import type { Numerics } from '../model/model.js';
 import { ParityOptionError } from './errors.js';
