@@ -63,14 +63,13 @@ export interface SuiteResult {
 /**
  * Results for the relaxed-SIMD build: measured here when this node validates
  * it, else by re-running `suiteUrl` in a child node started with
- * --experimental-wasm-relaxed-simd and `--relaxed-child timeMs` (or
- * `--relaxed-child ...childArgs`; the suite prints its results as JSON in
- * that mode). A string says why not measured.
+ * --experimental-wasm-relaxed-simd and `--relaxed-child ...childArgs` (the
+ * suite prints its results as JSON in that mode). A string says why not measured.
  */
 export async function measureRelaxedBuild<T>(
   here: () => Promise<T>,
   suiteUrl: string,
-  childArgs: number | readonly string[],
+  childArgs: readonly string[],
   timeoutMs = 600_000,
 ): Promise<T | string> {
   try {
@@ -87,7 +86,7 @@ export async function measureRelaxedBuild<T>(
       tsx,
       fileURLToPath(suiteUrl),
       '--relaxed-child',
-      ...(typeof childArgs === 'number' ? [String(childArgs)] : childArgs),
+      ...childArgs,
     ],
     { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 1 << 24 },
   );

@@ -142,7 +142,7 @@ function measureRelaxed(timeMs: number): Promise<Result[] | string> {
   return measureRelaxedBuild(
     () => measureBuild('wasm-relaxed-simd', timeMs),
     import.meta.url,
-    timeMs,
+    [String(timeMs)],
     600_000,
   );
 }
