@@ -37,7 +37,7 @@ const NAN_STATE_CODE = -128;
 /** Flops of one recurrent product below which the scan stays on the calling thread. */
 export const GRU_POOL_MIN_FLOPS = 2 ** 22;
 
-export function gruUsesPool(pool: WorkerPool, kind: GruStructure, H: number): boolean {
+function gruUsesPool(pool: WorkerPool, kind: GruStructure, H: number): boolean {
   return pool.threads > 1 && recurrenceFlops(kind, H) >= GRU_POOL_MIN_FLOPS;
 }
 
