@@ -284,17 +284,17 @@ async function replayAll(cand: Trace, model: ReplayModel, o: RunOptions): Promis
   /** Replayed values of the faulty stages, for the consequence test. */
   const replayed = new Map<string, Corrected>();
   const rows: ReplayStageRow[] = [];
+  /** Whether a weight or stage name belongs to a layer before l. */
+  const before = (name: string, l: number) => {
+    const m = /^blk\.(\d+)\./.exec(name);
+    return m !== null && Number(m[1]) < l;
+  };
   let layer = -1;
   for (const entry of cand.stages) {
     if (entry.layer !== null && entry.layer > layer) {
       // Stages go in computation order: weights of earlier layers, and stages before the residual
       // entering this layer, are not read again (a model's weights in f32 need not fit in memory).
       layer = entry.layer;
-      const prefix = /^blk\.(\d+)\./;
-      const before = (name: string, l: number) => {
-        const m = prefix.exec(name);
-        return m !== null && Number(m[1]) < l;
-      };
       model.forget((n) => before(n, layer));
       for (const n of [...values.keys()]) if (before(n, layer - 1)) values.delete(n);
     }
