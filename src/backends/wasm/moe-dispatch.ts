@@ -141,7 +141,7 @@ function hasGgmlKernel(type: string): boolean {
 }
 
 /** Checks the expert tensors against the dimensions and the numerics' kernels. */
-export function validateExpertFfn(
+function validateExpertFfn(
   ffn: ExpertFfn,
   experts: number,
   dims: MoeDims,
@@ -214,7 +214,7 @@ function sharedGate(rt: WasmRuntime, gateInp: number, x: number, sgate: number, 
 }
 
 /** The combine (moe_combine) over tokens; pos: i32 [T, k] in memory, weights f32 [T, k]; shared/sgate 0: none. */
-export function combineCall(
+function combineCall(
   Y: number,
   pos: number,
   weights: number,
