@@ -37,6 +37,21 @@ export const WGSL_GRID = /* wgsl */ `
 fn group_index(wid: vec3u, nwg: vec3u) -> u32 { return wid.x + wid.y * nwg.x; }
 `;
 
+/**
+ * Binding 0 (`params`) and the kernel's buffers at 1.., each given as '[out] [type] name':
+ * `out` makes it read_write, `type` (default f32) is the array's element type.
+ */
+export function wgslBindings(buffers: readonly string[]): string {
+  const decls = buffers.map((b, i) => {
+    const words = b.split(' ');
+    const out = words[0] === 'out';
+    const type = words.length > (out ? 2 : 1) ? words[words.length - 2] : 'f32';
+    const access = out ? 'read_write' : 'read';
+    return `@group(0) @binding(${i + 1}) var<storage, ${access}> ${words[words.length - 1]}: array<${type}>;`;
+  });
+  return ['@group(0) @binding(0) var<storage, read> params: array<u32>;', ...decls].join('\n');
+}
+
 const STORAGE = 0x80; // GPUBufferUsage.STORAGE (constants spelled out: Node has no globals until the binding loads)
 const COPY_SRC = 0x04;
 const COPY_DST = 0x08;

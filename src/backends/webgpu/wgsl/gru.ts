@@ -16,24 +16,14 @@
  * h' = (1 − z)·n + z·h; exp's argument clamped to ±88 (WGSL leaves overflow
  * indeterminate; σ and tanh there are within 2^-126 of 0 or ±1 anyway).
  */
-import { WGSL_GRID } from '../context.js';
+import { WGSL_GRID, wgslBindings } from '../context.js';
 
 export const GRU_WG = 64;
 
-/** Bindings as '[out] [i32|u32] name' (f32 unless typed; read-only unless out), then the body. */
+/** Bindings as '[out] [i32|u32] name' (wgslBindings), then the body. */
 function kernel(name: string, buffers: string[], body: string, helpers = ''): string {
-  const decls = buffers
-    .map((b, i) => {
-      const words = b.split(' ');
-      const access = words[0] === 'out' ? 'read_write' : 'read';
-      const id = words[words.length - 1];
-      const type = words.length > 1 && words[words.length - 2] !== 'out' ? words[words.length - 2] : 'f32';
-      return `@group(0) @binding(${i + 1}) var<storage, ${access}> ${id}: array<${type}>;`;
-    })
-    .join('\n');
   return /* wgsl */ `// gru ${name}
-@group(0) @binding(0) var<storage, read> params: array<u32>;
-${decls}
+${wgslBindings(buffers)}
 ${WGSL_GRID}
 ${helpers}
 @compute @workgroup_size(${GRU_WG})

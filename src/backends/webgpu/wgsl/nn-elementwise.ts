@@ -14,7 +14,7 @@
  * Bindings: unary 0 params [n], 1 x, 2 y; swiglu 1 gate, 2 up, 3 y;
  * add 0 params [n, dim, b rows], 1 a, 2 b, 3 y.
  */
-import { WGSL_GRID } from '../context.js';
+import { WGSL_GRID, wgslBindings } from '../context.js';
 import { WGSL_F32_BITS } from './nn-common.js';
 
 export const ELEMENTWISE_WG = 256;
@@ -92,16 +92,11 @@ const ELEMENT_INDEX = /* wgsl */ `
   let e = group_index(wid, nwg) * ${ELEMENTWISE_WG}u + lid;
   if (e >= params[0]) { return; }`;
 
+/** `buffers`: the inputs, then the output. */
 function kernel(name: string, buffers: string[], decls: string, body: string): string {
-  const binds = buffers
-    .map(
-      (n, i) =>
-        `@group(0) @binding(${i + 1}) var<storage, ${i === buffers.length - 1 ? 'read_write' : 'read'}> ${n}: array<f32>;`,
-    )
-    .join('\n');
+  const out = buffers.length - 1;
   return /* wgsl */ `// ${name}
-@group(0) @binding(0) var<storage, read> params: array<u32>;
-${binds}
+${wgslBindings(buffers.map((n, i) => (i === out ? `out ${n}` : n)))}
 ${WGSL_GRID}
 ${decls}
 @compute @workgroup_size(${ELEMENTWISE_WG})

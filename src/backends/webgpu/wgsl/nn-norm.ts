@@ -13,17 +13,8 @@
  *
  * Bindings: 0 params [rows, dim, eps bits, 1/dim bits], 1 x, (2 w), (3 b), last y.
  */
-import { WGSL_GRID } from '../context.js';
+import { WGSL_GRID, wgslBindings } from '../context.js';
 import { WGSL_ROW_REDUCE } from './nn-common.js';
-
-function bindings(names: string[]): string {
-  const lines = ['@group(0) @binding(0) var<storage, read> params: array<u32>;'];
-  names.forEach((n, i) => {
-    const rw = i === names.length - 1 ? 'read_write' : 'read';
-    lines.push(`@group(0) @binding(${i + 1}) var<storage, ${rw}> ${n}: array<f32>;`);
-  });
-  return lines.join('\n');
-}
 
 const HEAD = /* wgsl */ `
   let row = group_index(wid, nwg);
@@ -37,7 +28,7 @@ const HEAD = /* wgsl */ `
 /** One workgroup per row: the bindings, the row reduction, the row's params, then `body` (the norm's steps). */
 function rowKernel(tag: string, names: string[], body: string): string {
   return /* wgsl */ `// ${tag}
-${bindings(names)}
+${wgslBindings(names)}
 ${WGSL_GRID}
 ${WGSL_ROW_REDUCE}
 @compute @workgroup_size(ROW_WG)
@@ -53,7 +44,7 @@ ${body}
 export function rmsNormWgsl(weight: boolean): string {
   return rowKernel(
     `rmsNorm w=${weight}`,
-    weight ? ['x', 'w', 'y'] : ['x', 'y'],
+    weight ? ['x', 'w', 'out y'] : ['x', 'out y'],
     /* wgsl */ `  var acc = 0.0;
   for (var i = lid; i < dim; i += ROW_WG) { let v = x[o + i]; acc = acc + v * v; }
   let total = row_sum(lid, acc);
@@ -69,7 +60,7 @@ export function rmsNormWgsl(weight: boolean): string {
 export function layerNormWgsl(weight: boolean, bias: boolean): string {
   return rowKernel(
     `layerNorm w=${weight} b=${bias}`,
-    ['x', ...(weight ? ['w'] : []), ...(bias ? ['b'] : []), 'y'],
+    ['x', ...(weight ? ['w'] : []), ...(bias ? ['b'] : []), 'out y'],
     /* wgsl */ `  var acc = 0.0;
   for (var i = lid; i < dim; i += ROW_WG) { acc = acc + x[o + i]; }
   let mean = row_sum(lid, acc) * inv_dim;

@@ -22,7 +22,7 @@
  * Bindings: 0 params [n_tokens, n_head, head_dim, n_dims, θscale, freqScale,
  * attnFactor bits], 1 x, 2 pos (f32), (3 ff), last y.
  */
-import { WGSL_GRID } from '../context.js';
+import { WGSL_GRID, wgslBindings } from '../context.js';
 
 /** Invocations per workgroup of the rope kernel. */
 export const ROPE_WG = 256;
@@ -93,21 +93,13 @@ fn sincos(a: f32) -> vec2f {
 }
 
 export function ropeWgsl(mode: 'normal' | 'neox', freqFactors: boolean): string {
-  const names = ['x', 'pos', ...(freqFactors ? ['ff'] : []), 'y'];
-  const binds = names
-    .map(
-      (n, i) =>
-        `@group(0) @binding(${i + 1}) var<storage, ${n === 'y' ? 'read_write' : 'read'}> ${n}: array<f32>;`,
-    )
-    .join('\n');
   // Pair i of element d, and whether d is its first element.
   const pair =
     mode === 'normal'
       ? 'let i = d / 2u; let first = (d & 1u) == 0u; let other = select(e - 1u, e + 1u, first);'
       : 'let half = n_dims / 2u; let first = d < half; let i = select(d - half, d, first); let other = select(e - half, e + half, first);';
   return /* wgsl */ `// rope ${mode} ff=${freqFactors}
-@group(0) @binding(0) var<storage, read> params: array<u32>;
-${binds}
+${wgslBindings(['x', 'pos', ...(freqFactors ? ['ff'] : []), 'out y'])}
 ${WGSL_GRID}
 ${wgslSinCos()}
 @compute @workgroup_size(${ROPE_WG})

@@ -9,23 +9,15 @@
  *
  * Bindings: 0 params [rows, n, mask rows, scale bits], 1 x, (2 mask), last y.
  */
-import { WGSL_GRID } from '../context.js';
+import { WGSL_GRID, wgslBindings } from '../context.js';
 import { WGSL_F32_BITS, WGSL_ROW_REDUCE } from './nn-common.js';
 
 /** Below this w − m, exp is taken as 0 (e^-104 < 2^-149). */
 export const SOFTMAX_EXP_CUTOFF = -104;
 
 export function softmaxWgsl(mask: boolean): string {
-  const names = ['x', ...(mask ? ['mask'] : []), 'y'];
-  const binds = names
-    .map(
-      (n, i) =>
-        `@group(0) @binding(${i + 1}) var<storage, ${n === 'y' ? 'read_write' : 'read'}> ${n}: array<f32>;`,
-    )
-    .join('\n');
   return /* wgsl */ `// softmax mask=${mask}
-@group(0) @binding(0) var<storage, read> params: array<u32>;
-${binds}
+${wgslBindings(['x', ...(mask ? ['mask'] : []), 'out y'])}
 ${WGSL_GRID}
 ${WGSL_ROW_REDUCE}
 ${WGSL_F32_BITS}

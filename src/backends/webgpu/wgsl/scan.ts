@@ -18,20 +18,13 @@
  * wasm kernels' bits; in general they are within the bound of src/ops/scan.ts
  * with one ULP per rounding (linearScanBound(t, m, WGSL_F32), src/ops/scan.ts).
  */
-import { WGSL_GRID } from '../context.js';
+import { WGSL_GRID, wgslBindings } from '../context.js';
 
 export const SCAN_WG = 64;
 
 function kernel(name: string, buffers: string[], body: string): string {
-  const decls = buffers
-    .map((b, i) => {
-      const [access, id] = b.startsWith('out ') ? ['read_write', b.slice(4)] : ['read', b];
-      return `@group(0) @binding(${i + 1}) var<storage, ${access}> ${id}: array<f32>;`;
-    })
-    .join('\n');
   return /* wgsl */ `// scan ${name}
-@group(0) @binding(0) var<storage, read> params: array<u32>;
-${decls}
+${wgslBindings(buffers)}
 ${WGSL_GRID}
 // x·y rounded to f32, then + z: the XOR with params[0] (0) keeps the compiler from fusing.
 fn madd(x: f32, y: f32, z: f32) -> f32 { return bitcast<f32>(bitcast<u32>(x * y) ^ params[0]) + z; }
