@@ -6,7 +6,7 @@
 import { createEngine, type Engine } from '../engine/engine.js';
 import { loadModel } from '../model/load.js';
 import type { Model, Numerics } from '../model/model.js';
-import { UsageError } from './command.js';
+import { oneOf, UsageError } from './command.js';
 
 export const MODEL_OPTIONS = {
   prompt: { type: 'string' },
@@ -80,12 +80,8 @@ export function modelArgs(
   const tokens = values.tokens as string | undefined;
   if ((prompt === undefined) === (tokens === undefined))
     throw new UsageError('give either --prompt or --tokens');
-  const numerics = values.numerics as string;
-  if (numerics !== 'exact' && numerics !== 'ggml')
-    throw new UsageError(`--numerics must be exact or ggml, got ${numerics}`);
-  const backend = values.backend as ModelBackend;
-  if (!MODEL_BACKENDS.includes(backend))
-    throw new UsageError(`--backend must be one of ${MODEL_BACKENDS.join(', ')}, got ${backend}`);
+  const numerics = oneOf('numerics', values.numerics as string, ['exact', 'ggml'] as const);
+  const backend = oneOf('backend', values.backend as string, MODEL_BACKENDS);
   return {
     file: positionals[0],
     prompt,
