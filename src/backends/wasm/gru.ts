@@ -63,9 +63,9 @@ export function gruGates(
   if (i0 < i1) rt.kernel('gru_gates')(gx, gh, bh, h, out, gates, H, i0, i1);
 }
 
-/** Bytes of scratch for gruScan: gh [3H], the Monarch intermediate, a zero state [H]. */
+/** Bytes of scratch for gruScan: gruScanI8's (gh [3H], the Monarch intermediate), then a zero state [H]. */
 export function gruScanScratchBytes(kind: GruStructure, H: number): number {
-  return 3 * H * 4 + gruMatvecScratchBytes(kind, H) + H * 4;
+  return gruScanI8ScratchBytes(kind, H) + H * 4;
 }
 
 /**
@@ -86,8 +86,7 @@ export type GruScanArgs = [
 
 /** Scratch of a scan: gh [3H], then the product's intermediate; f32 scans: then a zero state [H]. */
 function scanScratch(kind: GruStructure, H: number, scratch: number) {
-  const ms = scratch + 3 * H * 4;
-  return { gh: scratch, ms, zero: ms + gruMatvecScratchBytes(kind, H) };
+  return { gh: scratch, ms: scratch + 3 * H * 4, zero: scratch + gruScanI8ScratchBytes(kind, H) };
 }
 
 /** The f32 scan's scratch, and its first state: h0, or the zeros it writes to scratch. */
