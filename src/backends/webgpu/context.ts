@@ -29,6 +29,11 @@ export interface GpuFeatures {
   subgroupMinSize: number;
 }
 
+/** The size of a buffer or binding holding `bytes`: whole u32 words, at least one. */
+export function paddedSize(bytes: number): number {
+  return Math.max(4, Math.ceil(bytes / 4) * 4);
+}
+
 /** A buffer bound to a kernel: the whole buffer, or its first `size` bytes. */
 export type Binding = GPUBuffer | { buffer: GPUBuffer; size: number };
 
@@ -137,7 +142,7 @@ export class GpuContext {
    */
   buffer(bytes: number, what: string): GPUBuffer {
     this.checkLive();
-    const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+    const size = paddedSize(bytes);
     const max = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
     if (size > max)
       throw new SizeError(
@@ -294,7 +299,7 @@ export class GpuContext {
   /** Copies `bytes` from the start of a buffer back to the CPU (waits for queued work). */
   async read(buf: GPUBuffer, bytes: number): Promise<Uint8Array> {
     this.checkLive();
-    const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+    const size = paddedSize(bytes);
     const staging = this.device.createBuffer({ size, usage: MAP_READ | COPY_DST });
     try {
       const encoder = this.device.createCommandEncoder();

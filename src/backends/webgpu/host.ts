@@ -7,7 +7,7 @@
 import type { Engine, OpReport } from '../../engine/engine.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { ShapeError } from '../../errors.js';
-import { type GgmlTypeInfo, ggmlType } from '../../types/ggml-types.js';
+import { byteSizeOf, type GgmlTypeInfo, ggmlType } from '../../types/ggml-types.js';
 import type { GpuContext } from './context.js';
 import { type GpuDecoder, GpuTensor } from './tensor.js';
 
@@ -49,7 +49,7 @@ export class GpuHost {
   /** A new GPU tensor of `type` (f32 by default) with room for its bytes. */
   output(shape: readonly number[], what: string, type: GgmlTypeInfo = f32): GpuTensor {
     const count = shape.reduce((a, b) => a * b, 1);
-    const bytes = type.quantized ? (count / type.blockSize) * type.typeSize : count * type.typeSize;
+    const bytes = byteSizeOf(type, count);
     return new GpuTensor(this.ctx, this.ctx.buffer(bytes, what), bytes, [...shape], type, this.decoder);
   }
 

@@ -6,7 +6,7 @@
 import type { Tensor } from '../../engine/tensor.js';
 import { WasmRuntimeError } from '../../errors.js';
 import type { GgmlTypeInfo } from '../../types/ggml-types.js';
-import type { GpuContext } from './context.js';
+import { type GpuContext, paddedSize } from './context.js';
 
 /** How a tensor's values become f32 (the dequant kernels; set by the engine, which owns them). */
 export type GpuDecoder = (t: GpuTensor) => Promise<Float32Array>;
@@ -36,7 +36,7 @@ export class GpuTensor implements Tensor {
 
   /** The buffer as a binding of exactly this tensor's bytes (rounded up to 4). */
   get binding(): { buffer: GPUBuffer; size: number } {
-    return { buffer: this.buffer, size: Math.max(4, Math.ceil(this.byteLength / 4) * 4) };
+    return { buffer: this.buffer, size: paddedSize(this.byteLength) };
   }
 
   check(): void {
