@@ -14,8 +14,8 @@
  *
  * Profiling (profile(true), where the adapter has `timestamp-query`): each
  * dispatch's compute pass writes begin/end timestamps into a query set, which
- * gpuTimes() resolves and reads back. Off (the default),
- * run() encodes exactly what it did before: no query set, no extra commands.
+ * gpuTimes() resolves and reads back. Off (the default), run() encodes no
+ * query set and no extra commands.
  */
 import { SizeError } from '../../errors.js';
 import { type GpuAdapterFound, WebGpuUnavailableError } from './adapter.js';

@@ -1,6 +1,6 @@
 /**
  * MoE routing on the GPU (src/ops/moe-route.ts; kernels: ../wgsl/moe.ts;
- * bound against the float64 reference: ./moe-bound.ts). Every scheme runs
+ * bound against the float64 reference: src/oracle/moe-bound.ts). Every scheme runs
  * here: the per-token kernel, deepseek-v3's sigmoid selection values first,
  * switch capacity after it. Softmax schemes select on the logits' bits, so
  * their experts — and switch's drop census — are the CPU's exactly.
