@@ -31,21 +31,26 @@ const wasmBesideBundle: Plugin = {
   },
 };
 
+/** One ES module for the browser: the bundle's and the pages' that use it (./browser/page-site.ts). */
+export const BROWSER_ESM: BuildOptions = {
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  // Top-level await (default-runtime.ts) and the wasm/worker APIs need a 2022 browser anyway.
+  target: 'es2022',
+  logLevel: 'warning',
+};
+
 /** Bundles into `outdir`; returns the files written (absolute paths). */
 export async function bundleBrowser(outdir = join(root, 'dist', 'browser')): Promise<string[]> {
   const out = resolve(outdir);
   await mkdir(out, { recursive: true });
   const common: BuildOptions = {
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    // Top-level await (default-runtime.ts) and the wasm/worker APIs need a 2022 browser anyway.
-    target: 'es2022',
+    ...BROWSER_ESM,
     // Node built-ins are only imported dynamically, on Node-only paths (files, worker_threads);
     // Dawn's Node binding (the optional dependency `webgpu`) likewise: a browser has navigator.gpu.
     external: ['node:*', 'webgpu'],
     sourcemap: true,
-    logLevel: 'warning',
     plugins: [wasmBesideBundle],
   };
   await esbuild.build({

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import * as esbuild from 'esbuild';
-import { bundleBrowser } from '../bundle-browser.js';
+import { BROWSER_ESM, bundleBrowser } from '../bundle-browser.js';
 
 /** URL path → bytes, or a file to read. */
 export type SiteFiles = Map<string, string | Uint8Array>;
@@ -22,14 +22,10 @@ export async function pageSite(
   const files: SiteFiles = new Map();
   for (const f of await bundleBrowser(dir)) files.set(`/${f.slice(dir.length + 1)}`, f);
   await esbuild.build({
+    ...BROWSER_ESM,
     entryPoints: [page.script],
     outfile: join(dir, 'main.js'),
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
     external: ['plumbline'],
-    logLevel: 'warning',
   });
   files.set('/main.js', join(dir, 'main.js'));
   files.set('/index.html', page.html);
