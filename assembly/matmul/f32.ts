@@ -59,21 +59,23 @@ export function packed_w_bytes(N: i32, K: i32): usize {
 
 // ---------------------------------------------------------------- packing
 
+// Weight types by ggml type id (src/types/ggml-types.ts).
 const W_F32: i32 = 0;
 const W_F16: i32 = 1;
-const W_BF16: i32 = 2;
+const W_BF16: i32 = 30;
 
-/** Four consecutive weights of one row as f32 lanes. */
+/** Four consecutive weights of one row as f32 lanes, exactly (type: W_F32, W_F16 or W_BF16); moe/experts.ts's too. */
 @inline
-function load4(src: usize, type: i32): v128 {
+export function load4(src: usize, type: i32): v128 {
   if (type == W_F32) return v128.load(src);
   const h = v128.load16x4_u(src);
   if (type == W_F16) return f16x4_to_f32x4(h);
   return i32x4.shl(h, 16);
 }
 
+/** One weight as f32, as load4. */
 @inline
-function load1(src: usize, type: i32): f32 {
+export function load1(src: usize, type: i32): f32 {
   if (type == W_F32) return load<f32>(src);
   if (type == W_F16) return f16_to_f32(<u32>load<u16>(src));
   return reinterpret<f32>((<u32>load<u16>(src)) << 16);

@@ -15,6 +15,7 @@
 // Each item writes only columns [n0, n1) of its outputs' M rows, and every
 // kernel called gives the same bits for any M and any column split, so the
 // result is the same whichever thread runs which items.
+import { load1, load4 } from '../matmul/f32';
 import {
   madd,
   matmul_exact_iq4_nl,
@@ -48,29 +49,12 @@ import {
   matmul_ggml_q6_K,
   matmul_ggml_q8_0,
 } from '../matmul/quant-ggml';
-import { f16_to_f32, f16x4_to_f32x4 } from '../dequant/common';
 import { nn_swiglu } from '../nn/elementwise';
 
 const ITEM_BYTES: usize = 64;
 const GGML: i32 = 1;
 const GATED: i32 = 2;
 const GGML_B: i32 = 4;
-
-/** Four weights of a float type (0 f32, 1 f16, 30 bf16) at p → f32x4, exact. */
-@inline
-function float4(p: usize, type: i32): v128 {
-  if (type === 0) return v128.load(p);
-  const h = v128.load64_zero(p);
-  const wide = i32x4.extend_low_i16x8_u(h);
-  return type === 1 ? f16x4_to_f32x4(wide) : i32x4.shl(wide, 16);
-}
-
-@inline
-function float1(p: usize, type: i32): f32 {
-  if (type === 0) return load<f32>(p);
-  const h = <u32>load<u16>(p);
-  return type === 1 ? f16_to_f32(h) : reinterpret<f32>(h << 16);
-}
 
 /**
  * Exact numerics for f32/f16/bf16 expert weights (widened exactly): lane l
@@ -88,10 +72,10 @@ function exact_float(type: i32, x: usize, w: usize, y: usize, M: i32, N: i32, K:
       let acc = f32x4.splat(0);
       for (let k = 0; k < K4; k += 4) {
         const xv = v128.load(xr + (<usize>k << 2));
-        acc = madd(xv, float4(wr + <usize>k * size, type), acc);
+        acc = madd(xv, load4(wr + <usize>k * size, type), acc);
       }
       let t = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
-      for (let k = K4; k < K; k++) t += load<f32>(xr + (<usize>k << 2)) * float1(wr + <usize>k * size, type);
+      for (let k = K4; k < K; k++) t += load<f32>(xr + (<usize>k << 2)) * load1(wr + <usize>k * size, type);
       store<f32>(y + ((<usize>m * <usize>N + <usize>n) << 2), t);
     }
   }
