@@ -36,7 +36,7 @@ export interface NnCall {
  * (scripts/nn-error-sweep.ts; measured: SiLU 3.251 at x = −5.165, GELU tanh
  * 3.557 at x = −2.752, GELU erf 2.776 at x = 0.0152, over 3.5·10^8 inputs
  * each). An ulp is 2^(⌊log2|r|⌋ − 23), so k ulps is at most 2k·u relative
- * (u = 2^-24). exp alone: EXP_REL_ERROR (src/oracle/attention-bound.ts).
+ * (u = 2^-24). exp alone: EXP_REL_ERROR (src/oracle/arithmetic.ts).
  */
 export const NN_MAX_ULP = {
   silu: 3.26,
