@@ -12,7 +12,9 @@
  * wait for the queue; GPU ms is the sum of the op's compute-pass timestamps
  * (ctx.profile), measured in separate reps so the wall reps run unprofiled.
  */
+
 import { existsSync } from 'node:fs';
+import { SWIFTSHADER_ICD } from '../src/backends/webgpu/adapter.js';
 import { WebGpuEngine } from '../src/backends/webgpu/engine.js';
 import { gpuDequantBuffer } from '../src/backends/webgpu/ops/dequant.js';
 import type { GpuTensor } from '../src/backends/webgpu/tensor.js';
@@ -20,8 +22,6 @@ import { quantize } from '../src/ops/quantize.js';
 import { GGML_TYPE_NAMES } from '../src/types/ggml-types.js';
 import { f32ToBf16, f32ToF16 } from '../src/types/half.js';
 import { median, type SuiteResult } from './lib.js';
-
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 /** Median wall ms per call, and median GPU ms (null: no dispatch, e.g. a plain readback, or no timestamps). */
 interface Timing {

@@ -1,9 +1,10 @@
 /** README examples are run here, so they cannot rot (style.md, "Habits"). */
+
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { SWIFTSHADER_ICD } from '../src/backends/webgpu/adapter.js';
 
 // The WebGPU example needs an adapter: SwiftShader's Vulkan driver where no GPU is (CI exports the same).
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD))
   process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
 

@@ -3,10 +3,10 @@
  * (SwiftShader's in CI). Where no adapter exists the GPU suites skip —
  * except under CI, where that is a failure: skipped GPU tests don't count.
  */
-import { existsSync } from 'node:fs';
-import { WebGpuEngine } from '../../src/backends/webgpu/engine.js';
 
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+import { existsSync } from 'node:fs';
+import { SWIFTSHADER_ICD } from '../../src/backends/webgpu/adapter.js';
+import { WebGpuEngine } from '../../src/backends/webgpu/engine.js';
 
 let engine: Promise<WebGpuEngine | null> | undefined;
 

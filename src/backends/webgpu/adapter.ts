@@ -17,7 +17,8 @@ export interface GpuAdapterFound {
   description: string;
 }
 
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+/** SwiftShader's Vulkan driver as Debian's chromium package ships it: a software adapter where no GPU is. */
+export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 async function nodeGpu(): Promise<GPU> {
   const name = 'webgpu'; // a variable: bundlers for browsers must not pull in the native binding
