@@ -215,6 +215,43 @@ async function moeRouteRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
   return rows;
 }
 
+/**
+ * moeFfn: wall ms per call of the routed FFN (E = 8 experts, k = 2, q8_0 experts, no shared expert)
+ * at decode (T = 1) and prefill (T = 64), for a shape whose expert slices start at offsets the
+ * device binds directly (D 256, F 512) and one whose slices do not (D 96, F 96: copied once, cached).
+ * Routing is done once outside the timed call.
+ */
+export async function moeFfnRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
+  const rows: WebGpuRow[] = [];
+  const [E, k] = [8, 2];
+  const values = (n: number, f: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * f) * 0.5);
+  for (const [D, F] of [
+    [256, 512],
+    [96, 96],
+  ] as const) {
+    const expert = (shape: number[], f: number) =>
+      e.tensor(quantize('q8_0', values(E * shape[0] * shape[1], f)), [E, ...shape], 'q8_0');
+    const w = { gate: expert([F, D], 0.37), up: expert([F, D], 0.41), down: expert([D, F], 0.43) };
+    for (const T of [1, 64]) {
+      const x = e.tensor(values(T * D, 0.29), [T, D]);
+      const logits = e.tensor(values(T * E, 1.7), [T, E]);
+      const route = await e.moeRoute(logits, { scheme: 'mixtral', k });
+      const timing = await gpuMedianMs(e, async () => (await e.moeFfn(x, route, w)).out.dispose(), 5);
+      rows.push([
+        'moeFfn',
+        `q8_0 E${E} k${k} D${D} F${F} T ${T}`,
+        timing,
+        T / timing.ms,
+        'ktok/s',
+        placement(e, 'moeFfn'),
+      ]);
+      for (const t of [x, logits, route.weights, route.experts]) t.dispose();
+    }
+    for (const t of [w.gate, w.up, w.down]) t.dispose();
+  }
+  return rows;
+}
+
 /** scan: T = 4096, D = 256, sequential and chunked, GB/s of a, b read and h written; h's readback. */
 async function scanRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
   const [T, D] = [4096, 256];
@@ -333,6 +370,7 @@ const sections: ((e: WebGpuEngine) => Promise<WebGpuRow[]>)[] = [
   dequantRows,
   matmulRows,
   moeRouteRows,
+  moeFfnRows,
   scanRows,
   nnAttentionRows,
 ];
