@@ -34,8 +34,11 @@ export function paddedSize(bytes: number): number {
   return Math.max(4, Math.ceil(bytes / 4) * 4);
 }
 
-/** A buffer bound to a kernel: the whole buffer, or its first `size` bytes. */
-export type Binding = GPUBuffer | { buffer: GPUBuffer; size: number };
+/**
+ * A buffer bound to a kernel: the whole buffer, or `size` bytes from byte `offset` (default 0;
+ * a multiple of the device's minStorageBufferOffsetAlignment). The kernel's array starts there.
+ */
+export type Binding = GPUBuffer | { buffer: GPUBuffer; size: number; offset?: number };
 
 /** Flat workgroup index of a dispatch folded into 2-D (see GpuContext.run). */
 export const WGSL_GRID = /* wgsl */ `
@@ -204,7 +207,7 @@ export class GpuContext {
     buffers.forEach((b, i) => {
       entries.push({
         binding: i + 1,
-        resource: 'buffer' in b ? { buffer: b.buffer, size: b.size } : { buffer: b },
+        resource: 'buffer' in b ? { buffer: b.buffer, offset: b.offset ?? 0, size: b.size } : { buffer: b },
       });
     });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
@@ -296,14 +299,14 @@ export class GpuContext {
     return [Math.ceil(n / y), y, 1];
   }
 
-  /** Copies `bytes` from the start of a buffer back to the CPU (waits for queued work). */
-  async read(buf: GPUBuffer, bytes: number): Promise<Uint8Array> {
+  /** Copies `bytes` from byte `offset` (a multiple of 4) of a buffer back to the CPU (waits for queued work). */
+  async read(buf: GPUBuffer, bytes: number, offset = 0): Promise<Uint8Array> {
     this.checkLive();
     const size = paddedSize(bytes);
     const staging = this.device.createBuffer({ size, usage: MAP_READ | COPY_DST });
     try {
       const encoder = this.device.createCommandEncoder();
-      encoder.copyBufferToBuffer(buf, 0, staging, 0, size);
+      encoder.copyBufferToBuffer(buf, offset, staging, 0, size);
       this.device.queue.submit([encoder.finish()]);
       await staging.mapAsync(MAP_READ);
       return new Uint8Array(staging.getMappedRange(0, size)).slice(0, bytes);
