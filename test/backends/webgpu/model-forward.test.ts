@@ -8,22 +8,11 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEngine } from '../../../src/engine/engine.js';
-import type { SyntheticModelSpec } from '../../../src/model/synthetic.js';
 import { webgpuEngine } from '../../helpers/webgpu.js';
+import { TINY_LLAMA, TINY_MOE } from '../../helpers/webgpu-models.js';
 import { expectLogitParity, load, syntheticBytes } from '../../model/helpers.js';
 
 const gpu = await webgpuEngine();
-/** Small enough for SwiftShader: GQA 4:1, q8_0 weights (the architecture varies). */
-const TINY_LLAMA: SyntheticModelSpec = {
-  arch: 'llama',
-  nEmbd: 64,
-  nLayer: 2,
-  nHead: 4,
-  nHeadKv: 1,
-  nFf: 128,
-  nVocab: 384,
-  type: 'q8_0',
-};
 afterAll(() => gpu?.dispose());
 
 const ARCHS = ['llama', 'qwen2', 'qwen3'] as const;
@@ -57,8 +46,7 @@ describe.skipIf(!gpu)('model forward on WebGPU', () => {
   );
 
   it('a synthetic qwen3moe: experts routed and dispatched on the GPU, within the model tier', async () => {
-    const moe = { nExpert: 4, nExpertUsed: 2, nFfExp: 64 };
-    const bytes = syntheticBytes({ ...TINY_LLAMA, arch: 'qwen3moe', moe });
+    const bytes = syntheticBytes({ ...TINY_LLAMA, arch: 'qwen3moe', moe: TINY_MOE });
     const ref = await createEngine({ backend: 'reference' });
     const g = await load(gpu!, bytes);
     const r = await load(ref, bytes);

@@ -68,7 +68,8 @@ export function dequantKernel(typeName: GgmlTypeName, mode: DequantMode): string
       out[e] = dqbits_${typeName}(blk * ${ts}u, i);
     }
   }`;
-  return /* wgsl */ `
+  // The leading comment names the dispatch in GPU profiles (GpuContext.gpuTimes): 'rows' is the embedding op.
+  return /* wgsl */ `// ${mode === 'rows' ? 'embedding' : 'dequant'} ${typeName}
 @group(0) @binding(0) var<storage, read> params: array<u32>;
 @group(0) @binding(1) var<storage, read> src: array<u32>;
 @group(0) @binding(2) var<storage, read_write> out: array<u32>;

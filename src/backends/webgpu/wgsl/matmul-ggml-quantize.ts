@@ -162,7 +162,7 @@ fn quantize_block(src: u32, dst: u32) {
 /** The quantizer of one activation type: ceil(M·nb / QUANTIZE_WG) workgroups. */
 export function quantizeWgsl(type: ActivationType): string {
   const size = ACT_BLOCK_SIZE[type];
-  return /* wgsl */ `// matmul ggml activations ${type}
+  return /* wgsl */ `// quantize ${type} (matmul ggml activations)
 ${HEADER}
 ${exactF32Wgsl('params[2]')}
 ${WGSL_F32_TO_HALF}
@@ -194,7 +194,7 @@ export function roundToHalfWgsl(type: 'f16' | 'bf16'): string {
       ? 'f16_bits_to_f32(f32_to_half(u))'
       : `bitcast<f32>(select((u + 0x7fffu + ((u >> 16u) & 1u)) & 0xffff0000u, ((u >> 16u) | 64u) << 16u,
                              (u & 0x7fffffffu) > 0x7f800000u))`;
-  return /* wgsl */ `// matmul ggml activations ${type}
+  return /* wgsl */ `// round to ${type} (matmul ggml activations)
 @group(0) @binding(0) var<storage, read> params: array<u32>;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
