@@ -2,13 +2,26 @@
  * engine.moeFfn on the GPU (semantics: src/ops/moe-ffn.ts). The routed slots
  * are grouped by expert on the host (a stable counting sort of the expert
  * ids, read back once); per active expert its token rows are gathered on the
- * GPU, its gate/up/down slices copied out of the 3-D weight tensors (a GPU
- * tensor starts at byte 0 of its buffer) and its FFN run through the
- * engine's own matmul and swiglu (whatever kernels — or fallbacks — those
- * have, in the requested numerics); the outputs land in one row buffer Y.
+ * GPU, its gate/up/down slices taken from the 3-D weight tensors (expertSlice
+ * below) and its FFN run through the engine's own matmul and swiglu (whatever
+ * kernels — or fallbacks — those have, in the requested numerics); the
+ * outputs land in one row buffer Y.
  * The shared expert runs over all tokens the same way, its gate σ(gateInp·x)
  * as a [T, 1] matmul. A combine kernel sums w·y in slot order, the shared
  * expert last (ggml's order, as the wasm engine). Tier: gpuMoeFfnBound (src/oracle/moe-bound.ts).
+ *
+ * Expert slices: expert e's bytes [e·b, (e+1)·b) of a tensor (b its slice
+ * size, by the tensor's own type) are bound in place — a slice view, no copy
+ * — where their buffer offset is a multiple of minStorageBufferOffsetAlignment
+ * (256 on most devices; every expert of ggml-sized models, whose F·D is a
+ * multiple of 2^16). Elsewhere they are copied to a buffer of their own (from
+ * byte 0, as a kernel reads a tensor): copyBufferToBuffer where the offset is
+ * a multiple of 4, else the byte-copy kernel (wgsl/byte-copy.ts; block types
+ * of 18 or 34 bytes). The copy is made once per weight tensor and expert
+ * (GpuTensor.derived: kept with the weight's root owner and disposed with
+ * it), so a decode loop copies each such expert once; weights whose bytes may
+ * change (immutable false) are copied per call. Either way the kernels read
+ * the same bytes from word 0 of their binding: same bits.
  */
 import type { Engine, MoeRouteTensors } from '../../../engine/engine.js';
 import type { Tensor } from '../../../engine/tensor.js';
@@ -17,7 +30,51 @@ import { validateMoeFfn } from '../../../ops/moe-ffn.js';
 import { byteSizeOf, ggmlType } from '../../../types/ggml-types.js';
 import type { GpuHost } from '../host.js';
 import type { GpuTensor } from '../tensor.js';
+import { BYTE_COPY_WG, byteCopyWgsl } from '../wgsl/byte-copy.js';
 import { MOE_FLAT_WG, moeCombineWgsl, moeGatherWgsl } from '../wgsl/moe.js';
+
+/** What expertSlice names the buffer of a copied slice (tests count these allocations). */
+export const EXPERT_SLICE_COPY = 'moeFfn expert slice (copy)';
+
+/**
+ * Expert e's slice ([e·bytes, (e+1)·bytes) of w) as a tensor of `shape`: in place where the device
+ * binds its offset, else a copy (cached on w where w's bytes cannot change; see the module header).
+ * Per-call tensors (views, uncached copies) go to `owned`, disposed when the call ends.
+ */
+export function expertSlice(
+  host: GpuHost,
+  w: GpuTensor,
+  e: number,
+  bytes: number,
+  shape: number[],
+  owned: { dispose(): void }[],
+): GpuTensor {
+  const at = e * bytes;
+  if (w.sliceable(at)) {
+    const v = w.slice(at, bytes, shape);
+    owned.push(v);
+    return v;
+  }
+  const copy = () => {
+    const s = host.output(shape, EXPERT_SLICE_COPY, w.type);
+    if ((w.byteOffset + at) % 4 === 0) host.ctx.copy(w.buffer, w.byteOffset + at, s.buffer, 0, bytes);
+    else
+      host.ctx.run(
+        byteCopyWgsl(),
+        [w.byteOffset + at, bytes],
+        [w.buffer, s.binding],
+        Math.ceil(bytes / 4 / BYTE_COPY_WG),
+      );
+    return s;
+  };
+  if (!w.immutable) {
+    const s = copy();
+    owned.push(s);
+    return s;
+  }
+  // Keyed by the buffer offset: views of one root share its store.
+  return w.derived(`moeFfn expert slice ${w.byteOffset + at}+${bytes} [${shape}]`, copy);
+}
 
 /** Slot rows grouped by expert: row r holds slot `slot[r]` (= t·k + j); pos[slot] = r or −1 (dropped). */
 export function groupSlots(ids: Int32Array, T: number, k: number, E: number, dropped: Uint8Array | null) {
@@ -55,31 +112,6 @@ export async function gpuMoeFfn(
   );
   // Each tensor's own type sizes its slice: gate and up may differ (e.g. an f32 up beside a quantized gate).
   const [gateBytes, upBytes, downBytes] = [gate, up, down].map((t) => byteSizeOf(t.type, F * D));
-  if ([gateBytes, upBytes, downBytes].some((b) => b % 4 !== 0)) {
-    const sh = weights.shared;
-    const r = await host.onCpu(
-      'moeFfn',
-      `an expert's ${[gate, up, down].map((t) => t.type.name).join('/')} slice is not a multiple of 4 bytes: the GPU copies slices out of the 3-D tensor in 4-byte words`,
-      [x, route.weights, route.experts, gate, up, down, sh?.gate, sh?.up, sh?.down, sh?.gateInp],
-      (cpu, t) =>
-        cpu.moeFfn!(
-          t[0]!,
-          { ...route, weights: t[1]!, experts: t[2]! },
-          {
-            gate: t[3]!,
-            up: t[4]!,
-            down: t[5]!,
-            shared: sh ? { gate: t[6]!, up: t[7]!, down: t[8]!, gateInp: t[9] } : null,
-          },
-          opts,
-        ),
-    );
-    return {
-      out: await host.fromCpu(r.out, 'moeFfn out'),
-      slots: r.slots ? await host.fromCpu(r.slots, 'moeFfn slots') : undefined,
-    };
-  }
-
   const ids = Int32Array.from(await host.gpu(route.experts, 'moeFfn route experts').read());
   const { first, slot, pos } = groupSlots(ids, T, k, E, route.dropped);
   const R = slot.length;
@@ -88,11 +120,8 @@ export async function gpuMoeFfn(
     owned.push(v);
     return v;
   };
-  const slice = (w: GpuTensor, e: number, bytes: number, shape: number[]) => {
-    const s = keep(host.output(shape, 'moeFfn expert slice', w.type));
-    ctx.copy(w.buffer, e * bytes, s.buffer, 0, bytes);
-    return s;
-  };
+  const slice = (w: GpuTensor, e: number, bytes: number, shape: number[]) =>
+    expertSlice(host, w, e, bytes, shape, owned);
   const mm = (a: Tensor, w: Tensor) => engine.matmul(a, w, { numerics }).then(keep);
   const ffn = async (xs: Tensor, g: Tensor, u: Tensor, dn: Tensor) =>
     mm(keep(await engine.swiglu(await mm(xs, g), await mm(xs, u))), dn);
