@@ -4,13 +4,26 @@
  * the engine's matmul and swiglu under WGSL accuracy, the combine in slot
  * order); slot outputs within the same bound terms; dropped tokens get no
  * routed term; same bits on a rerun.
+ *
+ * Expert slices (bound in place where the device binds their offset, else
+ * copied once per weight tensor, by the byte-copy kernel where they start
+ * mid-word): every layout gives the bits of experts uploaded as tensors of
+ * their own — what the engine did before — the copies are counted (made on
+ * the first call only, shared by views, disposed with the weights).
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { referenceMoeFfn } from '../../../src/backends/reference/moe-dispatch.js';
-import { groupSlots } from '../../../src/backends/webgpu/ops/moe-ffn.js';
+import { EXPERT_SLICE_COPY, groupSlots } from '../../../src/backends/webgpu/ops/moe-ffn.js';
+import { byteCopyWgsl } from '../../../src/backends/webgpu/wgsl/byte-copy.js';
+import { WasmRuntimeError } from '../../../src/errors.js';
 import type { MoeRouteOptions } from '../../../src/ops/moe-route.js';
 import { gpuMoeFfnBound } from '../../../src/oracle/moe-bound.js';
-import { moeFfnWeights } from '../../helpers/moe-ffn-cases.js';
+import {
+  expertSliceCases,
+  expertSliceWeights,
+  moeFfnWeights,
+  slotsFromOwnTensors,
+} from '../../helpers/moe-ffn-cases.js';
 import { webgpuEngine } from '../../helpers/webgpu.js';
 import { uniform } from '../wasm/nn-helpers.js';
 
@@ -18,9 +31,10 @@ const gpu = await webgpuEngine();
 
 const [T, E, D, F, Fs] = [8, 8, 32, 64, 32];
 
+afterAll(() => gpu?.dispose());
+
 describe.skipIf(!gpu)('moeFfn on WebGPU', () => {
   const e = gpu!;
-  afterAll(() => e.dispose());
 
   const weightsOn = (type: string, shared: boolean) => moeFfnWeights(e, type, shared, { E, D, F, Fs });
 
@@ -106,5 +120,107 @@ describe.skipIf(!gpu)('moeFfn on WebGPU', () => {
     expect([...g.first]).toEqual([0, 1, 2, 4]);
     expect([...g.slot]).toEqual([1, 5, 0, 4]);
     expect([...g.pos]).toEqual([2, 0, -1, -1, 3, 1]);
+  });
+});
+
+describe.skipIf(!gpu)('moeFfn expert slices on WebGPU', () => {
+  const e = gpu!;
+  const { ctx } = e.host;
+  const align = ctx.limits.minStorageBufferOffsetAlignment;
+  const [T, E, k] = [6, 4, 2];
+  // Token t routes to experts t and t + 1 (mod E): every expert gets rows.
+  const ids = Int32Array.from({ length: T * k }, (_, s) => (Math.floor(s / k) + (s % k)) % E);
+  const route = () => ({
+    weights: e.tensor(uniform(T * k, 31, 1), [T, k]),
+    experts: e.tensor(Float32Array.from(ids), [T, k]),
+    dropped: null,
+    droppedCount: 0,
+  });
+  const bits = (v: Float32Array) => Array.from(new Uint32Array(v.buffer, v.byteOffset, v.length));
+
+  /** fn's result, the expert slice copies it allocated (their buffers) and its byte-copy dispatches. */
+  async function counting<R>(fn: () => Promise<R>) {
+    const buffer = vi.spyOn(ctx, 'buffer');
+    const run = vi.spyOn(ctx, 'run');
+    try {
+      const r = await fn();
+      const copies = buffer.mock.calls.flatMap(([, what], i) =>
+        what === EXPERT_SLICE_COPY ? [buffer.mock.results[i].value as GPUBuffer] : [],
+      );
+      return { r, copies, byteCopies: run.mock.calls.filter(([code]) => code === byteCopyWgsl()).length };
+    } finally {
+      buffer.mockRestore();
+      run.mockRestore();
+    }
+  }
+  /** Experts of a tensor whose slices the device cannot bind in place, and those starting mid-word. */
+  const expected = (bytes: Uint8Array[]) => {
+    const starts = bytes.flatMap((b) => Array.from({ length: E }, (_, ex) => (ex * b.length) / E));
+    return {
+      copies: starts.filter((at) => at % align !== 0).length,
+      byteCopies: starts.filter((at) => at % 4 !== 0).length,
+    };
+  };
+
+  for (const c of expertSliceCases)
+    it(`${c.name}: slices in place and copied give the bits of per-expert tensors; copied once`, async () => {
+      const x = uniform(T * c.D, 32, 1);
+      const xt = e.tensor(x, [T, c.D]);
+      const r = route();
+      const { w, bytes } = expertSliceWeights(e, c, E);
+      const call = (numerics: 'exact' | 'ggml') => e.moeFfn(xt, r, w, { slotOutputs: true, numerics });
+      const first = await counting(() => call('exact'));
+      expect({ copies: first.copies.length, byteCopies: first.byteCopies }).toEqual(expected(bytes));
+      const want = await slotsFromOwnTensors(e, c, bytes, x, ids, T, k, E);
+      expect(bits(await first.r.slots!.read())).toEqual(bits(want));
+      // Later calls, any numerics, copy nothing.
+      const again = await counting(() => call('exact'));
+      expect({ copies: again.copies.length, byteCopies: again.byteCopies }).toEqual({
+        copies: 0,
+        byteCopies: 0,
+      });
+      expect(bits(await again.r.out.read())).toEqual(bits(await first.r.out.read()));
+      const ggml = await counting(() => call('ggml'));
+      expect(ggml.copies.length + ggml.byteCopies).toBe(0);
+      const wantGgml = await slotsFromOwnTensors(e, c, bytes, x, ids, T, k, E, 'ggml');
+      expect(bits(await ggml.r.slots!.read())).toEqual(bits(wantGgml));
+      expect(e.opReport().moeFfn.cpu).toBe(0);
+      for (const t of [xt, r.weights, r.experts, w.gate, w.up, w.down]) t.dispose();
+      for (const res of [first.r, again.r, ggml.r]) for (const t of [res.out, res.slots]) t?.dispose();
+    });
+
+  it('copies are shared by views of the weights, disposed with them, never reused by new weights', async () => {
+    const c = expertSliceCases.find((s) => s.types[0] === 'f16')!;
+    const xt = e.tensor(uniform(T * c.D, 33, 1), [T, c.D]);
+    const r = route();
+    const { w, bytes } = expertSliceWeights(e, c, E);
+    const first = await counting(() => e.moeFfn(xt, r, w));
+    const n = expected(bytes).copies;
+    expect(first.copies.length).toBe(n);
+    const destroyed = first.copies.map((b) => vi.spyOn(b, 'destroy'));
+    const views = {
+      gate: e.reshape(w.gate, w.gate.shape),
+      up: e.reshape(w.up, w.up.shape),
+      down: e.reshape(w.down, w.down.shape),
+      shared: null,
+    };
+    const viaViews = await counting(() => e.moeFfn(xt, r, views));
+    expect(viaViews.copies.length + viaViews.byteCopies).toBe(0);
+    const out = bits(await first.r.out.read());
+    expect(bits(await viaViews.r.out.read())).toEqual(out);
+    w.gate.dispose();
+    await expect(e.moeFfn(xt, r, w)).rejects.toThrow(WasmRuntimeError);
+    await expect(e.moeFfn(xt, r, views)).rejects.toThrow(/after dispose/);
+    w.up.dispose();
+    w.down.dispose();
+    expect(destroyed.every((d) => d.mock.calls.length === 1)).toBe(true);
+    // New weights of the same bytes: their own copies, the same bits.
+    const fresh = expertSliceWeights(e, c, E).w;
+    const again = await counting(() => e.moeFfn(xt, r, fresh));
+    expect(again.copies.length).toBe(n);
+    expect(bits(await again.r.out.read())).toEqual(out);
+    for (const t of [xt, r.weights, r.experts, fresh.gate, fresh.up, fresh.down, first.r.out, viaViews.r.out])
+      t.dispose();
+    again.r.out.dispose();
   });
 });
