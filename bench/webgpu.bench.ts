@@ -6,11 +6,14 @@
  * GFLOPS and Q4_K matvec GB/s against the device's memory bandwidth.
  *
  * Sections (one function per op family, listed in `sections`) return rows; each row:
- * [section, case, timing (wall and GPU ms), throughput, unit, where it ran (opReport)].
+ * [section, case, timing (wall, GPU and readback ms), throughput, unit, where it ran (opReport)].
  *
- * Wall ms counts JS dispatch (pipeline lookup, bind groups, submits) and the
- * wait for the queue; GPU ms is the sum of the op's compute-pass timestamps
- * (ctx.profile), measured in separate reps so the wall reps run unprofiled.
+ * Every timed call runs with timestamps on (ctx.profile), so the three
+ * figures of a row come from the same calls: wall ms counts JS dispatch
+ * (pipeline lookup, bind groups, submits), the GPU work and the wait for the
+ * queue; GPU ms is the sum of that call's compute-pass timestamps (so never
+ * more than its wall time); read ms is read() of what the call returned,
+ * after its queue drained (the copy to a mappable buffer, the map and the copy out).
  */
 
 import { existsSync } from 'node:fs';
@@ -23,43 +26,70 @@ import { GGML_TYPE_NAMES } from '../src/types/ggml-types.js';
 import { f32ToBf16, f32ToF16 } from '../src/types/half.js';
 import { median, type SuiteResult } from './lib.js';
 
-/** Median wall ms per call, and median GPU ms (null: no dispatch, e.g. a plain readback, or no timestamps). */
+/** Medians over the same calls (see gpuMedianMs). */
 interface Timing {
+  /** Wall ms per call, queue drained. */
   ms: number;
+  /** Sum of the call's dispatch times; null: no dispatch (a plain readback is a buffer copy) or no timestamps. */
   gpuMs: number | null;
+  /** read() of the call's outputs; null: the call returned none (it disposed of its own). */
+  readMs: number | null;
+}
+
+/** A GPU result a timed call hands back: read back (timed apart from the call), then disposed. */
+interface Output {
+  read(): Promise<unknown>;
+  dispose(): void;
+}
+
+/** The outputs in what a timed call returned: an Output, or an array of them; anything else is none. */
+function outputsOf(result: unknown): Output[] {
+  const isOutput = (v: unknown): v is Output =>
+    typeof (v as Output | null)?.read === 'function' && typeof (v as Output).dispose === 'function';
+  if (Array.isArray(result)) return result.filter(isOutput);
+  return isOutput(result) ? [result] : [];
 }
 
 type WebGpuRow = [string, string, Timing, number | string, string, string];
 
 /**
- * Median wall ms of `fn` with the queue drained after each call (the GPU's work counted), after one
- * warm-up; then `reps` more calls with timestamps on, each summing its dispatches' GPU time.
+ * `reps` calls of `fn` after one warm-up, timestamps on. Each call: wall time to its queue
+ * drained; then (outside that time) its dispatches' GPU time, and read() of the outputs it
+ * returned, timed, then disposed. Each figure is the median over the same calls; as a call's GPU
+ * time is within its wall time, so is the median's. Timestamps cost each call one query set
+ * and its writes (inside the wall time); a call that disposes its own outputs has no read ms.
  */
 async function gpuMedianMs(e: WebGpuEngine, fn: () => Promise<unknown>, reps = 7): Promise<Timing> {
   const { ctx } = e.host;
-  await fn();
+  for (const o of outputsOf(await fn())) o.dispose();
   await ctx.finish();
+  const profiled = ctx.profile(true);
   const wall: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    await fn();
-    await ctx.finish();
-    wall.push(performance.now() - t0);
-  }
-  const ms = median(wall);
-  if (!ctx.profile(true)) return { ms, gpuMs: null };
+  const gpu: number[] = [];
+  const read: number[] = [];
   try {
-    const gpu: number[] = [];
     for (let i = 0; i < reps; i++) {
-      await fn();
-      const times = (await ctx.gpuTimes()) ?? [];
-      if (times.length === 0) return { ms, gpuMs: null };
-      gpu.push(times.reduce((sum, t) => sum + t.ns, 0) / 1e6);
+      const t0 = performance.now();
+      const outputs = outputsOf(await fn());
+      await ctx.finish();
+      wall.push(performance.now() - t0);
+      const times = profiled ? ((await ctx.gpuTimes()) ?? []) : [];
+      if (times.length > 0) gpu.push(times.reduce((sum, t) => sum + t.ns, 0) / 1e6);
+      if (outputs.length > 0) {
+        const r0 = performance.now();
+        await Promise.all(outputs.map((o) => o.read()));
+        read.push(performance.now() - r0);
+      }
+      for (const o of outputs) o.dispose();
     }
-    return { ms, gpuMs: median(gpu) };
   } finally {
     ctx.profile(false);
   }
+  return {
+    ms: median(wall),
+    gpuMs: gpu.length === reps ? median(gpu) : null,
+    readMs: read.length === reps ? median(read) : null,
+  };
 }
 
 /** Where the calls of `op` ran so far: 'webgpu', 'cpu' or 'mixed'. */
@@ -83,7 +113,8 @@ async function readbackRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
 
 /**
  * Dequant: every ggml type → f32 on the GPU at 2^20 elements (4 MiB of f32 output), GB/s of
- * output with the queue drained; and Tensor.read() of the same tensor (dequant + readback).
+ * output with the queue drained; read ms: the f32 result read back (Tensor.read() of a quantized
+ * tensor is the two together, chunked).
  */
 async function dequantRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
   const n = 1 << 20;
@@ -98,10 +129,11 @@ async function dequantRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
           ? new Uint8Array(Uint16Array.from(x, f32ToBf16).buffer)
           : quantize(type, x);
     const t = e.tensor(bytes, [n], type) as GpuTensor;
-    const dq = await gpuMedianMs(e, async () => gpuDequantBuffer(e.host.ctx, t).destroy());
+    const dq = await gpuMedianMs(e, async () => {
+      const out = gpuDequantBuffer(e.host.ctx, t);
+      return { read: () => e.host.ctx.read(out, n * 4), dispose: () => out.destroy() };
+    });
     rows.push(['dequant', `${type} 4 MiB f32`, dq, (n * 4) / (dq.ms * 1e6), 'GB/s', 'webgpu']);
-    const readTiming = await gpuMedianMs(e, () => t.read(), 3);
-    rows.push(['dequant', `${type} read()`, readTiming, (n * 4) / (readTiming.ms * 1e6), 'GB/s', 'webgpu']);
     t.dispose();
   }
   return rows;
@@ -110,7 +142,7 @@ async function dequantRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
 /**
  * matmul: f32 GEMM GFLOPS at 256³ and 512³ (tiled kernel), and matvec (M = 1) GB/s of weight
  * bytes at N = K = 4096 for f32, Q4_K exact (decoded in place) and Q4_K ggml (q8_K activations,
- * integer dots, the quantizer included). GPU time: dispatch + queue drained, output left on the GPU.
+ * integer dots, the quantizer included). Wall: dispatch + queue drained; read ms: y read back.
  */
 async function matmulRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
   const rows: WebGpuRow[] = [];
@@ -119,7 +151,7 @@ async function matmulRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
     w: ReturnType<WebGpuEngine['tensor']>,
     reps: number,
     numerics: 'exact' | 'ggml' = 'exact',
-  ) => gpuMedianMs(e, async () => (await e.matmul(x, w, { numerics })).dispose(), reps);
+  ) => gpuMedianMs(e, () => e.matmul(x, w, { numerics }), reps);
   for (const n of [256, 512]) {
     const x = e.tensor(
       Float32Array.from({ length: n * n }, (_, i) => Math.sin(i)),
@@ -179,7 +211,7 @@ async function matmulRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
 
 /**
  * moeRoute: tokens routed per second for T = 1 … 1024 (mixtral E = 8 k = 2; deepseek-v3 E = 256 k = 8,
- * 8 groups keep 4), GPU time; and the same with the weights and ids read back (readback included).
+ * 8 groups keep 4); read ms: the weights and ids read back.
  */
 async function moeRouteRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
   const rows: WebGpuRow[] = [];
@@ -193,23 +225,11 @@ async function moeRouteRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
         Float32Array.from({ length: T * E }, (_, i) => Math.sin(i * 0.37) * 3),
         [T, E],
       );
-      const route = async (read: boolean) => {
+      const timing = await gpuMedianMs(e, async () => {
         const r = await e.moeRoute(logits, opts);
-        if (read) await Promise.all([r.weights.read(), r.experts.read()]);
-        r.weights.dispose();
-        r.experts.dispose();
-      };
-      const timing = await gpuMedianMs(e, () => route(false));
+        return [r.weights, r.experts];
+      });
       rows.push(['moeRoute', `${name} T ${T}`, timing, T / timing.ms, 'ktok/s', placement(e, 'moeRoute')]);
-      const readTiming = await gpuMedianMs(e, () => route(true), 5);
-      rows.push([
-        'moeRoute',
-        `${name} T ${T} + read`,
-        readTiming,
-        T / readTiming.ms,
-        'ktok/s',
-        placement(e, 'moeRoute'),
-      ]);
       logits.dispose();
     }
   return rows;
@@ -236,7 +256,7 @@ export async function moeFfnRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
       const x = e.tensor(values(T * D, 0.29), [T, D]);
       const logits = e.tensor(values(T * E, 1.7), [T, E]);
       const route = await e.moeRoute(logits, { scheme: 'mixtral', k });
-      const timing = await gpuMedianMs(e, async () => (await e.moeFfn(x, route, w)).out.dispose(), 5);
+      const timing = await gpuMedianMs(e, async () => (await e.moeFfn(x, route, w)).out, 5);
       rows.push([
         'moeFfn',
         `q8_0 E${E} k${k} D${D} F${F} T ${T}`,
@@ -252,7 +272,7 @@ export async function moeFfnRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
   return rows;
 }
 
-/** scan: T = 4096, D = 256, sequential and chunked, GB/s of a, b read and h written; h's readback. */
+/** scan: T = 4096, D = 256, sequential and chunked, GB/s of a, b read and h written; read ms: h (4 MiB). */
 async function scanRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
   const [T, D] = [4096, 256];
   const a = e.tensor(
@@ -266,7 +286,7 @@ async function scanRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
   const rows: WebGpuRow[] = [];
   const bytes = 3 * T * D * 4;
   for (const method of ['sequential', 'chunked'] as const) {
-    const timing = await gpuMedianMs(e, async () => (await e.scan(a, b, null, { method })).dispose(), 5);
+    const timing = await gpuMedianMs(e, () => e.scan(a, b, null, { method }), 5);
     rows.push([
       'scan',
       `${method} T ${T} D ${D}`,
@@ -276,17 +296,7 @@ async function scanRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
       placement(e, 'scan'),
     ]);
   }
-  const h = await e.scan(a, b, null);
-  const readTiming = await gpuMedianMs(e, () => h.read(), 5);
-  rows.push([
-    'scan',
-    `read h (${(T * D * 4) >> 20} MiB)`,
-    readTiming,
-    (T * D * 4) / (readTiming.ms * 1e6),
-    'GB/s',
-    'webgpu',
-  ]);
-  for (const t of [a, b, h]) t.dispose();
+  for (const t of [a, b]) t.dispose();
   return rows;
 }
 
@@ -294,7 +304,7 @@ async function scanRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
  * nn and attention: rmsNorm [64, 4096], rope (neox) [64, 32, 128], softmax [2048, 512] in GB/s of
  * f32 read and written; attention prefill (64 queries × 64 kv, 8 heads over 2 kv heads, head_dim
  * 64, causal) and decode (1 query × 2048 kv, 32 heads over 8, head_dim 128; the chunked path),
- * f16 K/V, in GFLOPS of the QKᵀ and PV products; and the readback of the decode output.
+ * f16 K/V, in GFLOPS of the QKᵀ and PV products; read ms: each op's output.
  */
 async function nnAttentionRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
   const rows: WebGpuRow[] = [];
@@ -302,7 +312,7 @@ async function nnAttentionRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
   const bw = (bytes: number, ms: number) => bytes / (ms * 1e6);
   const x = e.tensor(values(64 * 4096), [64, 4096]);
   const w = e.tensor(values(4096, 3), [4096]);
-  let timing = await gpuMedianMs(e, async () => (await e.rmsNorm(x, w, { eps: 1e-5 })).dispose());
+  let timing = await gpuMedianMs(e, () => e.rmsNorm(x, w, { eps: 1e-5 }));
   rows.push([
     'nn',
     'rmsNorm 64×4096',
@@ -313,7 +323,7 @@ async function nnAttentionRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
   ]);
   const r = e.reshape(x, [64, 32, 128]);
   const positions = Array.from({ length: 64 }, (_, i) => 100 + i);
-  timing = await gpuMedianMs(e, async () => (await e.rope(r, positions, { mode: 'neox' })).dispose());
+  timing = await gpuMedianMs(e, () => e.rope(r, positions, { mode: 'neox' }));
   rows.push([
     'nn',
     'rope neox 64×32×128',
@@ -323,7 +333,7 @@ async function nnAttentionRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
     placement(e, 'rope'),
   ]);
   const sx = e.reshape(x, [512, 512]);
-  timing = await gpuMedianMs(e, async () => (await e.softmax(sx, { scale: 0.125 })).dispose());
+  timing = await gpuMedianMs(e, () => e.softmax(sx, { scale: 0.125 }));
   rows.push([
     'nn',
     'softmax 512×512',
@@ -341,24 +351,11 @@ async function nnAttentionRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
     const q = e.tensor(values(nQ * nHead * hd), [nQ, nHead, hd]);
     const k = e.tensor(half(nKv * nHeadKv * hd, 2), [nKv, nHeadKv, hd], 'f16');
     const v = e.tensor(half(nKv * nHeadKv * hd, 5), [nKv, nHeadKv, hd], 'f16');
-    timing = await gpuMedianMs(e, async () => (await e.attention(q, k, v)).out.dispose(), 5);
+    timing = await gpuMedianMs(e, async () => (await e.attention(q, k, v)).out, 5);
     // Causal prefill sees about half of the kv positions on average.
     const pairs = nQ === 1 ? nKv : (nQ * (nQ + 1)) / 2 + nQ * (nKv - nQ);
     const flops = 4 * pairs * nHead * hd;
     rows.push(['attention', name, timing, flops / (timing.ms * 1e6), 'GFLOPS', placement(e, 'attention')]);
-    if (nQ === 1) {
-      const out = (await e.attention(q, k, v)).out;
-      const readTiming = await gpuMedianMs(e, () => out.read(), 5);
-      rows.push([
-        'attention',
-        'read decode output',
-        readTiming,
-        bw(nHead * hd * 4, readTiming.ms),
-        'GB/s',
-        'webgpu',
-      ]);
-      out.dispose();
-    }
     for (const t of [q, k, v]) t.dispose();
   }
   return rows;
@@ -387,16 +384,25 @@ export async function webgpuBench(): Promise<SuiteResult> {
       suite: 'webgpu',
       notes: [
         `adapter: ${d.description}${d.software ? ' (software: a CPU Vulkan driver, figures say little about GPUs)' : ''}; shader-f16 ${d.f16 ? 'yes' : 'no'}, subgroups ${d.subgroups ? 'yes' : 'no'}`,
-        'ms: median wall time per call with the GPU queue drained (dispatch + GPU work), after one warm-up; throughput is from it',
-        `gpu ms: median over as many more calls of the sum of the op's dispatch times, from compute-pass timestamps (timestamp-query; ${e.host.ctx.canProfile ? 'on here' : 'not offered here: —'}); wall − gpu is JS dispatch, submit and queue wait; the two medians come from different calls, so on a loaded machine gpu ms can exceed ms. — where a call dispatches no kernel (a plain readback is a buffer copy)`,
+        'ms, gpu ms, read ms: medians over the same calls (after one warm-up), each call run with timestamps on; throughput is from ms',
+        'ms: wall time per call with the GPU queue drained (JS dispatch + submit + GPU work + wait; the timestamps add one query set and two writes per dispatch)',
+        `gpu ms: the sum of that call's dispatch times from compute-pass timestamps (timestamp-query; ${e.host.ctx.canProfile ? 'on here' : 'not offered here: —'}); ms − gpu ms is JS dispatch, submit and queue wait. — where a call dispatches no kernel (a plain readback is a buffer copy)`,
+        "read ms: read() of the call's outputs once its queue drained (copy to a mappable buffer, map, copy out), outside ms; — where the case returns no output (readback rows: the read is the call)",
         ...(d.software
           ? [
               "SwiftShader runs the 'GPU' on CPU threads and takes its timestamps from the CPU clock: gpu ms is CPU time spent in the kernels, not a GPU's",
             ]
           : []),
       ],
-      header: ['section', 'case', 'ms', 'gpu ms', 'throughput', 'unit', 'ran on'],
-      rows: rows.map(([section, name, t, ...rest]) => [section, name, t.ms, t.gpuMs ?? '—', ...rest]),
+      header: ['section', 'case', 'ms', 'gpu ms', 'read ms', 'throughput', 'unit', 'ran on'],
+      rows: rows.map(([section, name, t, ...rest]) => [
+        section,
+        name,
+        t.ms,
+        t.gpuMs ?? '—',
+        t.readMs ?? '—',
+        ...rest,
+      ]),
     };
   } finally {
     await e.dispose();
