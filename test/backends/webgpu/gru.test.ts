@@ -1,19 +1,28 @@
 /**
- * engine.gru on WebGPU (f32, every structure): each GPU step replayed in
+ * engine.gru on WebGPU (f32 and int8, every structure): each GPU step replayed in
  * float64 from the GPU's own previous state lies within gpuGruStepBound —
  * the reference step bound with WGSL's numerics (1 ULP per + − × since no
  * rounding mode is fixed, exp (3 + 2|x|) ULP, 2.5-ULP division); the gates
- * r, z, n within their bounds. The quantized GRU runs on the CPU engine
- * (the report says why) and gives that engine's bits.
+ * r, z, n within their bounds; int8 state codes the exact rounding of h'/s_h.
+ * On SwiftShader the step kernels (the last product stage fused into the
+ * gates) give the bits the unfused kernels gave (digests recorded from them).
+ * int8 U is quantized once per tensor and weight quantizer: later calls read
+ * nothing back and give the same bits; mutable tensors are quantized again.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { f32Bits } from '../../../src/backends/webgpu/context.js';
 import { gpuGruStepBound } from '../../../src/backends/webgpu/ops/gru-bound.js';
+import type { GpuTensor } from '../../../src/backends/webgpu/tensor.js';
 import { gruStateCodeWgsl } from '../../../src/backends/webgpu/wgsl/gru.js';
 import { createEngine } from '../../../src/engine/engine.js';
+import type { Tensor } from '../../../src/engine/tensor.js';
 import {
+  type GruInt8Options,
   type GruRecurrence,
   type GruStructure,
+  type GruWeights,
+  gruArrays,
   int8ProductRoundings,
   quantizeRecurrence,
 } from '../../../src/ops/gru.js';
@@ -30,6 +39,38 @@ const SIZES: Record<GruStructure, number[]> = {
   monarch: [4, 9, 64],
   butterfly: [2, 16, 64],
 };
+
+const BITS_CASES: [GruStructure, number][] = [
+  ['dense', 8],
+  ['dense', 33],
+  ['diagonal', 5],
+  ['diagonal', 64],
+  ['monarch', 9],
+  ['monarch', 64],
+  ['butterfly', 2],
+  ['butterfly', 16],
+  ['butterfly', 64],
+];
+const SWIFTSHADER_BITS = [
+  'dense 8 f32 ccc35122af370ae1',
+  'dense 8 int8 7cc7c0ac49f90f85',
+  'dense 33 f32 6bdc68f2ab0a7809',
+  'dense 33 int8 98ba281b8a92675d',
+  'diagonal 5 f32 21564f9e2dd102fd',
+  'diagonal 5 int8 eca1689b540257a8',
+  'diagonal 64 f32 62a4f8d7ac1d394b',
+  'diagonal 64 int8 619f30e4377fc24a',
+  'monarch 9 f32 7c871d6b4e550c16',
+  'monarch 9 int8 de66d15ae2492363',
+  'monarch 64 f32 a8f9d11d51212eef',
+  'monarch 64 int8 014f5a8d856ef9e7',
+  'butterfly 2 f32 8a3d2f6f8e2512a0',
+  'butterfly 2 int8 e3020a5b86d455bf',
+  'butterfly 16 f32 3f6f4a4c9b639126',
+  'butterfly 16 int8 6ec6e2ec3a9e160e',
+  'butterfly 64 f32 00873ba1295af864',
+  'butterfly 64 int8 8e62f0043ed95e94',
+];
 
 describe.skipIf(!gpu)('gru on WebGPU', () => {
   const e = gpu!;
@@ -70,6 +111,33 @@ describe.skipIf(!gpu)('gru on WebGPU', () => {
           expect(problems.slice(0, 3), `${kind} H ${H}`).toEqual([]);
         }
     expect(e.opReport().gru.cpu).toBe(0);
+  });
+
+  /**
+   * The SHA-256 of h and the gates, f32 and int8, every structure: the step kernels' bits as the kernels
+   * before the gates absorbed the last product stage gave them on SwiftShader (recorded then). Only
+   * that driver: another may round a + b·c differently (fused or not), the bounds above hold there.
+   */
+  it('SwiftShader: the fused step kernels give the bits the unfused kernels gave', async () => {
+    const got: string[] = [];
+    for (const [kind, H] of BITS_CASES)
+      for (const int8 of [false, true]) {
+        const T = 5;
+        const rec = randomRecurrence(kind, H, H + 30, recurrenceScale(kind, H));
+        const U = gruWeightTensors(e, rec);
+        const r = await e.gru(e.tensor(uniform(T * 3 * H, H + 31, 2), [T, 3 * H]), U, {
+          bh: e.tensor(uniform(3 * H, H + 32, 0.3), [3 * H]),
+          h0: e.tensor(uniform(H, H + 33, 0.9), [H]),
+          gates: true,
+          ...(int8 && { int8: { state: stateQuantizer(Math.fround(1.1 / 127)) } }),
+        });
+        const hash = createHash('sha256');
+        hash.update(new Uint8Array((await r.h.read()).buffer));
+        hash.update(new Uint8Array((await r.gates!.read()).buffer));
+        got.push(`${kind} ${H} ${int8 ? 'int8' : 'f32'} ${hash.digest('hex').slice(0, 16)}`);
+      }
+    if (!/swiftshader/i.test(e.device.description)) return;
+    expect(got).toEqual(SWIFTSHADER_BITS);
   });
 
   function stateQuantizer(scale: number) {
@@ -183,6 +251,85 @@ describe.skipIf(!gpu)('gru on WebGPU', () => {
     const r = await gruI8(sat, gx, null, null, s, 1);
     expect(Array.from(r.h)).toEqual([127, -127, 127, -127].map((c) => Math.fround(c * s)));
     expect(e.opReport().gru.cpu).toBe(0);
+  });
+
+  it('int8: U is quantized once per tensor and weight quantizer (no readback after), the same bits; a new U, quantizer or mutable tensor is quantized again', async () => {
+    const H = 16;
+    const T = 3;
+    const gx = e.tensor(uniform(T * 3 * H, 40, 2), [T, 3 * H]);
+    const state = { state: stateQuantizer(Math.fround(1.1 / 127)) };
+    const reads = vi.spyOn(e.host.ctx, 'read');
+    const arraysOf = (U: GruWeights<Tensor>) => Object.values(gruArrays(U)) as GpuTensor[];
+    const run = async (U: GruWeights<Tensor>, int8: GruInt8Options = state) => {
+      reads.mockClear();
+      const buffers = arraysOf(U).map((t) => t.buffer);
+      const r = await e.gru(gx, U, { int8, gates: true });
+      // The gates too: f32, moved by any change of the products (a state code may not move).
+      const bits = [
+        ...new Uint32Array((await r.h.read()).buffer),
+        ...new Uint32Array((await r.gates!.read()).buffer),
+      ];
+      r.h.dispose();
+      r.gates!.dispose();
+      return { bits, uReads: reads.mock.calls.filter(([b]) => buffers.includes(b)).length };
+    };
+    /** The same arrays as tensors whose bytes may change (as KV cache views): never kept. */
+    const mutable = (U: GruWeights<Tensor>) => {
+      const views = Object.entries(gruArrays(U)).map(([n, t]) => [n, (t as GpuTensor).view(t.shape, false)]);
+      return { kind: U.kind, ...Object.fromEntries(views) } as GruWeights<Tensor>;
+    };
+    try {
+      for (const kind of ['dense', 'monarch'] as const) {
+        const rec = randomRecurrence(kind, H, 41, recurrenceScale(kind, H));
+        const U = gruWeightTensors(e, rec);
+        const first = await run(U);
+        expect(first.uReads, kind).toBeGreaterThan(0);
+        const second = await run(U);
+        expect(second.uReads, `${kind}: the second call reads U back`).toBe(0);
+        expect(second.bits, kind).toEqual(first.bits);
+        // The uncached path (a mutable view is quantized at every call) gives the same bits.
+        const fresh = await run(mutable(U));
+        expect(fresh.uReads).toBeGreaterThan(0);
+        expect(fresh.bits, kind).toEqual(first.bits);
+        // Another U: its own codes, not the first U's.
+        const other = gruWeightTensors(e, randomRecurrence(kind, H, 42, recurrenceScale(kind, H)));
+        const o = await run(other);
+        expect(o.bits).not.toEqual(first.bits);
+        expect(o.bits).toEqual((await run(mutable(other))).bits);
+        // The same U under other frozen weight quantizers (scales 1.5× max-abs): quantized again.
+        const weights = Object.fromEntries(
+          Object.entries(quantizeRecurrence(rec).scales).map(([n, sc]) => [
+            n,
+            Int8Quantizer.fromScales(
+              { granularity: 'per-channel', axis: 0, channels: sc.length, range: 'narrow' },
+              Array.from(sc, (v) => v * 1.5),
+            ),
+          ]),
+        );
+        const w1 = await run(U, { ...state, weights });
+        expect(w1.uReads).toBeGreaterThan(0);
+        expect(w1.bits).not.toEqual(first.bits);
+        expect(w1.bits).toEqual((await run(mutable(U), { ...state, weights })).bits);
+        expect((await run(U, { ...state, weights })).uReads).toBe(0);
+        expect((await run(U)).bits).toEqual(first.bits);
+        for (const t of [...arraysOf(U), ...arraysOf(other)]) t.dispose();
+        await expect(run(U), 'a disposed U').rejects.toThrow('tensor used after dispose()');
+      }
+      // A tensor whose bytes change (written in place, as kvWrite does a KV cache view): the new bytes' result.
+      const [a, b] = [43, 44].map((seed) => randomRecurrence('diagonal', H, seed, 0.9));
+      const owner = arraysOf(gruWeightTensors(e, a))[0];
+      const view = { kind: 'diagonal', u: owner.view(owner.shape, false) } as const;
+      const before = await run(view);
+      const bu = Float32Array.from((b as Extract<GruRecurrence, { kind: 'diagonal' }>).u);
+      e.host.ctx.write(owner.buffer, 0, new Uint8Array(bu.buffer));
+      const after = await run(view);
+      expect(after.bits).not.toEqual(before.bits);
+      expect(after.bits).toEqual((await run(gruWeightTensors(e, b))).bits);
+      owner.dispose();
+    } finally {
+      reads.mockRestore();
+      gx.dispose();
+    }
   });
 
   it('int8: a NaN reaching the state is a QuantizerInputError naming its step, as on the CPU engines', async () => {

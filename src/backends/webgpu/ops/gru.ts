@@ -1,14 +1,16 @@
 /**
  * engine.gru on the GPU (semantics: src/ops/gru.ts; kernels: ../wgsl/gru.ts):
- * per step, the structure's recurrent product (dense, diagonal: one
- * dispatch; Monarch: two; butterfly: one per factor), then the gates, which
- * write the new state into a buffer of T + 1 rows (row 0: h0) the next step
- * reads. The queue orders the dispatches: nothing waits on the CPU until the
- * result is read.
+ * per step, the structure's product stages before its last (Monarch: stage 1;
+ * butterfly: factors 0 … ℓ − 2), then one step kernel that computes the last
+ * stage for its element's three outputs and the gates, writing the new state
+ * into a buffer of T + 1 rows (row 0: h0) the next step reads: 1 dispatch per
+ * step for dense and diagonal, 2 for Monarch, ℓ for butterfly. The queue
+ * orders the dispatches: nothing waits on the CPU until the result is read.
  *
  * f32: the state rows are h_t (copied to the output at the end). int8
  * (opts.int8): U quantized on the host as the CPU engines do it
- * (quantizeRecurrence: the same codes and scales), the state rows are i32
+ * (quantizeRecurrence: the same codes and scales), uploaded once per U tensor
+ * and weight quantizer (packedU: kept for later calls), the state rows are i32
  * codes, row 0 the state quantizer's codes of h0; each step's code is the
  * exact round-half-to-even of h'/s_h computed in integers (no floating-point
  * division), and the output is f32(q)·s_h. A NaN has no code: its code
@@ -32,28 +34,28 @@ import {
   quantizeRecurrence,
   validateGruOp,
 } from '../../../ops/gru.js';
+import type { Int8Quantizer } from '../../../ops/int8-quantizer.js';
 import { type Binding, f32Bits } from '../context.js';
 import type { GpuHost } from '../host.js';
 import type { GpuTensor } from '../tensor.js';
 import {
   GRU_WG,
-  gruButterflyI8Wgsl,
   gruButterflyWgsl,
-  gruDenseI8Wgsl,
-  gruDenseWgsl,
-  gruDiagonalI8Wgsl,
-  gruDiagonalWgsl,
-  gruGatesI8Wgsl,
-  gruGatesWgsl,
-  gruMonarchI8Wgsl,
   gruMonarchWgsl,
+  gruParams,
+  gruStepWgsl,
   NAN_STATE_CODE,
 } from '../wgsl/gru.js';
 
-/** The quantized GRU's inputs to the kernels: int8 codes and scales of U's arrays, the state scale and h0's codes. */
+/** One U array quantized, on the GPU: its int8 codes four to a u32 word, then its scales' f32 bits from word `scalesAt`. */
+export interface PackedArray {
+  buffer: GPUBuffer;
+  scalesAt: number;
+}
+
+/** The quantized GRU's inputs to the kernels: U's packed arrays by name, the state scale and h0's codes. */
 export interface GpuGruInt8 {
-  codes: Record<string, Int8Array>;
-  scales: Record<string, Float32Array>;
+  packed: Record<string, PackedArray>;
   sh: number;
   q0: Int32Array;
 }
@@ -74,7 +76,6 @@ export function gruOnGpu(
   int8: GpuGruInt8 | null = null,
 ): GruResult & { codes?: GPUBuffer } {
   const { ctx } = host;
-  const arrays = gruArrays(U);
   const h = host.output([T, H], 'gru h');
   const gates = withGates ? host.output([T, 3 * H], 'gru gates') : undefined;
   const temps: GPUBuffer[] = [];
@@ -83,69 +84,44 @@ export function gruOnGpu(
     temps.push(b);
     return b;
   };
-  const upload = (v: Int8Array | Float32Array | Int32Array, what: string) => {
-    const b = ctx.upload(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), what);
-    temps.push(b);
-    return b;
-  };
   try {
     const S = temp((T + 1) * H * 4, 'gru state');
     if (int8) ctx.write(S, 0, new Uint8Array(int8.q0.buffer, int8.q0.byteOffset, H * 4));
     else if (h0) ctx.copy(h0.buffer, 0, S, 0, H * 4);
     else ctx.write(S, 0, new Uint8Array(H * 4));
-    const gh = temp(3 * H * 4, 'gru recurrent product');
-    const x = U.kind === 'monarch' ? temp(3 * H * 4, 'gru monarch intermediate') : null;
+    // The earlier stages' output, which the step kernel's last stage reads (dense, diagonal: none).
+    const staged =
+      U.kind === 'monarch' || U.kind === 'butterfly' ? temp(3 * H * 4, 'gru product stage') : null;
     // Absent operands: one dummy per binding (one buffer bound read-only and writable in a dispatch is invalid).
     const noBias = temp(4, 'gru b_h (none)');
     const noGates = temp(4, 'gru gates (none)');
     const w: Record<string, Binding> = {};
-    const s: Record<string, Binding> = {};
-    for (const name of Object.keys(arrays)) {
-      if (!int8) w[name] = arrays[name].binding;
-      else {
-        w[name] = upload(int8.codes[name], `gru U.${name} codes`);
-        s[name] = upload(int8.scales[name], `gru U.${name} scales`);
-      }
-    }
-    const sh = int8 ? f32Bits(int8.sh) : 0;
+    for (const [name, t] of Object.entries(gruArrays(U)))
+      w[name] = int8 ? int8.packed[name].buffer : t.binding;
+    const scalesAt = (name: string) => int8?.packed[name].scalesAt ?? 0;
+    const shape = U.kind === 'monarch' ? monarchBlock(H) : U.kind === 'butterfly' ? butterflyFactors(H) : 0;
+    const base = { H, bias: !!bh, gates: !!gates, sh: int8 ? f32Bits(int8.sh) : 0, shape };
     const outputs = Math.ceil((3 * H) / GRU_WG);
-    const product = (t: number) => {
-      switch (U.kind) {
-        case 'dense':
-        case 'diagonal': {
-          if (!int8) {
-            const code = U.kind === 'dense' ? gruDenseWgsl() : gruDiagonalWgsl();
-            return ctx.run(code, [0, H, t], [w.u, S, gh], outputs);
-          }
-          const code = U.kind === 'dense' ? gruDenseI8Wgsl() : gruDiagonalI8Wgsl();
-          return ctx.run(code, [0, H, t, 0, 0, sh], [w.u, s.u, S, gh], outputs);
+    const pairs = Math.ceil((3 * H) / 2 / GRU_WG);
+    // The stages before the last, into `staged`.
+    const stages = (t: number) => {
+      if (U.kind === 'monarch') {
+        const p = gruParams({ ...base, t, scalesAt: scalesAt('b1') });
+        ctx.run(gruMonarchWgsl(!!int8), p, [w.b1, S, staged!], outputs);
+      } else if (U.kind === 'butterfly')
+        for (let f = 0; f + 1 < shape; f++) {
+          const p = gruParams({ ...base, t, factor: f, scalesAt: scalesAt('w') });
+          ctx.run(gruButterflyWgsl(!!int8), p, [w.w, S, staged!], pairs);
         }
-        case 'monarch': {
-          const B = monarchBlock(H);
-          const p = [0, H, t, B, 0, sh];
-          if (!int8) {
-            ctx.run(gruMonarchWgsl(1), p, [w.b1, S, x!], outputs);
-            return ctx.run(gruMonarchWgsl(2), p, [w.b2, x!, gh], outputs);
-          }
-          ctx.run(gruMonarchI8Wgsl(1), p, [w.b1, s.b1, S, x!], outputs);
-          return ctx.run(gruMonarchI8Wgsl(2), p, [w.b2, s.b2, x!, gh], outputs);
-        }
-        case 'butterfly': {
-          const ell = butterflyFactors(H);
-          const pairs = Math.ceil((3 * H) / 2 / GRU_WG);
-          for (let f = 0; f < ell; f++) {
-            if (int8) ctx.run(gruButterflyI8Wgsl(), [0, H, t, ell, f, sh], [w.w, s.w, S, gh], pairs);
-            else ctx.run(gruButterflyWgsl(), [0, H, t, ell, f], [w.w, S, gh], pairs);
-          }
-        }
-      }
     };
-    const common: Binding[] = [gx.binding, gh, bh?.binding ?? noBias, S, gates?.binding ?? noGates];
+    const last = U.kind === 'monarch' ? 'b2' : U.kind === 'butterfly' ? 'w' : 'u';
+    const lastInputs: Binding[] = staged ? [w[last], staged] : [w[last]];
+    const io: Binding[] = [gx.binding, bh?.binding ?? noBias, S, gates?.binding ?? noGates];
+    const step = gruStepWgsl(U.kind, !!int8);
     for (let t = 0; t < T; t++) {
-      product(t);
-      const p = [0, H, t, bh ? 1 : 0, gates ? 1 : 0, sh];
-      if (int8) ctx.run(gruGatesI8Wgsl(), p, [...common, h.binding], Math.ceil(H / GRU_WG));
-      else ctx.run(gruGatesWgsl(), p, common, Math.ceil(H / GRU_WG));
+      stages(t);
+      const p = gruParams({ ...base, t, scalesAt: scalesAt(last) });
+      ctx.run(step, p, [...lastInputs, ...io, ...(int8 ? [h.binding] : [])], Math.ceil(H / GRU_WG));
     }
     if (!int8 && T * H > 0) ctx.copy(S, H * 4, h.buffer, 0, T * H * 4);
     if (!int8 || T * H === 0) return { h, gates };
@@ -161,20 +137,81 @@ export function gruOnGpu(
   }
 }
 
-/** The quantized GRU's host-side inputs: U read back and quantized per output channel, h0's state codes. */
-async function int8Inputs(
+/**
+ * U's packed arrays kept on the GPU per tensor, by `${kind}.${name} ${quantizer}`: quantizeRecurrence's
+ * codes and scales of an array depend only on its values, the structure and H (its shape) and the
+ * weight quantizer — a frozen Int8Quantizer never changes (its scales are set once), so its identity
+ * names it (quantizerIds), and absent it is max-abs on the array itself. Kept for immutable tensors only:
+ * every other GpuTensor's bytes never change after the op that makes it, while a KV cache view
+ * (immutable false) is rewritten by kvWrite under the same object, so it is quantized again at each call.
+ * A disposed tensor fails host.gpu()'s check before any lookup and a new tensor is a new key; the buffers
+ * are destroyed when their tensor is garbage-collected (or with the device, by engine.dispose()).
+ */
+const packedCache = new WeakMap<GpuTensor, Map<string, PackedArray>>();
+const packedRelease = new FinalizationRegistry<Map<string, PackedArray>>((kept) => {
+  for (const p of kept.values()) p.buffer.destroy();
+});
+const quantizerIds = new WeakMap<Int8Quantizer, number>();
+let nextQuantizerId = 1;
+
+function quantizerKey(q: Int8Quantizer | undefined): string {
+  if (!q) return 'max-abs';
+  let id = quantizerIds.get(q);
+  if (id === undefined) {
+    id = nextQuantizerId++;
+    quantizerIds.set(q, id);
+  }
+  return `quantizer ${id}`;
+}
+
+/** codes (padded to whole words) then the scales' bits: one buffer for a kernel's one binding. */
+function packArray(host: GpuHost, codes: Int8Array, scales: Float32Array, what: string): PackedArray {
+  const scalesAt = Math.ceil(codes.length / 4);
+  const bytes = new Uint8Array(scalesAt * 4 + scales.byteLength);
+  bytes.set(new Uint8Array(codes.buffer, codes.byteOffset, codes.byteLength));
+  bytes.set(new Uint8Array(scales.buffer, scales.byteOffset, scales.byteLength), scalesAt * 4);
+  return { buffer: host.ctx.upload(bytes, what), scalesAt };
+}
+
+/**
+ * U's packed arrays: kept ones (packedCache), else U read back and quantized per output channel
+ * (quantizeRecurrence, every array, as the CPU engines) and uploaded; `temps` holds those of mutable
+ * tensors, for the caller to destroy after the scan.
+ */
+async function packedU(
+  host: GpuHost,
   U: GruWeights<GpuTensor>,
   H: number,
-  h0: GpuTensor | null,
-  opts: GruInt8Options,
-): Promise<GpuGruInt8> {
-  const sh = checkStateQuantizer(opts.state);
+  weights: GruInt8Options['weights'],
+): Promise<{ packed: Record<string, PackedArray>; temps: GPUBuffer[] }> {
   const arrays = gruArrays(U);
+  const key = (name: string) => `${U.kind}.${name} ${quantizerKey(weights?.[name])}`;
+  const packed: Record<string, PackedArray> = {};
+  for (const [name, t] of Object.entries(arrays)) {
+    const kept = t.immutable ? packedCache.get(t)?.get(key(name)) : undefined;
+    if (kept) packed[name] = kept;
+  }
+  const temps: GPUBuffer[] = [];
+  if (Object.keys(packed).length === Object.keys(arrays).length) return { packed, temps };
   const values: Record<string, Float32Array> = {};
   for (const [name, t] of Object.entries(arrays)) values[name] = await t.read();
-  const q = quantizeRecurrence({ kind: U.kind, H, ...values } as GruRecurrence, opts.weights);
-  const q0 = Int32Array.from(opts.state.quantize(h0 ? await h0.read() : new Float32Array(H)));
-  return { codes: q.codes, scales: q.scales, sh, q0 };
+  const q = quantizeRecurrence({ kind: U.kind, H, ...values } as GruRecurrence, weights);
+  for (const [name, t] of Object.entries(arrays)) {
+    if (packed[name]) continue;
+    packed[name] = packArray(host, q.codes[name], q.scales[name], `gru U.${name} int8`);
+    if (!t.immutable) {
+      temps.push(packed[name].buffer);
+      continue;
+    }
+    let kept = packedCache.get(t);
+    if (!kept) {
+      kept = new Map();
+      packedCache.set(t, kept);
+      packedRelease.register(t, kept);
+    }
+    kept.set(key(name), packed[name]);
+  }
+  return { packed, temps };
 }
 
 export async function gpuGru(
@@ -189,18 +226,25 @@ export async function gpuGru(
     ...Object.fromEntries(Object.entries(gruArrays(U)).map(([n, t]) => [n, host.gpu(t, `gru U.${n}`)])),
   } as GruWeights<GpuTensor>;
   const h0 = opts.h0 ? host.gpu(opts.h0, 'gru h0') : null;
-  const int8 = opts.int8 ? await int8Inputs(gpuU, H, h0, opts.int8) : null;
-  const r = gruOnGpu(
-    host,
-    host.gpu(gx, 'gru gx'),
-    gpuU,
-    opts.bh ? host.gpu(opts.bh, 'gru bh') : null,
-    h0,
-    T,
-    H,
-    !!opts.gates,
-    int8,
-  );
+  const sh = opts.int8 ? checkStateQuantizer(opts.int8.state) : 0;
+  const u = opts.int8 ? await packedU(host, gpuU, H, opts.int8.weights) : null;
+  let r: GruResult & { codes?: GPUBuffer };
+  try {
+    const q0 = u && Int32Array.from(opts.int8!.state.quantize(h0 ? await h0.read() : new Float32Array(H)));
+    r = gruOnGpu(
+      host,
+      host.gpu(gx, 'gru gx'),
+      gpuU,
+      opts.bh ? host.gpu(opts.bh, 'gru bh') : null,
+      h0,
+      T,
+      H,
+      !!opts.gates,
+      u && { packed: u.packed, sh, q0: q0! },
+    );
+  } finally {
+    for (const b of u?.temps ?? []) b.destroy(); // after submit: the queued work keeps them alive
+  }
   host.ran('gru', 'webgpu');
   if (r.codes) await refuseNanState(host, r, T * H, H);
   return { h: r.h, gates: r.gates };
