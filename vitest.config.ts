@@ -1,6 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+/** Mesa's lavapipe: the WebGPU suites run a second time on it (a second driver, and one with shader-f16). */
+const LAVAPIPE_ICD = '/usr/share/vulkan/icd.d/lvp_icd.json';
+
 export default defineConfig({
   resolve: {
     // README examples import 'plumbline' and 'plumbline/testing'; in tests that is the source tree.
@@ -14,9 +17,20 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    projects: [
+      // Everything, WebGPU on the driver the environment names (SwiftShader in CI; the test helper's default).
+      { extends: true, test: { name: 'main', include: ['test/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'webgpu-lavapipe',
+          include: ['test/backends/webgpu/**/*.test.ts'],
+          env: { VK_ICD_FILENAMES: LAVAPIPE_ICD, PLUMBLINE_TEST_VULKAN_DRIVER: 'lavapipe' },
+        },
+      },
+    ],
   },
 });

@@ -44,6 +44,12 @@ export interface EngineOptions {
    * differently from one CPU or engine to another.
    */
   wasmBuild?: WasmBuild;
+  /**
+   * WebGPU only: 'f16' rounds the f32 matmul kernels' operands to f16 (exact
+   * products, f32 sums: the f16 tier; WebGpuEngineOptions.matmulPrecision).
+   * With backend 'wasm' or 'reference' it is refused; 'auto' applies it when it picks WebGPU.
+   */
+  matmulPrecision?: 'f32' | 'f16';
 }
 
 export interface Engine {
@@ -207,14 +213,20 @@ export function tensorBytes(
 export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
   const backend = opts.backend ?? 'auto';
   const webgpu = () => import('../backends/webgpu/engine.js');
-  if (backend === 'webgpu') return (await webgpu()).WebGpuEngine.create({ threads: opts.threads });
+  const { matmulPrecision } = opts;
+  if (backend === 'webgpu')
+    return (await webgpu()).WebGpuEngine.create({ threads: opts.threads, matmulPrecision });
+  if ((backend === 'wasm' || backend === 'reference') && (matmulPrecision ?? 'f32') !== 'f32')
+    throw new BackendUnavailableError(
+      `matmulPrecision ${JSON.stringify(matmulPrecision)} is a WebGPU option; the ${backend} engine multiplies f32 operands`,
+    );
   if (backend === 'auto') {
     const { findGpuAdapter } = await import('../backends/webgpu/adapter.js');
     const found = await findGpuAdapter();
     // A software adapter (SwiftShader, llvmpipe) computes on the CPU, slower than wasm: auto takes it only when asked.
     // The WebGPU engine's modules load only then: without a GPU, auto goes straight to the CPU engines.
     if (found && (!found.software || opts.softwareGpu))
-      return (await webgpu()).WebGpuEngine.create({ adapter: found, threads: opts.threads });
+      return (await webgpu()).WebGpuEngine.create({ adapter: found, threads: opts.threads, matmulPrecision });
   }
   return createCpuEngine(backend, opts.threads, opts.wasmBuild);
 }

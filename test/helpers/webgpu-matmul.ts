@@ -6,6 +6,8 @@
  * instead; the only subnormal inputs in the suites are bf16 weights against |x| < 1, below that.
  */
 import { referenceMatmul } from '../../src/backends/reference/matmul.js';
+import type { WebGpuEngine } from '../../src/backends/webgpu/engine.js';
+import type { Tensor } from '../../src/engine/tensor.js';
 import { matmulGpuBound } from '../../src/oracle/webgpu-matmul-bound.js';
 
 /** Elements of y outside the bound around the float64 reference (NaN and ±inf must match exactly). */
@@ -41,4 +43,47 @@ export function bitsEqual(a: Float32Array, b: Float32Array): boolean {
       Buffer.from(b.buffer, b.byteOffset, b.byteLength),
     ) === 0
   );
+}
+
+/**
+ * Runs fn with an optional device feature on (where the device has it) and then off — the kernels'
+ * paths with and without it (subgroups: the reductions; f16: how f16 operands are stored).
+ */
+export async function withAndWithout(
+  e: WebGpuEngine,
+  feature: 'f16' | 'subgroups',
+  fn: (on: boolean) => Promise<void>,
+): Promise<void> {
+  const features = e.host.ctx.features;
+  const had = features[feature];
+  try {
+    for (const on of had ? [true, false] : [false]) {
+      features[feature] = on;
+      await fn(on);
+    }
+  } finally {
+    features[feature] = had;
+  }
+}
+
+/** y = x · Wᵀ on a WebGPU engine, every tensor disposed afterwards. */
+export async function gpuMatmulValues(
+  e: WebGpuEngine,
+  x: Float32Array,
+  w: Float32Array | Uint8Array,
+  [M, N, K]: readonly [number, number, number],
+  type = 'f32',
+  numerics: 'exact' | 'ggml' = 'exact',
+): Promise<Float32Array> {
+  const xt = e.tensor(x, [M, K]);
+  const wt = e.tensor(w, [N, K], type);
+  let yt: Tensor | undefined;
+  try {
+    yt = await e.matmul(xt, wt, { numerics });
+    return await yt.read();
+  } finally {
+    yt?.dispose();
+    xt.dispose();
+    wt.dispose();
+  }
 }

@@ -20,6 +20,13 @@ export interface GpuAdapterFound {
 /** SwiftShader's Vulkan driver as Debian's chromium package ships it: a software adapter where no GPU is. */
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
+/**
+ * Mesa's lavapipe (llvmpipe) Vulkan driver, Debian's `mesa-vulkan-drivers` from bookworm-backports
+ * (Mesa 25; bookworm's own Mesa 22 lacks features Dawn requires): a second software adapter, one with
+ * `shader-f16`, which SwiftShader lacks.
+ */
+export const LAVAPIPE_ICD = '/usr/share/vulkan/icd.d/lvp_icd.json';
+
 async function nodeGpu(): Promise<GPU> {
   const name = 'webgpu'; // a variable: bundlers for browsers must not pull in the native binding
   let mod: { create(flags: string[]): GPU; globals: Record<string, unknown> };

@@ -29,6 +29,12 @@ export interface GpuFeatures {
   subgroupMinSize: number;
 }
 
+/** Optional features a context may leave unused though the adapter offers them (default: use each). */
+export interface GpuFeatureUse {
+  shaderF16?: boolean;
+  subgroups?: boolean;
+}
+
 /** The size of a buffer or binding holding `bytes`: whole u32 words, at least one. */
 export function paddedSize(bytes: number): number {
   return Math.max(4, Math.ceil(bytes / 4) * 4);
@@ -99,12 +105,16 @@ export class GpuContext {
     });
   }
 
-  static async create(found: GpuAdapterFound): Promise<GpuContext> {
+  /** `use` turns optional features off (to run the paths without them on an adapter that has them). */
+  static async create(found: GpuAdapterFound, use: GpuFeatureUse = {}): Promise<GpuContext> {
     const { adapter } = found;
     const wanted: GPUFeatureName[] = [];
+    const off = new Set<string>();
+    if (use.shaderF16 === false) off.add('shader-f16');
+    if (use.subgroups === false) off.add('subgroups');
     // timestamp-query only serves profile(); asked for when offered so profiling needs no second device.
     for (const f of ['shader-f16', 'subgroups', 'timestamp-query'] as GPUFeatureName[])
-      if (adapter.features.has(f)) wanted.push(f);
+      if (adapter.features.has(f) && !off.has(f)) wanted.push(f);
     // Ask for the adapter's own buffer limits: the defaults (128 MiB bindings) are far below what GPUs offer.
     const l = adapter.limits;
     const device = await adapter.requestDevice({

@@ -6,7 +6,13 @@
  * which ran where, and why.
  */
 import type { AttentionResult, Engine, GruResult, MoeRouteTensors, OpReport } from '../../engine/engine.js';
-import { checkReshape, createCpuEngine, loadModelOn, tensorBytes } from '../../engine/engine.js';
+import {
+  BackendUnavailableError,
+  checkReshape,
+  createCpuEngine,
+  loadModelOn,
+  tensorBytes,
+} from '../../engine/engine.js';
 import type { Tensor } from '../../engine/tensor.js';
 import type { LoadModelOptions } from '../../model/load.js';
 import type { Model } from '../../model/model.js';
@@ -23,8 +29,8 @@ import type { RopeOptions } from '../../ops/rope.js';
 import type { SoftmaxOptions } from '../../ops/softmax.js';
 import { type GgmlTypeName, ggmlType } from '../../types/ggml-types.js';
 import { type GpuAdapterFound, requestGpuAdapter } from './adapter.js';
-import { GpuContext } from './context.js';
-import { GpuHost } from './host.js';
+import { GpuContext, type GpuFeatureUse } from './context.js';
+import { GpuHost, type MatmulPrecision } from './host.js';
 import { gpuAttention } from './ops/attention.js';
 import { gpuDecode, gpuEmbedding } from './ops/dequant.js';
 import { gpuGru } from './ops/gru.js';
@@ -51,6 +57,15 @@ export interface WebGpuEngineOptions {
   cpu?: () => Promise<Engine>;
   /** Threads of the default CPU fallback engine. */
   threads?: number;
+  /**
+   * Operands of the f32 matmul kernels (every exact-numerics matmul; ggml
+   * numerics with f32/f16/bf16 weights): 'f32' (default) as given, 'f16'
+   * rounded to f16 with exact products and f32 sums — the f16 tier. Halves
+   * are stored as f16 where the adapter has shader-f16, else as f32 values.
+   */
+  matmulPrecision?: MatmulPrecision;
+  /** Leave adapter features unused (e.g. `{ shaderF16: false }`: the path without shader-f16). */
+  features?: GpuFeatureUse;
 }
 
 export class WebGpuEngine implements Engine {
@@ -67,19 +82,31 @@ export class WebGpuEngine implements Engine {
 
   static async create(opts: WebGpuEngineOptions = {}): Promise<WebGpuEngine> {
     const adapter = opts.adapter ?? (await requestGpuAdapter());
-    const ctx = await GpuContext.create(adapter);
+    const precision = opts.matmulPrecision ?? 'f32';
+    if (precision !== 'f32' && precision !== 'f16')
+      throw new BackendUnavailableError(
+        `matmulPrecision must be 'f32' or 'f16', got ${JSON.stringify(precision)}`,
+      );
+    const ctx = await GpuContext.create(adapter, opts.features);
     const cpu = opts.cpu ?? (() => createCpuEngine('auto', opts.threads));
-    return new WebGpuEngine(new GpuHost(ctx, cpu, gpuDecode), adapter);
+    return new WebGpuEngine(new GpuHost(ctx, cpu, gpuDecode, precision), adapter);
   }
 
   /** The adapter (vendor, architecture, description) and whether it is a software one. */
-  get device(): { description: string; software: boolean; f16: boolean; subgroups: boolean } {
+  get device(): {
+    description: string;
+    software: boolean;
+    f16: boolean;
+    subgroups: boolean;
+    matmulPrecision: MatmulPrecision;
+  } {
     const { features } = this.host.ctx;
     return {
       description: this.adapter.description,
       software: this.adapter.software,
       f16: features.f16,
       subgroups: features.subgroups,
+      matmulPrecision: this.host.matmulPrecision,
     };
   }
 

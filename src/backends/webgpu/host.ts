@@ -10,6 +10,10 @@ import { ShapeError } from '../../errors.js';
 import { byteSizeOf, type GgmlTypeInfo, ggmlType } from '../../types/ggml-types.js';
 import type { GpuContext } from './context.js';
 import { type GpuDecoder, GpuTensor } from './tensor.js';
+import type { MatmulOperands } from './wgsl/matmul-f32.js';
+
+/** The f32 matmul kernels' operands: f32, or rounded to f16 (WebGpuEngineOptions.matmulPrecision). */
+export type MatmulPrecision = 'f32' | 'f16';
 
 export type Placement = 'webgpu' | 'cpu';
 
@@ -23,7 +27,14 @@ export class GpuHost {
     readonly ctx: GpuContext,
     private readonly makeCpu: () => Promise<Engine>,
     readonly decoder: GpuDecoder,
+    readonly matmulPrecision: MatmulPrecision = 'f32',
   ) {}
+
+  /** How the f32 matmul kernels take their operands: halves stored as f16 where the device has shader-f16. */
+  matmulOperands(): MatmulOperands {
+    const f16 = this.matmulPrecision === 'f16';
+    return { precision: this.matmulPrecision, halfStorage: f16 && this.ctx.features.f16 };
+  }
 
   /** Records that `op` ran on `where` (why: the reason for a CPU fallback). */
   ran(op: string, where: Placement, why?: string): void {

@@ -6,14 +6,13 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { QUANT_EXACT_TYPES } from '../../../src/backends/wasm/matmul-quant.js';
-import type { Tensor } from '../../../src/engine/tensor.js';
 import { dequantize } from '../../../src/ops/dequantize.js';
 import { GGML_TYPES } from '../../../src/types/ggml-types.js';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../../../src/types/half.js';
 import { normals } from '../../helpers/ggml-inputs.js';
 import { exactWeights } from '../../helpers/quant-exact-checks.js';
 import { webgpuEngine } from '../../helpers/webgpu.js';
-import { bitsEqual, boundFailures } from '../../helpers/webgpu-matmul.js';
+import { bitsEqual, boundFailures, gpuMatmulValues, withAndWithout } from '../../helpers/webgpu-matmul.js';
 import { values } from '../wasm/matmul-f32-checks.js';
 
 const gpu = await webgpuEngine();
@@ -24,40 +23,18 @@ afterAll(() => gpu?.dispose());
 describe.skipIf(!gpu)('WebGPU matmul, exact numerics', () => {
   const e = gpu!;
 
-  async function run(
+  const run = (
     x: Float32Array,
     w: Float32Array | Uint8Array,
     M: number,
     N: number,
     K: number,
     type = 'f32',
-  ): Promise<Float32Array> {
-    const xt = e.tensor(x, [M, K]);
-    const wt = e.tensor(w, [N, K], type);
-    let yt: Tensor | undefined;
-    try {
-      yt = await e.matmul(xt, wt);
-      return await yt.read();
-    } finally {
-      yt?.dispose();
-      xt.dispose();
-      wt.dispose();
-    }
-  }
+  ): Promise<Float32Array> => gpuMatmulValues(e, x, w, [M, N, K], type);
 
   /** Runs fn once with the device's subgroups and once with the workgroup-memory reduction. */
-  async function bothReductions(fn: (label: string) => Promise<void>): Promise<void> {
-    const features = e.host.ctx.features;
-    const had = features.subgroups;
-    try {
-      for (const sg of had ? [true, false] : [false]) {
-        features.subgroups = sg;
-        await fn(sg ? 'subgroups' : 'shared');
-      }
-    } finally {
-      features.subgroups = had;
-    }
-  }
+  const bothReductions = (fn: (label: string) => Promise<void>) =>
+    withAndWithout(e, 'subgroups', (sg) => fn(sg ? 'subgroups' : 'shared'));
 
   it('f32: ragged shapes, matvec (M ≤ 8) and tiled (M > 8), within the f32 bound', async () => {
     const failures: string[] = [];

@@ -19,12 +19,26 @@
  * may differ). f16 / bf16 weights: x rounded to the half type, then the f32
  * kernels (products of halves are exact): f32 tier against x̂ = half(x).
  * f32 weights: ggml does not convert x, so the exact path.
+ *
+ * matmulPrecision 'f16' (the engine's option): the f32 kernels above take
+ * their operands rounded to f16 (wgsl/matmul-f32.ts), products exact, f32
+ * sums; the q8 integer-dot kernels are unaffected. Tier: f16 against the
+ * float64 product, and matmulGpuBound against the product of the rounded
+ * operands (src/oracle/webgpu-matmul-bound.ts: matmulF16OperandsBound).
  */
 import type { Tensor } from '../../../engine/tensor.js';
 import { type MatmulOptions, validateMatmul } from '../../../ops/matmul.js';
 import type { GpuHost } from '../host.js';
 import type { GpuTensor } from '../tensor.js';
-import { MATVEC_MAX_M, matvecWgsl, TILE, tiledWgsl, type WeightCode } from '../wgsl/matmul-f32.js';
+import {
+  MATVEC_MAX_M,
+  matvecWgsl,
+  ROUND_X_WG,
+  roundXWgsl,
+  TILE,
+  tiledWgsl,
+  type WeightCode,
+} from '../wgsl/matmul-f32.js';
 import {
   GGML_FUSED,
   GGML_ROWS,
@@ -127,11 +141,25 @@ export function runF32(host: GpuHost, code: WeightCode, c: MatmulCall): void {
   const { x, w, y, M, N, K } = c;
   if (M === 0 || N === 0) return;
   const { ctx } = host;
+  const ops = host.matmulOperands();
+  if (M <= MATVEC_MAX_M && ops.precision === 'f16') {
+    // x rounded once per call (not once per weight row): halves two to a word with shader-f16.
+    const words = ops.halfStorage ? Math.ceil((M * K) / 2) : M * K;
+    const xr = ctx.buffer(words * 4, `matmul f16 x [${M}, ${K}]`);
+    try {
+      if (words > 0)
+        ctx.run(roundXWgsl(ops.halfStorage), [M * K], [x.binding, xr], Math.ceil(words / ROUND_X_WG));
+      ctx.run(matvecWgsl(code, ctx.features.subgroups, ops), [M, N, K], [xr, w.binding, y.binding], N);
+    } finally {
+      xr.destroy(); // submitted work keeps it alive
+    }
+    return;
+  }
   const buffers = [x.binding, w.binding, y.binding];
   if (M <= MATVEC_MAX_M) {
     ctx.run(matvecWgsl(code, ctx.features.subgroups), [M, N, K], buffers, N);
     return;
   }
   const tilesN = Math.ceil(N / TILE);
-  ctx.run(tiledWgsl(code), [M, N, K, tilesN], buffers, tilesN * Math.ceil(M / TILE));
+  ctx.run(tiledWgsl(code, ops), [M, N, K, tilesN], buffers, tilesN * Math.ceil(M / TILE));
 }

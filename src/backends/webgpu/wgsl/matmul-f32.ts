@@ -22,10 +22,23 @@
  * zero). The order is fixed by the shapes alone: the same inputs give the
  * same bits.
  *
- * Bindings: 0 params [M, N, K, tilesN], 1 x: array<f32>, 2 w: array<u32>
- * (the weight bytes), 3 y: array<f32>.
+ * f16 operands (MatmulOperands, the engine's matmulPrecision 'f16'): x and W
+ * values rounded to f16 — nearest even, ±inf from 65520 on, f16 subnormals,
+ * in integer ops (src/types/half.ts f32ToF16: the same halves on every
+ * device) — their products formed in f32 (exact: 11-bit significands) and
+ * summed as above: llama.cpp's WebGPU matmul stages its tiles so. With
+ * shader-f16 (halfStorage) the rounded operands are stored as f16 (the
+ * tiles; the matvec's x, rounded once by roundXWgsl) and widened by the
+ * device when read, which WGSL lets flush an f16 subnormal to zero; without
+ * it they are stored as the f32 values of those halves.
+ *
+ * Bindings: 0 params [M, N, K, tilesN], 1 x: array<f32> (array<f16>: the
+ * matvec's rounded x with halfStorage), 2 w: array<u32> (the weight bytes),
+ * 3 y: array<f32>.
  */
 import { WGSL_GRID } from '../context.js';
+import { WGSL_F32_TO_HALF } from './attention-kv.js';
+import { WGSL_F16_TO_F32 } from './blocks.js';
 
 /** How a weight type's bytes become f32 values inside a kernel. */
 export interface WeightCode {
@@ -52,12 +65,52 @@ export const MATVEC_WG = 64;
 /** Most activation rows one matvec workgroup takes (its accumulators per invocation). */
 export const MATVEC_MAX_M = 8;
 
-const BINDINGS = /* wgsl */ `
+/** How the kernels take their operands (see the module header). */
+export interface MatmulOperands {
+  precision: 'f32' | 'f16';
+  /** f16 operands stored as f16 (needs shader-f16); false: as the f32 values of the halves. */
+  halfStorage: boolean;
+}
+
+export const F32_OPERANDS: MatmulOperands = { precision: 'f32', halfStorage: false };
+
+function bindings(xType: 'f32' | 'f16'): string {
+  return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> params: array<u32>;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<${xType}>;
 @group(0) @binding(2) var<storage, read> w: array<u32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 `;
+}
+
+/**
+ * The operand code of a variant: \`enable f16;\` where halves are stored, the rounding helpers
+ * (round_h, round_h4: an f32 to the f32 value of its nearest-even half; half_of: to that half),
+ * `stage(e)` (the expression a value e is kept as) and `load(e)` (a kept value as f32).
+ */
+function operandCode(ops: MatmulOperands): {
+  enable: string;
+  decls: string;
+  stage: (e: string) => string;
+  load: (e: string) => string;
+  type: 'f32' | 'f16';
+} {
+  if (ops.precision === 'f32') return { enable: '', decls: '', stage: (e) => e, load: (e) => e, type: 'f32' };
+  const decls = /* wgsl */ `${WGSL_F32_TO_HALF}
+fn round_h(v: f32) -> f32 { return f16_bits_to_f32(f32_to_half(bitcast<u32>(v))); }
+fn round_h4(v: vec4f) -> vec4f { return vec4f(round_h(v.x), round_h(v.y), round_h(v.z), round_h(v.w)); }
+${ops.halfStorage ? 'fn half_of(v: f32) -> f16 { return bitcast<vec2<f16>>(f32_to_half(bitcast<u32>(v))).x; }' : ''}
+`;
+  return ops.halfStorage
+    ? { enable: 'enable f16;', decls, stage: (e) => `half_of(${e})`, load: (e) => `f32(${e})`, type: 'f16' }
+    : { enable: '', decls, stage: (e) => `round_h(${e})`, load: (e) => e, type: 'f32' };
+}
+
+function variantName(weight: WeightCode, ops: MatmulOperands): string {
+  return ops.precision === 'f32'
+    ? weight.name
+    : `${weight.name} f16 operands${ops.halfStorage ? ' (f16 storage)' : ''}`;
+}
 
 /** x[m, k .. k + 3], zeros past K. */
 const X4 = /* wgsl */ `
@@ -69,16 +122,21 @@ fn x4(m: u32, k: u32, K: u32) -> vec4f {
 `;
 
 /** Tiled GEMM: ceil(M/TILE)·ceil(N/TILE) workgroups (params[3] = ceil(N/TILE)). */
-export function tiledWgsl(weight: WeightCode): string {
+export function tiledWgsl(weight: WeightCode, ops: MatmulOperands = F32_OPERANDS): string {
   const THREADS = (TILE / 4) ** 2;
   const STAGE = (TILE * BK) / 4 / THREADS;
-  return /* wgsl */ `// matmul tiled ${weight.name}
-${BINDINGS}
+  const op = operandCode(ops);
+  const tile = (t: string, i: string) =>
+    [0, 1, 2, 3].map((d) => op.load(`${t}[kk * ${TILE}u + ${i}${d ? ` + ${d}u` : ''}]`)).join(', ');
+  return /* wgsl */ `${op.enable}
+// matmul tiled ${variantName(weight, ops)}
+${bindings('f32')}
 ${WGSL_GRID}
 ${weight.decls}
+${op.decls}
 ${X4}
-var<workgroup> xs: array<f32, ${BK * TILE}>; // [k][m]
-var<workgroup> ws: array<f32, ${BK * TILE}>; // [k][n]
+var<workgroup> xs: array<${op.type}, ${BK * TILE}>; // [k][m]
+var<workgroup> ws: array<${op.type}, ${BK * TILE}>; // [k][n]
 
 @compute @workgroup_size(${THREADS})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -109,16 +167,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         else { for (var j = 0u; j < 4u; j++) { if (k + j < K) { wv[j] = w_at(n0 + r, k + j, K); } } }
       }
       for (var j = 0u; j < 4u; j++) {
-        xs[(kq + j) * ${TILE}u + r] = xv[j];
-        ws[(kq + j) * ${TILE}u + r] = wv[j];
+        xs[(kq + j) * ${TILE}u + r] = ${op.stage('xv[j]')};
+        ws[(kq + j) * ${TILE}u + r] = ${op.stage('wv[j]')};
       }
     }
     workgroupBarrier();
     for (var kk = 0u; kk < ${BK}u; kk++) {
-      let a = vec4f(xs[kk * ${TILE}u + tm], xs[kk * ${TILE}u + tm + 1u],
-                    xs[kk * ${TILE}u + tm + 2u], xs[kk * ${TILE}u + tm + 3u]);
-      let b = vec4f(ws[kk * ${TILE}u + tn], ws[kk * ${TILE}u + tn + 1u],
-                    ws[kk * ${TILE}u + tn + 2u], ws[kk * ${TILE}u + tn + 3u]);
+      let a = vec4f(${tile('xs', 'tm')});
+      let b = vec4f(${tile('ws', 'tn')});
       for (var i = 0u; i < 4u; i++) { acc[i] += a[i] * b; }
     }
     workgroupBarrier();
@@ -196,15 +252,26 @@ export function subgroupArgs(subgroups: boolean): { enable: string; args: string
     : { enable: '', args: '', pass: '0u' };
 }
 
-/** Matvec: N workgroups (folded into 2-D past the grid limit), M ≤ MATVEC_MAX_M. */
-export function matvecWgsl(weight: WeightCode, subgroups: boolean): string {
+/**
+ * Matvec: N workgroups (folded into 2-D past the grid limit), M ≤ MATVEC_MAX_M. f16 operands: x comes
+ * rounded (roundXWgsl, once per call), W values are rounded as they are decoded.
+ */
+export function matvecWgsl(
+  weight: WeightCode,
+  subgroups: boolean,
+  ops: MatmulOperands = F32_OPERANDS,
+): string {
   const sg = subgroupArgs(subgroups);
   const R = weight.run;
-  return /* wgsl */ `${sg.enable}
-// matmul matvec ${weight.name}
-${BINDINGS}
+  const op = operandCode(ops);
+  const f16 = ops.precision === 'f16';
+  const xAt = (e: string) => op.load(`x[${e}]`);
+  return /* wgsl */ `${sg.enable}${op.enable}
+// matmul matvec ${variantName(weight, ops)}
+${bindings(op.type)}
 ${WGSL_GRID}
 ${weight.decls}
+${op.decls}
 ${workgroupSumWgsl(MATVEC_WG, subgroups)}
 @compute @workgroup_size(${MATVEC_WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -219,22 +286,56 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   // invocations read consecutive weight bytes), then one k of the K % ${R} tail.
   let KR = K - K % ${R}u;
   for (var k = ${R}u * li; k < KR; k += ${R * MATVEC_WG}u) {
-    let wv = w_run(n, k, K);
+    ${f16 ? 'var' : 'let'} wv = w_run(n, k, K);
+    ${f16 ? `for (var j = 0u; j < ${R / 4}u; j++) { wv[j] = round_h4(wv[j]); }` : ''}
     for (var m = 0u; m < M; m++) {
       for (var j = 0u; j < ${R / 4}u; j++) {
         let o = m * K + k + 4u * j;
-        acc[m] += dot(vec4f(x[o], x[o + 1u], x[o + 2u], x[o + 3u]), wv[j]);
+        acc[m] += dot(vec4f(${xAt('o')}, ${xAt('o + 1u')}, ${xAt('o + 2u')}, ${xAt('o + 3u')}), wv[j]);
       }
     }
   }
   if (KR + li < K) {
-    let wv = w_at(n, KR + li, K);
-    for (var m = 0u; m < M; m++) { acc[m] += x[m * K + KR + li] * wv; }
+    let wv = ${f16 ? 'round_h(w_at(n, KR + li, K))' : 'w_at(n, KR + li, K)'};
+    for (var m = 0u; m < M; m++) { acc[m] += ${xAt('m * K + KR + li')} * wv; }
   }
   for (var m = 0u; m < M; m++) {
     let t = wg_sum(acc[m], li, ${sg.pass});
     if (li == 0u) { y[m * N + n] = t; }
   }
+}
+`;
+}
+
+/** Elements per invocation group of roundXWgsl. */
+export const ROUND_X_WG = 256;
+
+/**
+ * The matvec's x rounded to f16 once per call (params [count]; bindings 1 x as f32 bits, 2 out):
+ * halfStorage, out holds the halves, two per u32 word; otherwise the f32 bits of the halves' values.
+ * Integer ops only: the same halves as src/types/half.ts f32ToF16 on every device.
+ */
+export function roundXWgsl(halfStorage: boolean): string {
+  const body = halfStorage
+    ? `let e = 2u * i;
+  if (e >= count) { return; }
+  let hi = select(0u, f32_to_half(x[e + 1u]), e + 1u < count);
+  out[i] = f32_to_half(x[e]) | (hi << 16u);`
+    : `if (i >= count) { return; }
+  out[i] = f16_bits_to_f32_bits(f32_to_half(x[i]));`;
+  return /* wgsl */ `// matmul round x f16${halfStorage ? ' (f16 storage)' : ''}
+@group(0) @binding(0) var<storage, read> params: array<u32>;
+@group(0) @binding(1) var<storage, read> x: array<u32>;
+@group(0) @binding(2) var<storage, read_write> out: array<u32>;
+${WGSL_GRID}
+${WGSL_F16_TO_F32}
+${WGSL_F32_TO_HALF}
+@compute @workgroup_size(${ROUND_X_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) li: u32) {
+  let count = params[0];
+  let i = group_index(wid, nwg) * ${ROUND_X_WG}u + li;
+  ${body}
 }
 `;
 }
