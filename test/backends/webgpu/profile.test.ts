@@ -9,7 +9,7 @@ import { quantize } from '../../../src/ops/quantize.js';
 import { GGML_TYPE_NAMES } from '../../../src/types/ggml-types.js';
 import { f32ToBf16, f32ToF16 } from '../../../src/types/half.js';
 import { gruWeightTensors, randomRecurrence } from '../../helpers/gru-cases.js';
-import { moeFfnWeights } from '../../helpers/moe-ffn-cases.js';
+import { expertSliceCases, expertSliceWeights, moeFfnWeights } from '../../helpers/moe-ffn-cases.js';
 import { webgpuEngine } from '../../helpers/webgpu.js';
 import { TINY_LLAMA, TINY_MOE } from '../../helpers/webgpu-models.js';
 import { load, syntheticBytes } from '../../model/helpers.js';
@@ -343,6 +343,24 @@ function labelCases(): LabelCase[] {
         const { w } = moeFfnWeights(e, 'f32', false, { E: 4, D: 16, F: 32, Fs: 16 });
         const xs = x(e, [2, 16], 31);
         return e.moeFfn(xs, await e.moeRoute(x(e, [2, 4], 32, 3), { scheme: 'mixtral', k: 2 }), w);
+      },
+    },
+    {
+      name: 'moeFfn, q4_0 experts starting mid-word (copied by the byte-copy kernel)',
+      labels: [
+        'moe route (workgroup 4)',
+        'byte copy',
+        'moe gather',
+        'matmul matvec q4_0',
+        'matmul matvec f16',
+        'swiglu',
+        'moe combine',
+      ],
+      call: async (e) => {
+        const c = expertSliceCases.find((s) => s.types[0] === 'q4_0')!;
+        const { w } = expertSliceWeights(e, c, 4);
+        const route = await e.moeRoute(x(e, [2, 4], 32, 3), { scheme: 'mixtral', k: 2 });
+        return e.moeFfn(x(e, [2, c.D], 31), route, w);
       },
     },
     {
