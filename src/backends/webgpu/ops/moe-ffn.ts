@@ -13,15 +13,17 @@
  * Expert slices: expert e's bytes [e·b, (e+1)·b) of a tensor (b its slice
  * size, by the tensor's own type) are bound in place — a slice view, no copy
  * — where their buffer offset is a multiple of minStorageBufferOffsetAlignment
- * (256 on most devices; every expert of ggml-sized models, whose F·D is a
- * multiple of 2^16). Elsewhere they are copied to a buffer of their own (from
- * byte 0, as a kernel reads a tensor): copyBufferToBuffer where the offset is
- * a multiple of 4, else the byte-copy kernel (wgsl/byte-copy.ts; block types
- * of 18 or 34 bytes). The copy is made once per weight tensor and expert
- * (GpuTensor.derived: kept with the weight's root owner and disposed with
- * it), so a decode loop copies each such expert once; weights whose bytes may
- * change (immutable false) are copied per call. Either way the kernels read
- * the same bytes from word 0 of their binding: same bits.
+ * (256 on most devices: every expert wherever F·D is a multiple of 2^16, e.g.
+ * 768 × 2048, whatever the type). Elsewhere they are copied to a buffer of
+ * their own (from byte 0, as a kernel reads a tensor): copyBufferToBuffer
+ * where the offset is a multiple of 4, else the byte-copy kernel
+ * (wgsl/byte-copy.ts; slices of 18- or 34-byte blocks, or odd f16 counts,
+ * start mid-word). The copy is made once per weight tensor and expert
+ * (GpuTensor.derived: kept with the weight's root owner, costing that slice's
+ * bytes again, and disposed with it), so a decode loop copies each such
+ * expert once; weights whose bytes may change (immutable false) are copied
+ * per call. Either way the kernels read the same bytes from word 0 of their
+ * binding: same bits.
  */
 import type { Engine, MoeRouteTensors } from '../../../engine/engine.js';
 import type { Tensor } from '../../../engine/tensor.js';
