@@ -7,7 +7,8 @@
  * - binding 0 is `params: array<u32>` (read-only storage; f32 values as
  *   their bits), bindings 1.. are the kernel's buffers in the order given;
  * - buffers are `array<u32>` (bytes of ggml blocks) or `array<f32>`, always
- *   whole: a tensor starts at byte 0 of its buffer (views share it);
+ *   a whole tensor: its array starts at the tensor's first byte (byte 0 of the
+ *   buffer, or a slice view's aligned offset: Binding.offset);
  * - grids larger than maxComputeWorkgroupsPerDimension are folded into 2-D:
  *   a kernel computes its flat workgroup index with `group_index()` (WGSL_GRID)
  *   and returns when it is past its work.
