@@ -34,10 +34,10 @@ import { rng, uniform } from '../wasm/nn-helpers.js';
 const gpu = await webgpuEngine();
 
 const SIZES: Record<GruStructure, number[]> = {
-  dense: [1, 8, 33],
+  dense: [1, 8, 33, 70],
   diagonal: [5, 64],
   monarch: [4, 9, 64],
-  butterfly: [2, 16, 64],
+  butterfly: [2, 16, 64, 128],
 };
 
 const BITS_CASES: [GruStructure, number][] = [

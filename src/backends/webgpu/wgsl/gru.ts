@@ -18,9 +18,13 @@
  * an XOR with a runtime zero before the gates use them, so the compiler cannot
  * fuse the product's last × into the gates' + (a separate dispatch's store and
  * load would not let it either): the bits are those of the unfused kernels.
- * Dispatches per step: dense and diagonal 1, Monarch 2, butterfly ℓ. (A dense
- * output stays one invocation's sum over j ascending: splitting it over a
- * workgroup would reorder the sum and change the bits.)
+ * Dispatches per step: dense and diagonal 1, Monarch 2, butterfly ℓ. One
+ * invocation per element computes its three outputs in turn (a dense output
+ * stays one invocation's sum over j ascending: splitting it would reorder the
+ * sum and change the bits). One invocation per output instead, three rows of
+ * a workgroup meeting in workgroup memory after a barrier, ran about 2× slower
+ * per step on SwiftShader (its barriers are costly), so it is not used; on a
+ * GPU at large H it may win back the parallelism (not measured).
  *
  * Gates: r = σ((gx_r + gh_r) + b_r), z likewise,
  * n = tanh(gx_n + r·(gh_n + b_n)) with tanh = 1 − 2/(e^{2x} + 1),
