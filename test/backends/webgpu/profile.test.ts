@@ -16,7 +16,12 @@ import { load, syntheticBytes } from '../../model/helpers.js';
 import { uniform } from '../wasm/nn-helpers.js';
 
 const gpu = await webgpuEngine();
-afterAll(() => gpu?.dispose()); // both suites share the engine
+/** The engine of matmulPrecision 'f16' (its matmuls round x and W to f16 operands). */
+const gpu16 = await webgpuEngine({ matmulPrecision: 'f16' });
+afterAll(async () => {
+  await gpu?.dispose(); // both suites share the engine
+  await gpu16?.dispose();
+});
 
 /** x [8, 64], w [32, 64] and an rmsNorm weight [32]: small deterministic operands. */
 function operands(e: WebGpuEngine) {
@@ -189,12 +194,18 @@ interface LabelCase {
   name: string;
   labels: string[];
   call: (e: WebGpuEngine) => Promise<unknown>;
+  /** Run on the engine of matmulPrecision 'f16' (default: the f32 one). */
+  f16Operands?: boolean;
 }
 
 const ACT = '(matmul ggml activations)';
 
-/** Every kernel family: dequant of every type, matmul's paths, nn, attention, KV cache, MoE, scan, gru. */
-function labelCases(): LabelCase[] {
+/**
+ * Every kernel family: dequant of every type, matmul's paths (f16 operands too: `storage` is their
+ * labels' suffix, ' (f16 storage)' where the halves are stored as f16), nn, attention, KV cache, MoE,
+ * scan, gru.
+ */
+function labelCases(storage: string): LabelCase[] {
   const cases: LabelCase[] = [];
   const x = (e: WebGpuEngine, shape: number[], seed: number, scale = 1) =>
     e.tensor(
@@ -245,6 +256,21 @@ function labelCases(): LabelCase[] {
       call: (e) => e.matmul(x(e, [1, 256], 5), typed(e, 'q4_K', [8, 256], 6)),
     },
   );
+  for (const [name, M, w, type] of [
+    ['M 2', 2, [16, 64], 'f32'],
+    ['M 16', 16, [16, 64], 'f32'],
+    ['M 1 q4_K', 1, [8, 256], 'q4_K'],
+  ] as const)
+    cases.push({
+      name: `matmul f16 operands ${name}`,
+      // The matvec takes x rounded by its own kernel; the tiled kernel rounds x as it stages its tiles.
+      labels:
+        M > 8
+          ? [`matmul tiled ${type} f16 operands${storage}`]
+          : [`matmul round x f16${storage}`, `matmul matvec ${type} f16 operands${storage}`],
+      call: (e) => e.matmul(x(e, [M, w[1]], 3), type === 'f32' ? x(e, [...w], 4) : typed(e, type, [...w], 4)),
+      f16Operands: true,
+    });
   for (const [type, act] of [
     ['q4_K', 'q8_K'],
     ['q4_0', 'q8_0'],
@@ -374,40 +400,38 @@ function labelCases(): LabelCase[] {
       call: (e) => e.scan(x(e, [64, 8], 33, 0.9), x(e, [64, 8], 34), null, { method: 'chunked' }),
     },
   );
+  // Each step: the products before the last, then the step kernel (the last product stage fused with the gates).
   const gruKernels: Record<GruStructure, [number, string[]]> = {
-    dense: [8, ['dense']],
-    diagonal: [8, ['diagonal']],
-    monarch: [9, ['monarch 1', 'monarch 2']],
-    butterfly: [8, ['butterfly']],
+    dense: [8, ['step dense']],
+    diagonal: [8, ['step diagonal']],
+    monarch: [9, ['monarch 1', 'step monarch']],
+    butterfly: [8, ['butterfly', 'step butterfly']],
   };
+  const state = Int8Quantizer.fromScales({ granularity: 'per-tensor', range: 'narrow' }, [1 / 127]);
   for (const [kind, [H, kernels]] of Object.entries(gruKernels) as [GruStructure, [number, string[]]][])
-    for (const int8 of [false, true]) {
-      const variant = (k: string) => (int8 ? k.replace(/( \d)?$/, ' int8$1') : k);
+    for (const int8 of [false, true])
       cases.push({
         name: `gru ${kind}${int8 ? ' int8' : ''}`,
-        labels: [...kernels, 'gates'].map((k) => `gru ${variant(k)}`),
-        call: (e) => {
-          const state = new Int8Quantizer({
-            granularity: 'per-tensor',
-            range: 'narrow',
-            calibration: { method: 'max-abs' },
-          });
-          state.observe([1]);
-          state.freeze();
-          const rec = randomRecurrence(kind, H, 35, 0.3);
-          return e.gru(x(e, [3, 3 * H], 36), gruWeightTensors(e, rec), int8 ? { int8: { state } } : {});
-        },
+        labels: kernels.map((k) => `gru ${k}${int8 ? ' int8' : ''}`),
+        call: (e) =>
+          e.gru(
+            x(e, [3, 3 * H], 36),
+            gruWeightTensors(e, randomRecurrence(kind, H, 35, 0.3)),
+            int8 ? { int8: { state } } : {},
+          ),
       });
-    }
   return cases;
 }
 
-describe.skipIf(!gpu)('WebGPU profile labels', () => {
+describe.skipIf(!gpu || !gpu16)('WebGPU profile labels', () => {
   const e = gpu!;
-  const ctx = e.host.ctx;
 
-  /** fn's dispatches (run() calls) and its profile, read after it. */
-  async function profiled(fn: () => Promise<unknown>): Promise<{ dispatches: number; times: GpuTime[] }> {
+  /** fn's dispatches (run() calls) on `engine` and its profile, read after it. */
+  async function profiled(
+    engine: WebGpuEngine,
+    fn: () => Promise<unknown>,
+  ): Promise<{ dispatches: number; times: GpuTime[] }> {
+    const { ctx } = engine.host;
     await ctx.finish();
     const runs = vi.spyOn(ctx, 'run');
     try {
@@ -429,25 +453,31 @@ describe.skipIf(!gpu)('WebGPU profile labels', () => {
     }
   }
 
-  /** Calls that fell back to the CPU engine so far, all ops. */
-  const cpuCalls = () => Object.values(e.opReport()).reduce((sum, r) => sum + r.cpu, 0);
+  /** Calls of `engine` that fell back to the CPU engine so far, all ops. */
+  const cpuCalls = (engine: WebGpuEngine) =>
+    Object.values(engine.opReport()).reduce((sum, r) => sum + r.cpu, 0);
 
-  it.each(labelCases().map((c) => [c.name, c]))('%s: one labelled interval per dispatch', async (_, c) => {
-    const cpu = cpuCalls();
-    const { dispatches, times } = await profiled(() => c.call(e));
-    expect(cpuCalls()).toBe(cpu); // every part of the call ran on the GPU
-    expect(dispatches).toBeGreaterThan(0);
-    expect(times.length).toBe(dispatches);
-    expectNamed(times, c.name);
-    expect([...new Set(times.map((t) => t.label))].sort()).toEqual([...c.labels].sort());
-  });
+  const storage = gpu16?.host.matmulOperands().halfStorage ? ' (f16 storage)' : '';
+  it.each(labelCases(storage).map((c) => [c.name, c]))(
+    '%s: one labelled interval per dispatch',
+    async (_, c) => {
+      const engine = c.f16Operands ? gpu16! : e;
+      const cpu = cpuCalls(engine);
+      const { dispatches, times } = await profiled(engine, () => c.call(engine));
+      expect(cpuCalls(engine)).toBe(cpu); // every part of the call ran on the GPU
+      expect(dispatches).toBeGreaterThan(0);
+      expect(times.length).toBe(dispatches);
+      expectNamed(times, c.name);
+      expect([...new Set(times.map((t) => t.label))].sort()).toEqual([...c.labels].sort());
+    },
+  );
 
   it('a model forward (qwen3moe, prompt then a decode step): every dispatch labelled by its op', async () => {
     const model = await load(e, syntheticBytes({ ...TINY_LLAMA, arch: 'qwen3moe', moe: TINY_MOE }));
     try {
       const prompt = model.tokenizer!.encode('the of and to in is');
       for (const tokens of [prompt, [5]]) {
-        const { dispatches, times } = await profiled(() => model.forward(tokens));
+        const { dispatches, times } = await profiled(e, () => model.forward(tokens));
         expect(times.length).toBe(dispatches);
         expectNamed(times, `forward of ${tokens.length} tokens`);
         const ops = new Set(times.map((t) => t.label.split(' ')[0]));
