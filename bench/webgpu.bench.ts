@@ -21,6 +21,8 @@ import { SWIFTSHADER_ICD } from '../src/backends/webgpu/adapter.js';
 import { WebGpuEngine } from '../src/backends/webgpu/engine.js';
 import { gpuDequantBuffer } from '../src/backends/webgpu/ops/dequant.js';
 import type { GpuTensor } from '../src/backends/webgpu/tensor.js';
+import { type GruStructure, type GruWeights, gruShapes } from '../src/ops/gru.js';
+import { Int8Quantizer } from '../src/ops/int8-quantizer.js';
 import { quantize } from '../src/ops/quantize.js';
 import { GGML_TYPE_NAMES } from '../src/types/ggml-types.js';
 import { f32ToBf16, f32ToF16 } from '../src/types/half.js';
@@ -361,6 +363,56 @@ async function nnAttentionRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
   return rows;
 }
 
+/**
+ * gru: T = 32 steps at H = 64 and H = 256, f32 for every structure and int8 for dense and Monarch
+ * (U quantized with max-abs scales, the state with s_h = 1/127), no b_h or h0; wall ms per call
+ * (int8: with the NaN check's read of the codes; U is quantized and uploaded in the warm-up call
+ * only), GPU ms per step (the call's dispatch times / T), read ms of h.
+ */
+export async function gruRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
+  const rows: WebGpuRow[] = [];
+  const T = 32;
+  const values = (n: number, f: number, a: number) =>
+    Float32Array.from({ length: n }, (_, i) => Math.sin(i * f) * a);
+  const state = Int8Quantizer.fromScales({ granularity: 'per-tensor', range: 'narrow' }, [1 / 127]);
+  const cases: [GruStructure, boolean][] = [
+    ['dense', false],
+    ['dense', true],
+    ['diagonal', false],
+    ['monarch', false],
+    ['monarch', true],
+    ['butterfly', false],
+  ];
+  for (const H of [64, 256]) {
+    const gx = e.tensor(values(T * 3 * H, 0.37, 2), [T, 3 * H]);
+    for (const [kind, int8] of cases) {
+      const arrays = Object.entries(gruShapes(kind, H)).map(([name, shape], k) => {
+        const n = shape.reduce((a, b) => a * b, 1);
+        return [
+          name,
+          e.tensor(values(n, 0.41 + k, kind === 'dense' ? 1 / Math.sqrt(H) : 0.6), shape),
+        ] as const;
+      });
+      const U = { kind, ...Object.fromEntries(arrays) } as GruWeights<ReturnType<WebGpuEngine['tensor']>>;
+      const timing = await gpuMedianMs(
+        e,
+        async () => (await e.gru(gx, U, int8 ? { int8: { state } } : {})).h,
+      );
+      rows.push([
+        'gru',
+        `${kind}${int8 ? ' int8' : ''} H ${H} T ${T}`,
+        timing,
+        timing.gpuMs === null ? '—' : timing.gpuMs / T,
+        'gpu ms/step',
+        placement(e, 'gru'),
+      ]);
+      for (const [, t] of arrays) t.dispose();
+    }
+    gx.dispose();
+  }
+  return rows;
+}
+
 /** The sections, in order; each op family adds its own. */
 const sections: ((e: WebGpuEngine) => Promise<WebGpuRow[]>)[] = [
   readbackRows,
@@ -370,6 +422,7 @@ const sections: ((e: WebGpuEngine) => Promise<WebGpuRow[]>)[] = [
   moeFfnRows,
   scanRows,
   nnAttentionRows,
+  gruRows,
 ];
 
 export async function webgpuBench(): Promise<SuiteResult> {
