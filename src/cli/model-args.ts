@@ -14,6 +14,7 @@ export const MODEL_OPTIONS = {
   threads: { type: 'string' },
   numerics: { type: 'string', default: 'exact' },
   backend: { type: 'string', default: 'wasm' },
+  'matmul-precision': { type: 'string', default: 'f32' },
   ctx: { type: 'string' },
   json: { type: 'boolean', default: false },
 } as const;
@@ -28,6 +29,9 @@ export const MODEL_OPTIONS_HELP = `  --prompt TEXT          text to start from (
   --backend NAME         wasm (default), webgpu (any adapter, SwiftShader included; ops
                          without a WebGPU kernel run on wasm), auto (WebGPU on a hardware
                          adapter, else wasm) or reference (float64: slow, exact)
+  --matmul-precision f32|f16
+                         webgpu: f16 rounds the matmul operands to f16 (exact products, f32
+                         sums; the f16 tier); f32 (default) keeps them
   --threads N            wasm threads, the calling thread included (default: all cores)
   --ctx N                KV cache positions (default min(context_length, 4096))
   --json                 print JSON`;
@@ -63,6 +67,7 @@ export interface ModelArgs {
   tokens?: number[];
   numerics: Numerics;
   backend: ModelBackend;
+  matmulPrecision: 'f32' | 'f16';
   threads?: number;
   nCtx?: number;
   json: boolean;
@@ -82,12 +87,22 @@ export function modelArgs(
     throw new UsageError('give either --prompt or --tokens');
   const numerics = oneOf('numerics', values.numerics as string, ['exact', 'ggml'] as const);
   const backend = oneOf('backend', values.backend as string, MODEL_BACKENDS);
+  const matmulPrecision = oneOf(
+    'matmul-precision',
+    values['matmul-precision'] as string,
+    ['f32', 'f16'] as const,
+  );
+  if (matmulPrecision === 'f16' && backend !== 'webgpu' && backend !== 'auto')
+    throw new UsageError(
+      `--matmul-precision f16 needs --backend webgpu (the ${backend} engine multiplies f32 operands)`,
+    );
   return {
     file: positionals[0],
     prompt,
     tokens: tokens === undefined ? undefined : intList('--tokens', tokens),
     numerics,
     backend,
+    matmulPrecision,
     threads: positiveInt('--threads', values.threads as string | undefined),
     nCtx: positiveInt('--ctx', values.ctx as string | undefined),
     json: Boolean(values.json),
@@ -112,7 +127,11 @@ export function progress(label: string): { update(done: number, total: number): 
 
 /** Creates the engine and loads the model; disposes the engine if loading fails. */
 export async function openModel(a: ModelArgs): Promise<{ engine: Engine; model: Model; tokens: number[] }> {
-  const engine = await createEngine({ backend: a.backend, threads: a.threads });
+  const engine = await createEngine({
+    backend: a.backend,
+    threads: a.threads,
+    matmulPrecision: a.matmulPrecision,
+  });
   try {
     const bar = progress(`loading ${a.file}`);
     const model = await loadModel(engine, a.file, {

@@ -13,6 +13,7 @@ const TIERS: ReplayTier[] = ['auto', ...TIER_NAMES];
 const HELP = `usage: plumbline replay MODEL.gguf CANDIDATE.safetensors
                         [--reference-trace REFERENCE.safetensors | --no-reference]
                         [--tier auto|f32|tf32|f16|bf16|q8|exact] [--numerics exact|ggml]
+                        [--matmul-precision f32|f16]
                         [--map NAME] [--tokens IDS] [--json] [--html REPORT.html]
 
 Finds the kernel that is wrong, not the first stage that drifted. For every
@@ -35,6 +36,10 @@ options:
                        exact, the rest f32; or one tier for every stage: ${TIER_NAMES.join(', ')}
   --numerics N         the candidate's numerics (default: its metadata's): ggml
                        keeps K and V in an f16 cache, which the replay rounds alike
+  --matmul-precision P the candidate's matmul operands (default: its metadata's
+                       matmul_precision, else f32): f16 (rounded to f16, f32 sums, as
+                       trace --backend webgpu --matmul-precision f16 or an fp16 GPU
+                       kernel computes) puts --tier auto's non-q8 matmuls at f16
   --reference-trace R  tell carried from ok against this trace (default: the model
                        run on the reference backend, exact numerics, same tokens)
   --no-reference       do not compare with a reference (no carried verdicts)
@@ -66,6 +71,7 @@ function parseReplayArgs(argv: string[]): ReplayArgs {
     html: { type: 'string' },
     map: { type: 'string' },
     tokens: { type: 'string' },
+    'matmul-precision': { type: 'string' },
   });
   if (positionals.length !== 2)
     throw new UsageError(`expected a model and a candidate trace, got ${positionals.length} arguments`);
@@ -76,6 +82,8 @@ function parseReplayArgs(argv: string[]): ReplayArgs {
   if (v.map !== undefined) opts.map = oneOf('map', v.map, [...NAME_MAPS.keys()]);
   if (v.tokens !== undefined) opts.tokens = intList('--tokens', v.tokens);
   if (v.numerics !== undefined) opts.numerics = oneOf('numerics', v.numerics, ['exact', 'ggml'] as const);
+  if (v['matmul-precision'] !== undefined)
+    opts.matmulPrecision = oneOf('matmul-precision', v['matmul-precision'], ['f32', 'f16'] as const);
   if (v['no-reference']) opts.reference = 'none';
   else if (v['reference-trace'] !== undefined) opts.reference = v['reference-trace'];
   return {

@@ -1,6 +1,6 @@
 /** `plumbline trace FILE.gguf ... --out T.safetensors`: one forward pass with every requested stage captured. */
 import { architectureStages } from '../model/capture.js';
-import { sha256Of, writeModelTrace } from '../model/trace-output.js';
+import { engineTraceExtra, sha256Of, writeModelTrace } from '../model/trace-output.js';
 import { type Command, parseCommandArgs, UsageError } from './command.js';
 import { intList, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelArgs, openModel, progress } from './model-args.js';
 import { formatBytes, formatTable } from './table.js';
@@ -11,7 +11,8 @@ Runs one forward pass over the input tokens and writes the requested stages
 (design.md, "Trace stages") to a safetensors trace file: per-token stages as
 [n_tokens, dim] with every token, attn_scores and attn_softmax as
 [n_head, n_q, n_kv]. Metadata: format plumbline-trace/1, producer, backend,
-model (sha256 of the GGUF), tokens (JSON), numerics.
+model (sha256 of the GGUF), tokens (JSON), numerics, and matmul_precision f16
+when --matmul-precision f16 ran on WebGPU.
 --backend reference runs the whole model on the float64 reference: slow and
 exact, the oracle side of a parity question.
 
@@ -61,6 +62,7 @@ export const traceCommand: Command = {
         model: sha,
         tokens,
         numerics: model.numerics,
+        extra: engineTraceExtra(engine),
       });
       const entries = [...trace].map(([name, t]) => ({ name, shape: t.shape, bytes: t.data.byteLength }));
       const bytes = entries.reduce((s, e) => s + e.bytes, 0);

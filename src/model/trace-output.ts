@@ -3,8 +3,19 @@
  * safetensors with design.md's metadata, stages in computation order), and
  * the sha256 of the GGUF that the metadata names.
  */
+
+import type { Engine } from '../engine/engine.js';
 import { type TraceWriteMetadata, writeTraceFile } from '../trace/trace-file.js';
 import type { CapturedStages } from './capture.js';
+
+/**
+ * Metadata entries beyond design.md's six that say how an engine computed:
+ * `matmul_precision: f16` for a WebGPU engine with f16 matmul operands (replay reads it).
+ */
+export function engineTraceExtra(engine: Engine): Record<string, string> {
+  const device = (engine as { device?: { matmulPrecision?: string } }).device;
+  return device?.matmulPrecision === 'f16' ? { matmul_precision: 'f16' } : {};
+}
 
 export async function writeModelTrace(
   path: string,

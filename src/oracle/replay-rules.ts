@@ -61,7 +61,11 @@ export interface ReplayContext {
    * bounds (a WebGPU engine runs some ops on the CPU), the others to the CPU's.
    */
   kernels: 'cpu' | 'webgpu';
+  /** The candidate's matmul operands: f32, or rounded to f16 (ReplayOptions.matmulPrecision). */
+  matmulPrecision: MatmulPrecision;
 }
+
+export type MatmulPrecision = 'f32' | 'f16';
 
 /** The CPU kernels' bound, or on a WebGPU trace the larger of it and the WGSL kernels' (per element). */
 export function kernelBoundFor(

@@ -49,6 +49,7 @@ import {
   type ReplayRule,
   registerReplayRule,
 } from './replay-rules.js';
+import { matmulF16OperandsBounds } from './webgpu-matmul-bound.js';
 import { ropeGpuBound, siluGpuBound, swigluGpuBound } from './webgpu-nn-bounds.js';
 
 type Vec = Float32Array | Float64Array;
@@ -122,14 +123,21 @@ async function linear(
     const vdt = GGML_TYPES[type].vecDotType as GgmlTypeName;
     mag = quantizationMagnitude(x, w, M, N, K, GGML_TYPES[vdt].blockSize);
   }
+  // f16 operands (a q8 matmul keeps its integer dots): the per-element bound derived for them, which
+  // also covers f16 subnormal operands (webgpu-matmul-bound.ts).
+  const kernelBound =
+    ctx.matmulPrecision === 'f16' && tier !== 'q8' ? matmulF16OperandsBounds(x, w, M, N, K) : undefined;
   const b = bias ? await ctx.model.optional(bias) : undefined;
   if (b)
     for (let m = 0; m < M; m++)
       for (let n = 0; n < N; n++) {
         y[m * N + n] += b[n];
         mag[m * N + n] += Math.abs(b[n]);
+        // The bias is added in f32 after the dot: one more rounding of the sum.
+        if (kernelBound)
+          kernelBound[m * N + n] += 2 ** -23 * (Math.abs(y[m * N + n]) + kernelBound[m * N + n]);
       }
-  return { y, tier, K: b ? K + 1 : K, magnitude: mag };
+  return { y, tier, K: b ? K + 1 : K, magnitude: mag, kernelBound };
 }
 
 /** y = input·Wᵀ (+ b) with W (and b) a layer tensor by its role in layerTensorNames (other families reuse it). */

@@ -31,6 +31,7 @@ import { type DiffResult, diff, type TraceSummary } from './diff.js';
 import { ParityOptionError } from './errors.js';
 import { ReplayModel } from './replay-model.js';
 import {
+  type MatmulPrecision,
   type ReplayContext,
   type ReplayInputs,
   type ReplayOutput,
@@ -70,6 +71,12 @@ export interface ReplayOptions {
   map?: NameMap | string;
   /** The tokens of the pass, when the candidate's metadata has none (another producer's trace). */
   tokens?: readonly number[];
+  /**
+   * The candidate's matmul operands (default: its metadata's `matmul_precision`, else 'f32'): 'f16'
+   * (rounded to f16, f32 sums, as a WebGPU engine with matmulPrecision 'f16' or an fp16 GPU kernel
+   * computes) puts the matmuls that are not q8 at the f16 tier, with their derived per-element bound.
+   */
+  matmulPrecision?: MatmulPrecision;
   onProgress?: (done: number, total: number, name: string) => void;
 }
 
@@ -114,14 +121,37 @@ export interface ReplayResult {
   warnings: string[];
 }
 
-function resolveTier(tier: ReplayTier, numerics: Numerics, kind: ReplayStageKind, weight?: string): TierName {
+function resolveTier(
+  tier: ReplayTier,
+  numerics: Numerics,
+  precision: MatmulPrecision,
+  kind: ReplayStageKind,
+  weight?: string,
+): TierName {
   if (tier !== 'auto') return tier;
   if (kind === 'lookup') return 'exact';
-  if (kind !== 'matmul' || numerics !== 'ggml' || !weight) return 'f32';
+  if (kind !== 'matmul') return 'f32';
+  const operands = precision === 'f16' ? 'f16' : 'f32';
+  if (numerics !== 'ggml' || !weight) return operands;
   const vdt = GGML_TYPES[weight as GgmlTypeName]?.vecDotType;
-  if (vdt === 'f16' || vdt === 'bf16') return vdt;
+  if (vdt === 'bf16') return 'bf16';
+  if (vdt === 'f16') return 'f16';
   if (vdt === 'q8_0' || vdt === 'q8_1' || vdt === 'q8_K') return 'q8';
-  return 'f32';
+  return operands;
+}
+
+/** The trace metadata key naming a candidate's matmul operands (written by trace-output.ts). */
+const MATMUL_PRECISION_KEY = 'matmul_precision';
+
+function matmulPrecisionOf(cand: Trace, given: MatmulPrecision | undefined): MatmulPrecision {
+  if (given !== undefined) {
+    if (given !== 'f32' && given !== 'f16')
+      throw new ParityOptionError(
+        `replay: matmulPrecision must be 'f32' or 'f16', got ${JSON.stringify(given)}`,
+      );
+    return given;
+  }
+  return cand.metadata.raw.get(MATMUL_PRECISION_KEY) === 'f16' ? 'f16' : 'f32';
 }
 
 function summaryOf(t: Trace): TraceSummary {
@@ -227,6 +257,7 @@ export async function replay(
     const stages = await replayAll(cand, model, {
       tokens,
       numerics,
+      matmulPrecision: matmulPrecisionOf(cand, opts.matmulPrecision),
       tier,
       vsReference,
       onProgress: opts.onProgress,
@@ -250,6 +281,7 @@ export async function replay(
 interface RunOptions {
   tokens: number[];
   numerics: Numerics;
+  matmulPrecision: MatmulPrecision;
   tier: ReplayTier;
   vsReference: DiffResult | undefined;
   onProgress?: ReplayOptions['onProgress'];
@@ -265,9 +297,10 @@ async function replayAll(cand: Trace, model: ReplayModel, o: RunOptions): Promis
     positions,
     numerics: o.numerics,
     lastLayer,
-    tierFor: (kind, weight) => resolveTier(o.tier, o.numerics, kind, weight),
+    tierFor: (kind, weight) => resolveTier(o.tier, o.numerics, o.matmulPrecision, kind, weight),
     captured: (name) => cand.get(name) !== undefined,
     kernels: cand.metadata.backend === 'webgpu' ? 'webgpu' : 'cpu',
+    matmulPrecision: o.matmulPrecision,
   };
   // Maps that reorder Q/K per head (Hugging Face) need the head size.
   const readOpts = h ? { headDim: h.headDim } : {};

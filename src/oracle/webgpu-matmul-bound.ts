@@ -9,6 +9,7 @@
  * than 2^-126 that way.
  */
 import { WGSL_FLUSH, WGSL_ULP } from '../backends/webgpu/wgsl/numerics.js';
+import { roundF16 as roundHalf } from './emulate.js';
 import { dotBound } from './tiers.js';
 
 /** Bound on |y − reference| for one output with dot magnitude Σ|x||w| over K terms. */
@@ -55,4 +56,41 @@ export function f16OperandFlushLoss(xr: ArrayLike<number>, wr: ArrayLike<number>
     if ((a > 0 && a < F16_MIN_NORMAL) || (b > 0 && b < F16_MIN_NORMAL)) loss += a * b;
   }
   return loss;
+}
+
+/**
+ * Per output of y = x·Wᵀ (x [M, K], W [N, K] as f32 values), the bound of a
+ * WebGPU matmul with f16 operands against the float64 dot of the unrounded
+ * operands: matmulF16OperandsBound with the magnitudes of the rounded
+ * operands and the flush loss computed from the operands themselves.
+ */
+export function matmulF16OperandsBounds(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  M: number,
+  N: number,
+  K: number,
+): Float64Array {
+  const xr = Float64Array.from(x, roundHalf);
+  const wr = Float64Array.from(w, roundHalf);
+  const out = new Float64Array(M * N);
+  for (let m = 0; m < M; m++)
+    for (let n = 0; n < N; n++) {
+      let mag = 0;
+      let absSum = 0;
+      let rounded = 0;
+      let flush = 0;
+      for (let k = 0; k < K; k++) {
+        const a = Math.abs(x[m * K + k]);
+        const b = Math.abs(w[n * K + k]);
+        const ar = Math.abs(xr[m * K + k]);
+        const br = Math.abs(wr[n * K + k]);
+        mag += a * b;
+        absSum += a + b;
+        rounded += ar * br;
+        if ((ar > 0 && ar < F16_MIN_NORMAL) || (br > 0 && br < F16_MIN_NORMAL)) flush += ar * br;
+      }
+      out[m * N + n] = matmulF16OperandsBound(K, mag, absSum, rounded, flush);
+    }
+  return out;
 }

@@ -8,7 +8,7 @@ import type { AttentionResult, Engine } from '../../src/engine/engine.js';
 import type { Tensor } from '../../src/engine/tensor.js';
 import { loadModel } from '../../src/model/load.js';
 import type { Numerics } from '../../src/model/model.js';
-import { sha256Of } from '../../src/model/trace-output.js';
+import { engineTraceExtra, sha256Of } from '../../src/model/trace-output.js';
 import { encodeTrace } from '../../src/trace/trace-file.js';
 
 export type Corrupt = (data: Float32Array) => void;
@@ -76,6 +76,7 @@ export async function capturePass(
       model: await sha256Of(gguf),
       tokens,
       numerics,
+      extra: engineTraceExtra(engine),
     };
     return { bytes: encodeTrace(traceTensors(stages), meta), stages, meta };
   } finally {
