@@ -5,7 +5,8 @@
  * they are measured all the same; on a real GPU the same suite gives matmul
  * GFLOPS and Q4_K matvec GB/s against the device's memory bandwidth.
  *
- * Sections (one function per op family, listed in `sections`) return rows; each row:
+ * Sections (one function per op family, listed in `sections`; WEBGPU_SECTIONS=matmul,gru runs
+ * some) return rows; each row:
  * [section, case, timing (wall, GPU and readback ms), throughput, unit, where it ran (opReport)].
  *
  * Every timed call runs with timestamps on (ctx.profile), so the three
@@ -52,7 +53,10 @@ function outputsOf(result: unknown): Output[] {
   return isOutput(result) ? [result] : [];
 }
 
-type WebGpuRow = [string, string, Timing, number | string, string, string];
+/** A row's throughput: from a time in ms (the table gives it from wall ms and from gpu ms), or a value as is. */
+type Throughput = number | string | ((ms: number) => number);
+
+type WebGpuRow = [string, string, Timing, Throughput, string, string];
 
 /**
  * `reps` calls of `fn` after one warm-up, timestamps on. Each call: wall time to its queue
@@ -107,7 +111,7 @@ async function readbackRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
   for (const n of [1 << 10, 1 << 18, 1 << 22]) {
     const t = e.tensor(new Float32Array(n).fill(1), [n]);
     const timing = await gpuMedianMs(e, () => t.read());
-    rows.push(['readback', `${(n * 4) / 1024} KiB`, timing, (n * 4) / (timing.ms * 1e6), 'GB/s', 'webgpu']);
+    rows.push(['readback', `${(n * 4) / 1024} KiB`, timing, (ms) => (n * 4) / (ms * 1e6), 'GB/s', 'webgpu']);
     t.dispose();
   }
   return rows;
@@ -135,7 +139,7 @@ async function dequantRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
       const out = gpuDequantBuffer(e.host.ctx, t);
       return { read: () => e.host.ctx.read(out, n * 4), dispose: () => out.destroy() };
     });
-    rows.push(['dequant', `${type} 4 MiB f32`, dq, (n * 4) / (dq.ms * 1e6), 'GB/s', 'webgpu']);
+    rows.push(['dequant', `${type} 4 MiB f32`, dq, (ms) => (n * 4) / (ms * 1e6), 'GB/s', 'webgpu']);
     t.dispose();
   }
   return rows;
@@ -147,6 +151,27 @@ async function dequantRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
  * integer dots, the quantizer included). Wall: dispatch + queue drained; read ms: y read back.
  */
 async function matmulRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
+  return matmulRowsOn(e, '', ['exact', 'ggml']);
+}
+
+/**
+ * The same products with matmulPrecision 'f16' (operands rounded to f16, stored as f16 where the
+ * adapter has shader-f16): the exact-numerics rows (ggml's q8 kernels do not change).
+ */
+async function matmulF16Rows(): Promise<WebGpuRow[]> {
+  const e = await WebGpuEngine.create({ threads: 1, matmulPrecision: 'f16' });
+  try {
+    return await matmulRowsOn(e, e.device.f16 ? ' f16 operands (f16 storage)' : ' f16 operands', ['exact']);
+  } finally {
+    await e.dispose();
+  }
+}
+
+async function matmulRowsOn(
+  e: WebGpuEngine,
+  variant: string,
+  numericsList: readonly ('exact' | 'ggml')[],
+): Promise<WebGpuRow[]> {
   const rows: WebGpuRow[] = [];
   const time = async (
     x: ReturnType<WebGpuEngine['tensor']>,
@@ -166,9 +191,9 @@ async function matmulRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
     const timing = await time(x, w, n > 256 ? 3 : 5);
     rows.push([
       'matmul',
-      `f32 ${n}³`,
+      `f32 ${n}³${variant}`,
       timing,
-      (2 * n ** 3) / (timing.ms * 1e6),
+      (ms) => (2 * n ** 3) / (ms * 1e6),
       'GFLOPS',
       placement(e, 'matmul'),
     ]);
@@ -184,13 +209,13 @@ async function matmulRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
   const wv = Float32Array.from({ length: N * K }, (_, i) => Math.sin(i * 0.37) * 0.05);
   const wq = e.tensor(quantize('q4_K', wv), [N, K], 'q4_K');
   const qBytes = (N * K * 144) / 256;
-  for (const numerics of ['exact', 'ggml'] as const) {
+  for (const numerics of numericsList) {
     const timing = await time(x, wq, 5, numerics);
     rows.push([
       'matmul',
-      `q4_K matvec 1×${N}×${K} ${numerics}`,
+      `q4_K matvec 1×${N}×${K} ${numerics}${variant}`,
       timing,
-      qBytes / (timing.ms * 1e6),
+      (ms) => qBytes / (ms * 1e6),
       'GB/s',
       placement(e, 'matmul'),
     ]);
@@ -200,9 +225,9 @@ async function matmulRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
   const timing = await time(x, wf, 5);
   rows.push([
     'matmul',
-    `f32 matvec 1×${N}×${K}`,
+    `f32 matvec 1×${N}×${K}${variant}`,
     timing,
-    (N * K * 4) / (timing.ms * 1e6),
+    (ms) => (N * K * 4) / (ms * 1e6),
     'GB/s',
     placement(e, 'matmul'),
   ]);
@@ -231,7 +256,7 @@ async function moeRouteRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
         const r = await e.moeRoute(logits, opts);
         return [r.weights, r.experts];
       });
-      rows.push(['moeRoute', `${name} T ${T}`, timing, T / timing.ms, 'ktok/s', placement(e, 'moeRoute')]);
+      rows.push(['moeRoute', `${name} T ${T}`, timing, (ms) => T / ms, 'ktok/s', placement(e, 'moeRoute')]);
       logits.dispose();
     }
   return rows;
@@ -263,7 +288,7 @@ export async function moeFfnRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
         'moeFfn',
         `q8_0 E${E} k${k} D${D} F${F} T ${T}`,
         timing,
-        T / timing.ms,
+        (ms) => T / ms,
         'ktok/s',
         placement(e, 'moeFfn'),
       ]);
@@ -293,7 +318,7 @@ async function scanRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
       'scan',
       `${method} T ${T} D ${D}`,
       timing,
-      bytes / (timing.ms * 1e6),
+      (ms) => bytes / (ms * 1e6),
       'GB/s',
       placement(e, 'scan'),
     ]);
@@ -319,7 +344,7 @@ async function nnAttentionRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
     'nn',
     'rmsNorm 64×4096',
     timing,
-    bw(2 * 64 * 4096 * 4, timing.ms),
+    (ms) => bw(2 * 64 * 4096 * 4, ms),
     'GB/s',
     placement(e, 'rmsNorm'),
   ]);
@@ -330,7 +355,7 @@ async function nnAttentionRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
     'nn',
     'rope neox 64×32×128',
     timing,
-    bw(2 * 64 * 4096 * 4, timing.ms),
+    (ms) => bw(2 * 64 * 4096 * 4, ms),
     'GB/s',
     placement(e, 'rope'),
   ]);
@@ -340,7 +365,7 @@ async function nnAttentionRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
     'nn',
     'softmax 512×512',
     timing,
-    bw(2 * 512 * 512 * 4, timing.ms),
+    (ms) => bw(2 * 512 * 512 * 4, ms),
     'GB/s',
     placement(e, 'softmax'),
   ]);
@@ -357,7 +382,7 @@ async function nnAttentionRows(e: WebGpuEngine): Promise<WebGpuRow[]> {
     // Causal prefill sees about half of the kv positions on average.
     const pairs = nQ === 1 ? nKv : (nQ * (nQ + 1)) / 2 + nQ * (nKv - nQ);
     const flops = 4 * pairs * nHead * hd;
-    rows.push(['attention', name, timing, flops / (timing.ms * 1e6), 'GFLOPS', placement(e, 'attention')]);
+    rows.push(['attention', name, timing, (ms) => flops / (ms * 1e6), 'GFLOPS', placement(e, 'attention')]);
     for (const t of [q, k, v]) t.dispose();
   }
   return rows;
@@ -418,6 +443,7 @@ const sections: ((e: WebGpuEngine) => Promise<WebGpuRow[]>)[] = [
   readbackRows,
   dequantRows,
   matmulRows,
+  matmulF16Rows,
   moeRouteRows,
   moeFfnRows,
   scanRows,
@@ -431,13 +457,16 @@ export async function webgpuBench(): Promise<SuiteResult> {
   const e = await WebGpuEngine.create({ threads: 1 });
   try {
     const rows: WebGpuRow[] = [];
-    for (const s of sections) rows.push(...(await s(e)));
+    // WEBGPU_SECTIONS=matmul,matmulF16 runs only those sections (their function names less 'Rows').
+    const only = process.env.WEBGPU_SECTIONS?.split(',').map((n) => n.trim());
+    for (const s of sections)
+      if (!only || only.includes(s.name.replace(/Rows$/, ''))) rows.push(...(await s(e)));
     const d = e.device;
     return {
       suite: 'webgpu',
       notes: [
         `adapter: ${d.description}${d.software ? ' (software: a CPU Vulkan driver, figures say little about GPUs)' : ''}; shader-f16 ${d.f16 ? 'yes' : 'no'}, subgroups ${d.subgroups ? 'yes' : 'no'}`,
-        'ms, gpu ms, read ms: medians over the same calls (after one warm-up), each call run with timestamps on; throughput is from ms',
+        'ms, gpu ms, read ms: medians over the same calls (after one warm-up), each call run with timestamps on; throughput is from ms, gpu throughput from gpu ms (what a GPU kernel achieves, against the device bandwidth)',
         'ms: wall time per call with the GPU queue drained (JS dispatch + submit + GPU work + wait; the timestamps add one query set and two writes per dispatch)',
         `gpu ms: the sum of that call's dispatch times from compute-pass timestamps (timestamp-query; ${e.host.ctx.canProfile ? 'on here' : 'not offered here: —'}); ms − gpu ms is JS dispatch, submit and queue wait. — where a call dispatches no kernel (a plain readback is a buffer copy)`,
         "read ms: read() of the call's outputs once its queue drained (copy to a mappable buffer, map, copy out), outside ms; — where the case returns no output (readback rows: the read is the call)",
@@ -447,14 +476,27 @@ export async function webgpuBench(): Promise<SuiteResult> {
             ]
           : []),
       ],
-      header: ['section', 'case', 'ms', 'gpu ms', 'read ms', 'throughput', 'unit', 'ran on'],
-      rows: rows.map(([section, name, t, ...rest]) => [
+      header: [
+        'section',
+        'case',
+        'ms',
+        'gpu ms',
+        'read ms',
+        'throughput',
+        'gpu throughput',
+        'unit',
+        'ran on',
+      ],
+      rows: rows.map(([section, name, t, throughput, unit, ran]) => [
         section,
         name,
         t.ms,
         t.gpuMs ?? '—',
         t.readMs ?? '—',
-        ...rest,
+        typeof throughput === 'function' ? throughput(t.ms) : throughput,
+        typeof throughput === 'function' && t.gpuMs !== null ? throughput(t.gpuMs) : '—',
+        unit,
+        ran,
       ]),
     };
   } finally {
