@@ -1,5 +1,5 @@
 /** `plumbline parity`: the parity matrix (oracle/parity-matrix.ts) on each backend, as a table or JSON. */
-import { type BackendChoice, BackendUnavailableError, createEngine } from '../engine/engine.js';
+import { BackendUnavailableError, createEngine } from '../engine/engine.js';
 import { PARITY_ROW_HEADS, parityRowCells } from '../oracle/parity-columns.js';
 import { renderParityHtml } from '../oracle/parity-html.js';
 import { PARITY_OPS, type ParityOp, type ParityRow, parityMatrix } from '../oracle/parity-matrix.js';
@@ -8,9 +8,12 @@ import { formatGpu, type GpuInfo } from './gpu-info.js';
 import { writeReport } from './report-output.js';
 import { formatTable } from './table.js';
 
-const BACKENDS = ['reference', 'wasm', 'webgpu'] as const;
+const BACKENDS = ['reference', 'wasm', 'webgpu', 'webgpu-f16'] as const;
+type ParityBackend = (typeof BACKENDS)[number];
+/** The default list: webgpu-f16 (the WebGPU engine again, its matmuls with f16 operands) on request. */
+const DEFAULT_BACKENDS: readonly ParityBackend[] = ['reference', 'wasm', 'webgpu'];
 
-const HELP = `usage: plumbline parity [--backends reference,wasm,webgpu] [--ops matmul,rms_norm,...] [--json]
+const HELP = `usage: plumbline parity [--backends reference,wasm,webgpu,webgpu-f16] [--ops matmul,rms_norm,...] [--json]
                        [--html REPORT.html]
 
 Runs every op × dtype × a few shapes (ragged included) on each backend and
@@ -22,9 +25,11 @@ embedding. Prints pass/fail, the worst |a − r|/bound ratio and the op's time.
 Exit code 1 when any row fails.
 
 options:
-  --backends LIST  comma-separated, from ${BACKENDS.join(', ')} (default: all; a
-                   backend unavailable here, such as webgpu without an adapter, is
-                   reported and skipped; webgpu rows count calls that fell back to wasm)
+  --backends LIST  comma-separated, from ${BACKENDS.join(', ')} (default:
+                   ${DEFAULT_BACKENDS.join(',')}; a backend unavailable here, such as webgpu
+                   without an adapter, is reported and skipped; webgpu rows count calls
+                   that fell back to wasm; webgpu-f16: matmulPrecision 'f16', its matmuls
+                   held to the f16-operand bound)
   --ops LIST       comma-separated, from ${PARITY_OPS.join(', ')} (default: all)
   --json           print the rows as JSON
   --html FILE      also write a self-contained HTML report: an op × dtype by
@@ -32,8 +37,13 @@ options:
                    ratios, every row (webgpu rows: where each case ran)
   -h, --help       show this help`;
 
-function list<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T[] {
-  if (value === undefined) return [...allowed];
+function list<T extends string>(
+  value: string | undefined,
+  allowed: readonly T[],
+  flag: string,
+  defaults: readonly T[] = allowed,
+): T[] {
+  if (value === undefined) return [...defaults];
   const items = value.split(',').filter((s) => s.length > 0);
   for (const s of items) {
     if (!(allowed as readonly string[]).includes(s))
@@ -44,7 +54,7 @@ function list<T extends string>(value: string | undefined, allowed: readonly T[]
 }
 
 interface ParityArgs {
-  backends: BackendChoice[];
+  backends: ParityBackend[];
   ops: ParityOp[];
   json: boolean;
   html?: string;
@@ -62,7 +72,7 @@ function parse(argv: string[]): ParityArgs {
     false,
   );
   return {
-    backends: list(values.backends, BACKENDS, '--backends'),
+    backends: list(values.backends, BACKENDS, '--backends', DEFAULT_BACKENDS),
     ops: list(values.ops, PARITY_OPS, '--ops'),
     json: values.json ?? false,
     ...(values.html !== undefined ? { html: values.html } : {}),
@@ -103,14 +113,17 @@ export const parityCommand: Command = {
     for (const backend of backends) {
       let engine: Awaited<ReturnType<typeof createEngine>>;
       try {
-        engine = await createEngine({ backend });
+        engine =
+          backend === 'webgpu-f16'
+            ? await createEngine({ backend: 'webgpu', matmulPrecision: 'f16' })
+            : await createEngine({ backend });
       } catch (e) {
         if (!(e instanceof BackendUnavailableError)) throw e;
         skipped.push({ backend, reason: e.message });
         continue;
       }
       const device = deviceOf(engine);
-      if (device) devices[engine.backend] = device;
+      if (device) devices[backend === 'webgpu-f16' ? backend : engine.backend] = device;
       try {
         rows.push(...(await parityMatrix(engine, { ops })));
       } finally {

@@ -16,7 +16,7 @@ import type { GeluOptions } from '../ops/gelu.js';
 import type { GruOptions, GruWeights } from '../ops/gru.js';
 import type { KvCache, KvCacheOptions } from '../ops/kv-cache.js';
 import type { LayerNormOptions } from '../ops/layer-norm.js';
-import type { MatmulOptions } from '../ops/matmul.js';
+import type { MatmulOptions, MatmulPrecision } from '../ops/matmul.js';
 import type { MoeFfnOptions, MoeFfnResult, MoeFfnWeights } from '../ops/moe-ffn.js';
 import type { MoeRouteOptions } from '../ops/moe-route.js';
 import type { RmsNormOptions } from '../ops/rms-norm.js';
@@ -49,7 +49,7 @@ export interface EngineOptions {
    * products, f32 sums: the f16 tier; WebGpuEngineOptions.matmulPrecision).
    * With backend 'wasm' or 'reference' it is refused; 'auto' applies it when it picks WebGPU.
    */
-  matmulPrecision?: 'f32' | 'f16';
+  matmulPrecision?: MatmulPrecision;
 }
 
 export interface Engine {

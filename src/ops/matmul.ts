@@ -10,6 +10,13 @@ import type { GgmlTypeInfo } from '../types/ggml-types.js';
 
 export type MatmulNumerics = 'exact' | 'ggml';
 
+/**
+ * The operands of a matmul whose products are f32: 'f32' as given; 'f16' rounded to f16 (nearest
+ * even, ±inf from 65520 on), their products exact and their sums f32 — the f16 tier. A WebGPU engine
+ * option (WebGpuEngineOptions.matmulPrecision); replay reads it from a trace's metadata.
+ */
+export type MatmulPrecision = 'f32' | 'f16';
+
 export interface MatmulOptions {
   /** Default 'exact'. */
   numerics?: MatmulNumerics;

@@ -31,7 +31,7 @@ import type { Engine } from '../engine/engine.js';
 import type { Tensor } from '../engine/tensor.js';
 import { type AttentionNumerics, type KvType, validateAttention } from '../ops/attention.js';
 import { dequantize } from '../ops/dequantize.js';
-import type { MatmulNumerics } from '../ops/matmul.js';
+import type { MatmulNumerics, MatmulPrecision } from '../ops/matmul.js';
 import { type MoeRouteOptions, moeRoutePlan } from '../ops/moe-route.js';
 import { quantize } from '../ops/quantize.js';
 import { validateRope } from '../ops/rope.js';
@@ -41,7 +41,7 @@ import { f16ToF32, f32ToF16 } from '../types/half.js';
 import { CPU_F32, WGSL_F32 } from './arithmetic.js';
 import { type AttentionPath, attentionOutputBound, attentionOutputGpuBound } from './attention-bound.js';
 import { type CompareOptions, compare, type ParityTier, type Verdict } from './compare.js';
-import { quantizationMagnitude } from './emulate.js';
+import { quantizationMagnitude, roundOperands } from './emulate.js';
 import { gpuMoeWeightBound, moeWeightBound } from './moe-bound.js';
 import {
   layerNormBound,
@@ -53,7 +53,7 @@ import {
   softmaxBound,
   swigluBound,
 } from './nn-bounds.js';
-import { matmulGpuBound } from './webgpu-matmul-bound.js';
+import { matmulF16OperandsBounds, matmulGpuBound } from './webgpu-matmul-bound.js';
 import {
   geluTanhGpuBound,
   ropeGpuBound,
@@ -154,8 +154,11 @@ interface Case {
   numerics?: string;
   /** Runs the op on the engine (inputs made with t, disposed after) and returns its output tensor. */
   run(e: Engine, t: Engine['tensor']): Promise<Tensor>;
-  /** The float64 reference and how to compare with it, for the kernels that ran. */
-  reference(kernels: Kernels): { y: ArrayLike<number>; opts: CompareOptions };
+  /**
+   * The float64 reference and how to compare with it, for the kernels that ran (`precision`: the
+   * engine's matmul operands, f16 on a WebGPU engine with matmulPrecision 'f16').
+   */
+  reference(kernels: Kernels, precision: MatmulPrecision): { y: ArrayLike<number>; opts: CompareOptions };
 }
 
 function matmulCases(): Case[] {
@@ -175,9 +178,12 @@ function matmulCases(): Case[] {
           async run(e, t) {
             return e.matmul(t(x, [M, K]), t(bytes, [N, K], type), { numerics });
           },
-          reference(kernels) {
+          reference(kernels, precision) {
             const r = referenceMatmul(x, w, M, N, K);
             const vdt = (GGML_TYPES[type].vecDotType ?? 'f32') as GgmlTypeName;
+            const f32Kernels = numerics === 'exact' || vdt === 'f32' || vdt === 'f16' || vdt === 'bf16';
+            if (kernels === 'webgpu' && precision === 'f16' && f32Kernels)
+              return { y: r.y, opts: { tier: 'f16', bound: f16OperandsBound(x, w, M, N, K, numerics, vdt) } };
             if ((numerics === 'exact' || vdt === 'f32') && kernels === 'webgpu') {
               const bound = Float64Array.from(r.magnitude, (m) => matmulGpuBound(K, m));
               return { y: r.y, opts: { tier: 'f32', bound } };
@@ -197,6 +203,32 @@ function matmulCases(): Case[] {
     }
   }
   return cases;
+}
+
+/**
+ * WebGPU matmul with f16 operands (matmulF16OperandsBounds) against the float64 product of x and w.
+ * ggml numerics round x to the half vec_dot type first: f16 is the operands' own rounding; bf16 is
+ * a second one, whose error Σ|x̂ − x||w| adds to the bound around x̂'s product.
+ */
+function f16OperandsBound(
+  x: Float32Array,
+  w: Float32Array,
+  M: number,
+  N: number,
+  K: number,
+  numerics: MatmulNumerics,
+  vdt: GgmlTypeName,
+): Float64Array {
+  if (numerics !== 'ggml' || vdt !== 'bf16') return matmulF16OperandsBounds(x, w, M, N, K);
+  const xb = roundOperands(x, 'bf16');
+  const bound = matmulF16OperandsBounds(xb, w, M, N, K);
+  for (let m = 0; m < M; m++)
+    for (let n = 0; n < N; n++) {
+      let e = 0;
+      for (let k = 0; k < K; k++) e += Math.abs(xb[m * K + k] - x[m * K + k]) * Math.abs(w[n * K + k]);
+      bound[m * N + n] += e;
+    }
+  return bound;
 }
 
 function nnCases(): Case[] {
@@ -491,6 +523,9 @@ function gpuCalls(engine: Engine): number {
 /** Runs every case of the selected ops on the engine; one row per case. */
 export async function parityMatrix(engine: Engine, opts: ParityMatrixOptions = {}): Promise<ParityRow[]> {
   const rows: ParityRow[] = [];
+  // A WebGPU engine with f16 matmul operands: its rows are 'webgpu-f16', its matmuls judged at that precision.
+  const precision: MatmulPrecision =
+    (engine as { device?: { matmulPrecision?: string } }).device?.matmulPrecision === 'f16' ? 'f16' : 'f32';
   for (const op of opts.ops ?? PARITY_OPS) {
     for (const c of casesFor(op)) {
       const made: Tensor[] = [];
@@ -506,10 +541,10 @@ export async function parityMatrix(engine: Engine, opts: ParityMatrixOptions = {
       const ms = performance.now() - t0;
       for (const x of [...made, out]) x.dispose();
       const ranOn: Kernels = gpuCalls(engine) > before ? 'webgpu' : 'cpu';
-      const { y, opts: cmp } = c.reference(ranOn);
+      const { y, opts: cmp } = c.reference(ranOn, precision);
       const r = compare(got, y, cmp);
       rows.push({
-        backend: engine.backend,
+        backend: precision === 'f16' ? `${engine.backend}-f16` : engine.backend,
         op: c.op,
         dtype: c.dtype,
         shape: c.shape,

@@ -24,6 +24,7 @@
  * the tier bound, the verdict and the consequence test.
  */
 import type { Numerics } from '../model/model.js';
+import type { MatmulPrecision } from '../ops/matmul.js';
 import { ParityOptionError } from './errors.js';
 import type { ReplayModel } from './replay-model.js';
 import { type TierName, tierBound } from './tiers.js';
@@ -64,8 +65,6 @@ export interface ReplayContext {
   /** The candidate's matmul operands: f32, or rounded to f16 (ReplayOptions.matmulPrecision). */
   matmulPrecision: MatmulPrecision;
 }
-
-export type MatmulPrecision = 'f32' | 'f16';
 
 /** The CPU kernels' bound, or on a WebGPU trace the larger of it and the WGSL kernels' (per element). */
 export function kernelBoundFor(

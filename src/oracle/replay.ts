@@ -23,6 +23,7 @@ import { UnsupportedArchitectureError } from '../model/errors.js';
 import type { HParams } from '../model/hparams.js';
 import type { Numerics } from '../model/model.js';
 import { sha256Of } from '../model/trace-output.js';
+import type { MatmulPrecision } from '../ops/matmul.js';
 import type { NameMap } from '../trace/name-maps.js';
 import { parseStageName } from '../trace/stages.js';
 import { encodeTrace, readTrace, type Trace } from '../trace/trace-file.js';
@@ -31,7 +32,6 @@ import { type DiffResult, diff, type TraceSummary } from './diff.js';
 import { ParityOptionError } from './errors.js';
 import { ReplayModel } from './replay-model.js';
 import {
-  type MatmulPrecision,
   type ReplayContext,
   type ReplayInputs,
   type ReplayOutput,

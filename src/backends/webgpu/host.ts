@@ -7,13 +7,11 @@
 import type { Engine, OpReport } from '../../engine/engine.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { ShapeError } from '../../errors.js';
+import type { MatmulPrecision } from '../../ops/matmul.js';
 import { byteSizeOf, type GgmlTypeInfo, ggmlType } from '../../types/ggml-types.js';
 import type { GpuContext } from './context.js';
 import { type GpuDecoder, GpuTensor } from './tensor.js';
 import type { MatmulOperands } from './wgsl/matmul-f32.js';
-
-/** The f32 matmul kernels' operands: f32, or rounded to f16 (WebGpuEngineOptions.matmulPrecision). */
-export type MatmulPrecision = 'f32' | 'f16';
 
 export type Placement = 'webgpu' | 'cpu';
 
