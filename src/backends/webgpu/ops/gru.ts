@@ -87,7 +87,7 @@ export function gruOnGpu(
   try {
     const S = temp((T + 1) * H * 4, 'gru state');
     if (int8) ctx.write(S, 0, new Uint8Array(int8.q0.buffer, int8.q0.byteOffset, H * 4));
-    else if (h0) ctx.copy(h0.buffer, 0, S, 0, H * 4);
+    else if (h0) ctx.copy(h0.buffer, h0.byteOffset, S, 0, H * 4);
     else ctx.write(S, 0, new Uint8Array(H * 4));
     // The earlier stages' output, which the step kernel's last stage reads (dense, diagonal: none).
     const staged =

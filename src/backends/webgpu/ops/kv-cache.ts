@@ -69,7 +69,7 @@ export class GpuKvCache extends KvCache {
         [k, this.kBuffers[layer]],
         [v, this.vBuffers[layer]],
       ] as const) {
-        if (this.type === 'f32') this.host.ctx.copy(src.buffer, 0, dst, first * 4, count * 4);
+        if (this.type === 'f32') this.host.ctx.copy(src.buffer, src.byteOffset, dst, first * 4, count * 4);
         else {
           const words = Math.floor((first + count - 1) / 2) - Math.floor(first / 2) + 1;
           this.host.ctx.run(

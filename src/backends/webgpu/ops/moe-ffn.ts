@@ -145,13 +145,16 @@ export async function gpuMoeFfn(
         [idx.binding, xg.binding, xe.binding],
         Math.ceil((n * D) / MOE_FLAT_WG),
       );
-      const y = await ffn(
-        xe,
-        slice(gate, e, gateBytes, [F, D]),
-        slice(up, e, upBytes, [F, D]),
-        slice(down, e, downBytes, [D, F]),
+      const y = host.gpu(
+        await ffn(
+          xe,
+          slice(gate, e, gateBytes, [F, D]),
+          slice(up, e, upBytes, [F, D]),
+          slice(down, e, downBytes, [D, F]),
+        ),
+        'moeFfn expert output',
       );
-      ctx.copy(host.gpu(y, 'moeFfn expert output').buffer, 0, Y.buffer, first[e] * D * 4, n * D * 4);
+      ctx.copy(y.buffer, y.byteOffset, Y.buffer, first[e] * D * 4, n * D * 4);
     }
     const sh = weights.shared;
     let S: GpuTensor | null = null;
