@@ -319,7 +319,8 @@ export function roundXWgsl(halfStorage: boolean): string {
   const body = halfStorage
     ? `let e = 2u * i;
   if (e >= count) { return; }
-  let hi = select(0u, f32_to_half(x[e + 1u]), e + 1u < count);
+  var hi = 0u;
+  if (e + 1u < count) { hi = f32_to_half(x[e + 1u]); }
   out[i] = f32_to_half(x[e]) | (hi << 16u);`
     : `if (i >= count) { return; }
   out[i] = f16_bits_to_f32_bits(f32_to_half(x[i]));`;
