@@ -18,12 +18,14 @@
 // increasing k, starting from +0, each step one madd (relaxed build:
 // f32x4.relaxed_madd; SIMD build: a product, then a sum); then
 // y = (l0 + l1) + (l2 + l3). Neither path below changes this, so a row's result
-// is the same for any M, any [n0, n1) split and any worker count.
+// is the same for any M, any [n0, n1) split and any worker count
+// (test/backends/wasm/matmul-quant-exact-order.test.ts emulates it bit for bit).
 //
-// Paths. M = 1 (decode): four rows of W at a time; each 256-element chunk of a
-// row is prepped into a group table in scratch and its groups are widened in
-// registers straight into the row's sum: each weight byte is read and decoded
-// once. M ≥ 2: W is walked in tiles of R rows × KC columns, each decoded once
+// Paths. M = 1 (decode): eight rows of W at a time (then four, then one); each
+// 256-element chunk of a row is prepped into a group table in scratch and its
+// groups are widened in registers straight into the row's sum, the rows taking
+// turns group by group so that eight independent sums are in flight: each
+// weight byte is read and decoded once. M ≥ 2: W is walked in tiles of R rows × KC columns, each decoded once
 // into an f32 tile in scratch (L1-resident) and used by every row of x (in
 // passes of MB rows) through 2 × 4 register microkernels whose partial sums
 // stay in scratch between tiles.
@@ -37,8 +39,8 @@ const R: i32 = 16;
 const KC: i32 = 256;
 /** Rows of x per pass over W; larger M makes more passes (each decodes W again, amortized over MB rows). */
 const MB: i32 = 64;
-/** W rows per pass of the M = 1 path. */
-const RV: i32 = 4;
+/** W rows per pass of the M = 1 path (its sums are RV independent chains; gemv_rows holds up to 8). */
+const RV: i32 = 8;
 const TILE_ROW_BYTES: usize = <usize>KC << 2;
 const TILE_BYTES: usize = <usize>R * TILE_ROW_BYTES;
 /** Bytes of one x row's partial sums for one R-row tile. */
@@ -48,7 +50,7 @@ const ZERO: v128 = f32x4.splat(0);
 
 /** Scratch bytes matmul_exact_* needs for M rows of x. */
 export function matmul_exact_scratch_bytes(M: i32): usize {
-  if (M <= 1) return <usize>RV * TABLE_BYTES + 64;
+  if (M <= 1) return <usize>RV * TABLE_BYTES + 80;
   return TILE_BYTES + TABLE_BYTES + <usize>min(M, MB) * ACC_ROW_BYTES;
 }
 
@@ -93,39 +95,77 @@ function place_mask(s: usize, i: i32): v128 {
   return v128.load(s + (<usize>i << 4));
 }
 
-/** y[n .. n+NR) for one x row (NR = 1..RV, a constant): NR tables in scratch, one sum each. */
+/**
+ * The tables of rows [0, NR) of one chunk. One call, not inlined: a wasm call spills every
+ * live v128 (gemv_rows' NR sums and masks), so that happens once per chunk, not once per row.
+ */
+function prep_rows<T>(NR: i32, w: usize, rowBytes: usize, nb: i32, t: usize): void {
+  const fmt = changetype<T>(0);
+  for (let r = 0; r < NR; r++) fmt.prep(w + <usize>r * rowBytes, nb, t + <usize>r * TABLE_BYTES);
+}
+
+/**
+ * Row r's sum (r < NR; NR, r constants) after group g of its table at t + r·TABLE_BYTES, then a
+ * store of it to `fence`. The store is for V8: without it, TurboFan hoists every row's table
+ * and x loads to the top of the loop body and spills most of them; after a store, later loads
+ * cannot move above it (nor reuse x loaded before it), so each row's loads stay next to their use.
+ */
+@inline
+function row_group(NR: i32, r: i32, acc: v128, t: usize, g: i32, x: usize, fence: usize, k0: v128, k1: v128, k2: v128, k3: v128, affine: bool, prescaled: bool): v128 {
+  if (r >= NR) return acc;
+  acc = group_dot(acc, t + <usize>r * TABLE_BYTES, g, x, k0, k1, k2, k3, affine, prescaled);
+  v128.store(fence, acc);
+  return acc;
+}
+
+/**
+ * y[n .. n+NR) for one x row (NR = 1..RV, a constant): NR tables in scratch, one sum each,
+ * advanced one group at a time in turn, so that NR independent chains of adds are in flight.
+ */
 @inline
 function gemv_rows<T>(NR: i32, x: usize, w: usize, rowBytes: usize, y: usize, K: i32, t: usize): void {
   const fmt = changetype<T>(0);
+  const aff = fmt.affine;
+  const pre = fmt.prescaled;
   const mk0 = place_mask(t + <usize>RV * TABLE_BYTES, 0);
   const mk1 = place_mask(t + <usize>RV * TABLE_BYTES, 1);
   const mk2 = place_mask(t + <usize>RV * TABLE_BYTES, 2);
   const mk3 = place_mask(t + <usize>RV * TABLE_BYTES, 3);
+  const fence = t + <usize>RV * TABLE_BYTES + 64;
   const per = chunk_blocks<T>();
   const chunkBytes = <usize>(per * fmt.bytes);
   let a0 = ZERO;
   let a1 = ZERO;
   let a2 = ZERO;
   let a3 = ZERO;
+  let a4 = ZERO;
+  let a5 = ZERO;
+  let a6 = ZERO;
+  let a7 = ZERO;
   for (let k0 = 0; k0 < K; k0 += KC, w += chunkBytes, x += <usize>KC << 2) {
     const nb = min(per, (K - k0) / fmt.elems);
-    fmt.prep(w, nb, t);
-    if (NR > 1) fmt.prep(w + rowBytes, nb, t + TABLE_BYTES);
-    if (NR > 2) fmt.prep(w + 2 * rowBytes, nb, t + 2 * TABLE_BYTES);
-    if (NR > 3) fmt.prep(w + 3 * rowBytes, nb, t + 3 * TABLE_BYTES);
+    prep_rows<T>(NR, w, rowBytes, nb, t);
     const groups = (nb * fmt.elems) >> 4;
     for (let g = 0; g < groups; g++) {
       const xg = x + (<usize>g << 6);
-      a0 = group_dot(a0, t, g, xg, mk0, mk1, mk2, mk3, fmt.affine, fmt.prescaled);
-      if (NR > 1) a1 = group_dot(a1, t + TABLE_BYTES, g, xg, mk0, mk1, mk2, mk3, fmt.affine, fmt.prescaled);
-      if (NR > 2) a2 = group_dot(a2, t + 2 * TABLE_BYTES, g, xg, mk0, mk1, mk2, mk3, fmt.affine, fmt.prescaled);
-      if (NR > 3) a3 = group_dot(a3, t + 3 * TABLE_BYTES, g, xg, mk0, mk1, mk2, mk3, fmt.affine, fmt.prescaled);
+      a0 = row_group(NR, 0, a0, t, g, xg, fence, mk0, mk1, mk2, mk3, aff, pre);
+      a1 = row_group(NR, 1, a1, t, g, xg, fence, mk0, mk1, mk2, mk3, aff, pre);
+      a2 = row_group(NR, 2, a2, t, g, xg, fence, mk0, mk1, mk2, mk3, aff, pre);
+      a3 = row_group(NR, 3, a3, t, g, xg, fence, mk0, mk1, mk2, mk3, aff, pre);
+      a4 = row_group(NR, 4, a4, t, g, xg, fence, mk0, mk1, mk2, mk3, aff, pre);
+      a5 = row_group(NR, 5, a5, t, g, xg, fence, mk0, mk1, mk2, mk3, aff, pre);
+      a6 = row_group(NR, 6, a6, t, g, xg, fence, mk0, mk1, mk2, mk3, aff, pre);
+      a7 = row_group(NR, 7, a7, t, g, xg, fence, mk0, mk1, mk2, mk3, aff, pre);
     }
   }
   store<f32>(y, hsum(a0));
   if (NR > 1) store<f32>(y, hsum(a1), 4);
   if (NR > 2) store<f32>(y, hsum(a2), 8);
   if (NR > 3) store<f32>(y, hsum(a3), 12);
+  if (NR > 4) store<f32>(y, hsum(a4), 16);
+  if (NR > 5) store<f32>(y, hsum(a5), 20);
+  if (NR > 6) store<f32>(y, hsum(a6), 24);
+  if (NR > 7) store<f32>(y, hsum(a7), 28);
 }
 
 // ---------------------------------------------------------------- M ≥ 2
@@ -215,6 +255,10 @@ function matmul_exact<T>(x: usize, w: usize, y: usize, M: i32, N: i32, K: i32, n
   if (M == 1) {
     let n = n0;
     for (; n + RV <= n1; n += RV) gemv_rows<T>(RV, x, w + <usize>n * rowBytes, rowBytes, y + (<usize>n << 2), K, scratch);
+    if (n + 4 <= n1) {
+      gemv_rows<T>(4, x, w + <usize>n * rowBytes, rowBytes, y + (<usize>n << 2), K, scratch);
+      n += 4;
+    }
     for (; n < n1; n++) gemv_rows<T>(1, x, w + <usize>n * rowBytes, rowBytes, y + (<usize>n << 2), K, scratch);
     return;
   }
