@@ -59,6 +59,7 @@ function scaled(ints: v128, s: f32): v128 {
  * prescaled), its min scale dmin, its packed sub-scales, and per unit u the dq,
  * m and value vectors. Unrolled so that every group index is a constant.
  */
+@inline
 function prep_k<T>(src: usize, t: usize): void {
   const fmt = changetype<T>(0);
   const d = fmt.d(src);

@@ -25,6 +25,7 @@ const ZERO: v128 = i32x4.splat(0);
  * converts its own pair; with nb odd, the last unit repeats its block in slots
  * 2 and 3, which no one reads, rather than read past the row.
  */
+@inline
 function prep_legacy<T>(src: usize, nb: i32, t: usize): void {
   const fmt = changetype<T>(0);
   const bytes = <usize>fmt.bytes;

@@ -102,6 +102,15 @@ export function chunk_blocks<T>(): i32 {
 }
 
 /**
+ * fmt.prep as one function per format (the formats' preps are inlined where they are called:
+ * here, once per format for the dequant kernels and the tiled matmul; the M = 1 matmul inlines
+ * its own copy into its per-chunk loop over rows).
+ */
+export function prep_chunk<T>(src: usize, nb: i32, t: usize): void {
+  changetype<T>(0).prep(src, nb, t);
+}
+
+/**
  * dequant_<type>: nblocks blocks → f32. There is no scratch in this ABI, so
  * each chunk's table is written into the first bytes of the chunk's own
  * output, and groups are expanded last first: group h's table data lies below
@@ -117,7 +126,7 @@ export function dequant_chunks<T>(src: usize, dst: usize, nblocks: i32): void {
   const chunkOut = <usize>(per * fmt.elems) << 2;
   for (let b = 0; b < nblocks; b += per, src += chunkBytes, dst += chunkOut) {
     const nb = min(per, nblocks - b);
-    fmt.prep(src, nb, dst);
+    prep_chunk<T>(src, nb, dst);
     for (let g = (nb * fmt.elems >> 4) - 1; g >= 0; g--) store_group(dst, g, dst + (<usize>g << 6), fmt.affine, fmt.prescaled);
   }
 }

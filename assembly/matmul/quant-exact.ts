@@ -31,7 +31,7 @@
 // stay in scratch between tiles.
 import { IQ4_XS, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K } from '../dequant/kquants';
 import { IQ4_NL, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1 } from '../dequant/legacy';
-import { chunk_blocks, group_dq, group_q, PLACE0, store_group, TABLE_BYTES, widen } from '../dequant/table';
+import { chunk_blocks, group_dq, group_q, PLACE0, prep_chunk, store_group, TABLE_BYTES, widen } from '../dequant/table';
 
 /** W rows per decoded tile. */
 const R: i32 = 16;
@@ -96,8 +96,9 @@ function place_mask(s: usize, i: i32): v128 {
 }
 
 /**
- * The tables of rows [0, NR) of one chunk. One call, not inlined: a wasm call spills every
- * live v128 (gemv_rows' NR sums and masks), so that happens once per chunk, not once per row.
+ * The tables of rows [0, NR) of one chunk, the format's prep inlined here. One call, not
+ * inlined into gemv_rows: a wasm call spills every live v128 (gemv_rows' NR sums and masks), so
+ * that happens once per chunk, not once per row.
  */
 function prep_rows<T>(NR: i32, w: usize, rowBytes: usize, nb: i32, t: usize): void {
   const fmt = changetype<T>(0);
@@ -278,7 +279,7 @@ function matmul_exact<T>(x: usize, w: usize, y: usize, M: i32, N: i32, K: i32, n
         const groups = (nb * elems) >> 4;
         const src0 = w + <usize>nt * rowBytes + <usize>(k0 / elems) * bytes;
         for (let r = 0; r < nr; r++) {
-          fmt.prep(src0 + <usize>r * rowBytes, nb, table);
+          prep_chunk<T>(src0 + <usize>r * rowBytes, nb, table);
           const dst = tile + <usize>r * TILE_ROW_BYTES;
           for (let g = 0; g < groups; g++) store_group(table, g, dst + (<usize>g << 6), fmt.affine, fmt.prescaled);
         }
