@@ -127,6 +127,12 @@ export class GpuTensor implements Tensor {
    * share their root's store, so a key must name the bytes it derives from (their buffer offset).
    * The caller must not dispose the result.
    */
+  /** The tensor derived() keeps for `key`, if one was made (for makers that must first await the bytes). */
+  keptDerived(key: string): GpuTensor | undefined {
+    this.check();
+    return (this.root ?? this).derivedTensors?.get(key);
+  }
+
   derived(key: string, make: () => GpuTensor): GpuTensor {
     this.check();
     if (!this.immutable) throw new WasmRuntimeError(`derived(${key}): the tensor's bytes may change`);

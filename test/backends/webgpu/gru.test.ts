@@ -253,7 +253,7 @@ describe.skipIf(!gpu)('gru on WebGPU', () => {
     expect(e.opReport().gru.cpu).toBe(0);
   });
 
-  it('int8: U is quantized once per tensor and weight quantizer (no readback after), the same bits; a new U, quantizer or mutable tensor is quantized again', async () => {
+  it('int8: U is quantized once per tensor and weight quantizer (no readback after; kept until U is disposed), the same bits; a new U, quantizer or mutable tensor is quantized again', async () => {
     const H = 16;
     const T = 3;
     const gx = e.tensor(uniform(T * 3 * H, 40, 2), [T, 3 * H]);
@@ -282,7 +282,14 @@ describe.skipIf(!gpu)('gru on WebGPU', () => {
       for (const kind of ['dense', 'monarch'] as const) {
         const rec = randomRecurrence(kind, H, 41, recurrenceScale(kind, H));
         const U = gruWeightTensors(e, rec);
+        const uploads = vi.spyOn(e.host.ctx, 'upload');
         const first = await run(U);
+        // The packed arrays kept for U (one upload each), destroyed when U is disposed.
+        const kept = uploads.mock.calls.flatMap(([, what], i) =>
+          what.startsWith('gru U.') ? [vi.spyOn(uploads.mock.results[i].value as GPUBuffer, 'destroy')] : [],
+        );
+        uploads.mockRestore();
+        expect(kept.length, kind).toBe(arraysOf(U).length);
         expect(first.uReads, kind).toBeGreaterThan(0);
         const second = await run(U);
         expect(second.uReads, `${kind}: the second call reads U back`).toBe(0);
@@ -312,7 +319,12 @@ describe.skipIf(!gpu)('gru on WebGPU', () => {
         expect(w1.bits).toEqual((await run(mutable(U), { ...state, weights })).bits);
         expect((await run(U, { ...state, weights })).uReads).toBe(0);
         expect((await run(U)).bits).toEqual(first.bits);
+        expect(kept.every((d) => d.mock.calls.length === 0)).toBe(true);
         for (const t of [...arraysOf(U), ...arraysOf(other)]) t.dispose();
+        expect(
+          kept.every((d) => d.mock.calls.length === 1),
+          'packed arrays destroyed with U',
+        ).toBe(true);
         await expect(run(U), 'a disposed U').rejects.toThrow('tensor used after dispose()');
       }
       // A tensor whose bytes change (written in place, as kvWrite does a KV cache view): the new bytes' result.

@@ -35,6 +35,7 @@ import {
   validateGruOp,
 } from '../../../ops/gru.js';
 import type { Int8Quantizer } from '../../../ops/int8-quantizer.js';
+import { ggmlType } from '../../../types/ggml-types.js';
 import { type Binding, f32Bits } from '../context.js';
 import type { GpuHost } from '../host.js';
 import type { GpuTensor } from '../tensor.js';
@@ -137,23 +138,13 @@ export function gruOnGpu(
   }
 }
 
-/**
- * U's packed arrays kept on the GPU per tensor, by `${kind}.${name} ${quantizer}`: quantizeRecurrence's
- * codes and scales of an array depend only on its values, the structure and H (its shape) and the
- * weight quantizer — a frozen Int8Quantizer never changes (its scales are set once), so its identity
- * names it (quantizerIds), and absent it is max-abs on the array itself. Kept for immutable tensors only:
- * every other GpuTensor's bytes never change after the op that makes it, while a KV cache view
- * (immutable false) is rewritten by kvWrite under the same object, so it is quantized again at each call.
- * A disposed tensor fails host.gpu()'s check before any lookup and a new tensor is a new key; the buffers
- * are destroyed when their tensor is garbage-collected (or with the device, by engine.dispose()).
- */
-const packedCache = new WeakMap<GpuTensor, Map<string, PackedArray>>();
-const packedRelease = new FinalizationRegistry<Map<string, PackedArray>>((kept) => {
-  for (const p of kept.values()) p.buffer.destroy();
-});
 const quantizerIds = new WeakMap<Int8Quantizer, number>();
 let nextQuantizerId = 1;
 
+/**
+ * A weight quantizer's name in a key: a frozen Int8Quantizer never changes (its scales are set once),
+ * so its identity names it; absent, it is max-abs on the array itself.
+ */
 function quantizerKey(q: Int8Quantizer | undefined): string {
   if (!q) return 'max-abs';
   let id = quantizerIds.get(q);
@@ -164,52 +155,59 @@ function quantizerKey(q: Int8Quantizer | undefined): string {
   return `quantizer ${id}`;
 }
 
-/** codes (padded to whole words) then the scales' bits: one buffer for a kernel's one binding. */
-function packArray(host: GpuHost, codes: Int8Array, scales: Float32Array, what: string): PackedArray {
-  const scalesAt = Math.ceil(codes.length / 4);
-  const bytes = new Uint8Array(scalesAt * 4 + scales.byteLength);
+/** Where an array's packed scales start: its codes padded to whole words. */
+function scalesAt(count: number): number {
+  return Math.ceil(count / 4);
+}
+
+/** codes (padded to whole words) then the scales' bits: one tensor of u32 words for a kernel's one binding. */
+function packArray(host: GpuHost, codes: Int8Array, scales: Float32Array, what: string): GpuTensor {
+  const at = scalesAt(codes.length);
+  const bytes = new Uint8Array(at * 4 + scales.byteLength);
   bytes.set(new Uint8Array(codes.buffer, codes.byteOffset, codes.byteLength));
-  bytes.set(new Uint8Array(scales.buffer, scales.byteOffset, scales.byteLength), scalesAt * 4);
-  return { buffer: host.ctx.upload(bytes, what), scalesAt };
+  bytes.set(new Uint8Array(scales.buffer, scales.byteOffset, scales.byteLength), at * 4);
+  // Words of codes and scale bits, typed f32 only to be a tensor: kernels read them as u32.
+  return host.upload(bytes, [bytes.byteLength / 4], ggmlType('f32'), what);
 }
 
 /**
- * U's packed arrays: kept ones (packedCache), else U read back and quantized per output channel
- * (quantizeRecurrence, every array, as the CPU engines) and uploaded; `temps` holds those of mutable
- * tensors, for the caller to destroy after the scan.
+ * U's packed arrays: quantizeRecurrence's codes and scales (every array at once, as the CPU engines)
+ * of U read back. An immutable tensor keeps them (GpuTensor.derived, disposed with it), keyed by the
+ * bytes, the structure and the weight quantizer, which are all they depend on; a KV cache view
+ * (immutable false: kvWrite rewrites it under the same object) is quantized again at each call, its
+ * packed arrays in `temps` for the caller to dispose after the scan.
  */
 async function packedU(
   host: GpuHost,
   U: GruWeights<GpuTensor>,
   H: number,
   weights: GruInt8Options['weights'],
-): Promise<{ packed: Record<string, PackedArray>; temps: GPUBuffer[] }> {
-  const arrays = gruArrays(U);
-  const key = (name: string) => `${U.kind}.${name} ${quantizerKey(weights?.[name])}`;
+): Promise<{ packed: Record<string, PackedArray>; temps: GpuTensor[] }> {
+  const arrays = Object.entries(gruArrays(U));
+  const key = (name: string, t: GpuTensor) =>
+    `gru int8 ${U.kind}.${name} ${quantizerKey(weights?.[name])} bytes ${t.byteOffset}+${t.byteLength}`;
   const packed: Record<string, PackedArray> = {};
-  for (const [name, t] of Object.entries(arrays)) {
-    const kept = t.immutable ? packedCache.get(t)?.get(key(name)) : undefined;
-    if (kept) packed[name] = kept;
+  const kept = (name: string, p: GpuTensor, t: GpuTensor) => {
+    packed[name] = { buffer: p.buffer, scalesAt: scalesAt(t.count) };
+  };
+  for (const [name, t] of arrays) {
+    const p = t.immutable ? t.keptDerived(key(name, t)) : undefined;
+    if (p) kept(name, p, t);
   }
-  const temps: GPUBuffer[] = [];
-  if (Object.keys(packed).length === Object.keys(arrays).length) return { packed, temps };
+  const temps: GpuTensor[] = [];
+  if (Object.keys(packed).length === arrays.length) return { packed, temps };
   const values: Record<string, Float32Array> = {};
-  for (const [name, t] of Object.entries(arrays)) values[name] = await t.read();
+  for (const [name, t] of arrays) values[name] = await t.read();
   const q = quantizeRecurrence({ kind: U.kind, H, ...values } as GruRecurrence, weights);
-  for (const [name, t] of Object.entries(arrays)) {
+  for (const [name, t] of arrays) {
     if (packed[name]) continue;
-    packed[name] = packArray(host, q.codes[name], q.scales[name], `gru U.${name} int8`);
-    if (!t.immutable) {
-      temps.push(packed[name].buffer);
-      continue;
+    const make = () => packArray(host, q.codes[name], q.scales[name], `gru U.${name} int8`);
+    if (t.immutable) kept(name, t.derived(key(name, t), make), t);
+    else {
+      const p = make();
+      temps.push(p);
+      kept(name, p, t);
     }
-    let kept = packedCache.get(t);
-    if (!kept) {
-      kept = new Map();
-      packedCache.set(t, kept);
-      packedRelease.register(t, kept);
-    }
-    kept.set(key(name), packed[name]);
   }
   return { packed, temps };
 }
@@ -243,7 +241,7 @@ export async function gpuGru(
       u && { packed: u.packed, sh, q0: q0! },
     );
   } finally {
-    for (const b of u?.temps ?? []) b.destroy(); // after submit: the queued work keeps them alive
+    for (const p of u?.temps ?? []) p.dispose(); // after submit: the queued work keeps them alive
   }
   host.ran('gru', 'webgpu');
   if (r.codes) await refuseNanState(host, r, T * H, H);
