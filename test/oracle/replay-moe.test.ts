@@ -13,51 +13,17 @@ import { type ReplayResult, replay } from '../../src/oracle/replay.js';
 import { moeWeightsReplay } from '../../src/oracle/replay-moe.js';
 import { encodeTrace } from '../../src/trace/trace-file.js';
 import { capturePass, traceTensors } from '../helpers/faulty-engine.js';
+import { MOE_MODELS } from '../helpers/moe-models.js';
 import { webgpuEngine } from '../helpers/webgpu.js';
 
 const TOKENS = [1, 5, 9, 3, 7, 11, 2];
-const SPEC = {
-  arch: 'qwen3moe',
-  nEmbd: 64,
-  nLayer: 2,
-  nHead: 4,
-  nHeadKv: 2,
-  nFf: 128,
-  nVocab: 384,
-  type: 'q8_0',
-  moe: { nExpert: 8, nExpertUsed: 2, nFfExp: 64 },
-  seed: 7,
-} as const;
+const SPEC = { ...MOE_MODELS.qwen3moe, seed: 7 } as const;
 // q8_0 experts, an f32 router (llama.cpp's default); and a q8_0 router (ggml: its logits at the q8 tier).
 const QWEN3MOE = syntheticModel(SPEC);
 const Q8_ROUTER = syntheticModel({ ...SPEC, types: { ffn_gate_inp: 'q8_0' } });
 // Mixtral-style llama (q4_0 experts, q8_0 down) and Qwen2-MoE (f16 experts, a gated shared expert, no renormalization).
-const MIXTRAL = syntheticModel({
-  arch: 'llama',
-  nEmbd: 64,
-  nLayer: 2,
-  nHead: 4,
-  nHeadKv: 1,
-  nFf: 96,
-  nVocab: 384,
-  type: 'q4_0',
-  types: { ffn_down: 'q8_0' },
-  moe: { nExpert: 4, nExpertUsed: 2 },
-  seed: 8,
-});
-const QWEN2MOE = syntheticModel({
-  arch: 'qwen2moe',
-  nEmbd: 64,
-  nLayer: 2,
-  nHead: 4,
-  nHeadKv: 2,
-  nFf: 64,
-  nVocab: 384,
-  type: 'q8_0',
-  types: { ffn_gate: 'f16', ffn_up: 'f16', ffn_down: 'f16' },
-  moe: { nExpert: 8, nExpertUsed: 4, nFfExp: 32, nFfShexp: 64 },
-  seed: 9,
-});
+const MIXTRAL = syntheticModel({ ...MOE_MODELS.mixtral, seed: 8 });
+const QWEN2MOE = syntheticModel({ ...MOE_MODELS.qwen2moe, seed: 9 });
 const K = 2;
 const MOE_STAGES = ['moe_router_logits', 'moe_weights', 'moe_experts', 'moe_out'];
 
